@@ -1,0 +1,55 @@
+"""Initialising a stage's AWS account the way CloudOps does: its bucket, its ECR repositories, its config files.
+
+Every step converges: run it twice and the second run creates nothing. Config files that exist are
+never overwritten, since the account's operators edit them in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from string import Template
+
+from cloudops.aws import ecr, s3
+from cloudops.aws.session import AccountSession
+from cloudops.settings import Stage
+
+CONFIG_FILES = ("author.env", "live.env", "single-instance-mysql-container.env")
+CONFIG_PREFIX = "config/"
+
+
+@dataclass
+class AccountInit:
+    """What initialising one account created, and what it found already there."""
+
+    stage: str
+    account_id: str
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+    def note(self, what: str, created: bool) -> None:
+        (self.created if created else self.existing).append(what)
+
+
+def config_file_text(name: str, stage_name: str, stage: Stage) -> str:
+    """The initial text of config file ``name`` for a stage, from the package's templates."""
+    template = resources.files("cloudops.templates.config").joinpath(name).read_text(encoding="utf-8")
+    return Template(template).substitute(stage=stage_name, account_id=stage.account_id, bucket=stage.bucket)
+
+
+def initialise_account(
+    account: AccountSession, stage_name: str, stage: Stage, repositories: tuple[str, ...]
+) -> AccountInit:
+    """Create what the account lacks of its bucket, ECR repositories and config files."""
+    report = AccountInit(stage_name, stage.account_id)
+    report.note(f"s3://{stage.bucket}", s3.ensure_bucket(account, stage.bucket))
+    for repository in repositories:
+        report.note(f"ecr:{repository}", ecr.ensure_repository(account, repository))
+    for name in CONFIG_FILES:
+        key = CONFIG_PREFIX + name
+        created = not s3.object_exists(account, stage.bucket, key)
+        if created:
+            body = config_file_text(name, stage_name, stage).encode()
+            s3.put_object(account, stage.bucket, key, body, "text/plain; charset=utf-8")
+        report.note(f"s3://{stage.bucket}/{key}", created)
+    return report

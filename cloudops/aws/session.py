@@ -1,0 +1,174 @@
+"""One session factory per AWS account.
+
+An :class:`AccountCredentials` says how to reach one account: static keys or a profile, optionally a
+role to assume, an endpoint override for the sandbox. :func:`open_account` turns it into an
+:class:`AccountSession`: a ``boto3.Session`` whose credentials refresh themselves (a long run never
+fails on an expired role token), with the region always explicit, checked with
+``sts:GetCallerIdentity`` to belong to the account it claims.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+ROLE_SESSION_SECONDS = 3600
+# Retries inside botocore for throttling and 5xx; the task layer retries what is left.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+
+
+class AccountCredentials(BaseModel):
+    """How to reach one AWS account. Secrets are ``SecretStr``: never in a log or a ``repr``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(min_length=1)
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    profile_name: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+    external_id: SecretStr | None = None
+    role_session_name: str = Field(default="cloudops", pattern=r"^[\w+=,.@-]{2,64}$")
+    endpoint_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AccountCredentials:
+        if self.profile_name and (self.aws_access_key_id or self.aws_secret_access_key):
+            raise ValueError("give either static keys or a profile name, not both")
+        if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
+            raise ValueError("static keys need both aws_access_key_id and aws_secret_access_key")
+        return self
+
+
+@dataclass(frozen=True)
+class AccountSession:
+    """A verified session for one account; clients come from here, never from module globals."""
+
+    account_id: str
+    region: str
+    session: boto3.Session
+    endpoint_url: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def client(self, service: str) -> Any:
+        """A client of ``service`` in this account and region (one per service, reused)."""
+        if service not in self._clients:
+            config = CLIENT_CONFIG
+            if service == "s3" and self.endpoint_url:
+                config = config.merge(Config(s3={"addressing_style": "path"}))
+            self._clients[service] = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
+        return self._clients[service]
+
+
+def role_session_name(prefix: str, run_id: str | None) -> str:
+    """The role session name: the prefix and the flow run id, so CloudTrail ties each call to its run."""
+    name = f"{prefix}-{run_id}" if run_id else prefix
+    return re.sub(r"[^\w+=,.@-]", "-", name)[:64]
+
+
+def open_account(credentials: AccountCredentials, *, where: str, run_id: str | None = None) -> AccountSession:
+    """A session for the account, checked to be that account. ``where`` names it in errors."""
+    try:
+        base = boto3.Session(
+            aws_access_key_id=credentials.aws_access_key_id,
+            aws_secret_access_key=_reveal(credentials.aws_secret_access_key),
+            aws_session_token=_reveal(credentials.aws_session_token),
+            profile_name=credentials.profile_name,
+            region_name=credentials.region,
+        )
+    except ProfileNotFound:
+        raise CredentialsError(
+            f"{where}: AWS profile {credentials.profile_name!r} does not exist; create it with "
+            "`aws configure --profile ...` or set static keys instead"
+        ) from None
+    session = base
+    if credentials.role_arn:
+        session = _assume_role_session(base, credentials, role_session_name(credentials.role_session_name, run_id))
+    account = AccountSession(credentials.account_id, credentials.region, session, credentials.endpoint_url)
+    verify_account(account, where=where)
+    return account
+
+
+def verify_account(account: AccountSession, *, where: str) -> None:
+    """Raise :class:`AccountMismatchError` unless the session's credentials are the claimed account's."""
+    sts: STSClient = account.client("sts")
+    try:
+        actual = sts.get_caller_identity()["Account"]
+    except NoCredentialsError:
+        raise CredentialsError(
+            f"{where}: no AWS credentials found; set static keys, a profile or a role on {where}"
+        ) from None
+    except ClientError as error:
+        raise CredentialsError(
+            f"{where}: AWS refused the credentials ({error.response['Error'].get('Code')}: "
+            f"{error.response['Error'].get('Message')}); renew or correct the keys of {where}"
+        ) from None
+    except BotoCoreError as error:
+        raise AwsError(f"{where}: cannot reach AWS STS ({error}); check the endpoint and network") from None
+    if actual != account.account_id:
+        raise AccountMismatchError(account.account_id, actual, where)
+
+
+def _assume_role_session(base: boto3.Session, credentials: AccountCredentials, name: str) -> boto3.Session:
+    assert credentials.role_arn is not None
+    sts = base.client(
+        "sts", region_name=credentials.region, endpoint_url=credentials.endpoint_url, config=CLIENT_CONFIG
+    )
+    role_arn = credentials.role_arn
+
+    def refresh() -> dict[str, str]:
+        kwargs: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": name,
+            "DurationSeconds": ROLE_SESSION_SECONDS,
+        }
+        if credentials.external_id is not None:
+            kwargs["ExternalId"] = credentials.external_id.get_secret_value()
+        try:
+            issued = sts.assume_role(**kwargs)["Credentials"]
+        except ClientError as error:
+            raise CredentialsError(
+                f"cannot assume role {role_arn} ({error.response['Error'].get('Code')}: "
+                f"{error.response['Error'].get('Message')}); check the role's trust policy and external id"
+            ) from None
+        except NoCredentialsError:
+            raise CredentialsError(
+                f"no base credentials to assume role {role_arn} with; set static keys or a profile"
+            ) from None
+        expiry: datetime = issued["Expiration"]
+        return {
+            "access_key": issued["AccessKeyId"],
+            "secret_key": issued["SecretAccessKey"],
+            "token": issued["SessionToken"],
+            "expiry_time": expiry.isoformat(),
+        }
+
+    refreshable = RefreshableCredentials.create_from_metadata(
+        metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
+    )
+    core = botocore.session.get_session()
+    core._credentials = refreshable  # botocore's documented way to hand a session refreshable credentials
+    core.set_config_variable("region", credentials.region)
+    return boto3.Session(botocore_session=core, region_name=credentials.region)
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

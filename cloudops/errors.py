@@ -1,0 +1,77 @@
+"""The project's errors: one base class, a subclass per kind of failure.
+
+Every message names the thing that is wrong and what to do about it. Each exception keeps the
+arguments it was built with in ``self.args`` so that it survives pickling (Prefect pickles task
+failures across processes).
+"""
+
+from __future__ import annotations
+
+
+class CloudOpsError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[CloudOpsError], tuple[str]]:
+        return (self.__class__, (self.message,))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(CloudOpsError):
+    """The pipeline's configuration (``cloudops.toml`` plus ``CLOUDOPS_*`` overrides) is invalid."""
+
+
+class UnknownStageError(CloudOpsError):
+    """A stage name that the configuration does not define."""
+
+    def __init__(self, stage: str, known: list[str] | tuple[str, ...]) -> None:
+        self.stage = stage
+        self.known = tuple(known)
+        super().__init__(
+            f"unknown stage {stage!r}; use one of {', '.join(self.known)} "
+            "(stages are defined under [stages.<name>] in cloudops.toml)"
+        )
+
+    def __reduce__(self) -> tuple[type[UnknownStageError], tuple[str, tuple[str, ...]]]:  # type: ignore[override]
+        return (self.__class__, (self.stage, self.known))
+
+
+class AccountMismatchError(CloudOpsError):
+    """Credentials that belong to another AWS account than the one they claim."""
+
+    def __init__(self, expected: str, actual: str, where: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        self.where = where
+        super().__init__(
+            f"{where} claims AWS account {expected} but its credentials belong to account {actual}; "
+            f"fix the credentials (or role ARN) of {where} so that they reach account {expected}"
+        )
+
+    def __reduce__(self) -> tuple[type[AccountMismatchError], tuple[str, str, str]]:  # type: ignore[override]
+        return (self.__class__, (self.expected, self.actual, self.where))
+
+
+class CredentialsError(CloudOpsError):
+    """Credentials that AWS refuses, or that cannot be found."""
+
+
+class MissingBlockError(CloudOpsError):
+    """A stage whose credential block has not been saved in Prefect."""
+
+
+class AwsError(CloudOpsError):
+    """An AWS call that failed for a reason that is not transient."""
+
+
+class SandboxError(CloudOpsError):
+    """The local sandbox of real parts cannot start, answer or stop."""
+
+
+class PortInUseError(SandboxError):
+    """A sandbox part's port is taken by another process."""

@@ -1,0 +1,22 @@
+"""moto in server mode: the AWS APIs of every stage account, on one port."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+from cloudops.sandbox.processes import spawn
+from cloudops.sandbox.state import SandboxState
+
+
+def start(state: SandboxState) -> int:
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(state.moto_port)]
+    return spawn(command, state.logs / "moto.log")
+
+
+def answers(state: SandboxState) -> bool:
+    try:
+        return httpx.get(f"{state.moto_url}/moto-api/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

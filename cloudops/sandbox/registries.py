@@ -1,0 +1,68 @@
+"""One OCI registry per stage account (Debian's ``docker-registry``), each with its own password.
+
+Each stands in for the registry endpoint of that account's ECR (the ECR API itself is moto's). The
+user name is ``AWS``, as ECR's is; the password is the account's own, kept in the sandbox state.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+
+import bcrypt
+import httpx
+
+from cloudops.errors import SandboxError
+from cloudops.sandbox.processes import spawn
+from cloudops.sandbox.state import REGISTRY_USER, RegistryState, SandboxState
+
+BINARY = "docker-registry"
+
+
+def folder(state: SandboxState, stage: str) -> Path:
+    return state.root / "registries" / stage
+
+
+def write_config(state: SandboxState, registry: RegistryState, read_only: bool = False) -> Path:
+    """The registry's config file and htpasswd (bcrypt, the only hash docker-registry accepts)."""
+    base = folder(state, registry.stage)
+    base.mkdir(parents=True, exist_ok=True)
+    htpasswd = base / "htpasswd"
+    digest = bcrypt.hashpw(registry.password.get_secret_value().encode(), bcrypt.gensalt(rounds=10))
+    htpasswd.write_text(f"{REGISTRY_USER}:{digest.decode()}\n")
+    htpasswd.chmod(0o600)
+    config = base / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: {str(read_only).lower()}\n"
+        "http:\n"
+        f"  addr: {registry.address}\n"
+        f"  secret: {secrets.token_hex(16)}\n"
+        "auth:\n"
+        f"  htpasswd:\n    realm: cloudops-{registry.stage}\n    path: {htpasswd}\n"
+    )
+    config.chmod(0o600)
+    return config
+
+
+def start(state: SandboxState, registry: RegistryState, read_only: bool = False) -> int:
+    binary = shutil.which(BINARY) or shutil.which("registry")
+    if binary is None:
+        raise SandboxError(
+            "docker-registry is not installed; run scripts/setup.sh (apt-get install docker-registry)"
+        )
+    config = write_config(state, registry, read_only)
+    return spawn([binary, "serve", str(config)], state.logs / f"registry-{registry.stage}.log")
+
+
+def answers(registry: RegistryState) -> bool:
+    """True when the registry answers and asks for its password (401 without one)."""
+    try:
+        return httpx.get(f"http://{registry.address}/v2/", timeout=2).status_code == 401
+    except httpx.HTTPError:
+        return False

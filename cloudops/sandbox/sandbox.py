@@ -1,0 +1,306 @@
+"""The local sandbox: real servers on 127.0.0.1 standing in for the stage accounts.
+
+``Sandbox.up`` starts (or finds already running) moto server, one registry per stage, MariaDB, a
+Docker engine and a Prefect server, waits until each answers, and initialises every stage account.
+``down`` stops them all and leaves no process behind; the data stays, so the next start is warm.
+The same code serves the ``cloudops sandbox`` commands and the test suite's fixtures.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudops.accounts import AccountInit, initialise_account
+from cloudops.aws.session import AccountCredentials, AccountSession, open_account
+from cloudops.errors import SandboxError
+from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, registries
+from cloudops.sandbox.processes import (
+    alive,
+    free_port,
+    require_free_port,
+    stop,
+    sweep,
+    wait_until,
+)
+from cloudops.sandbox.state import (
+    MYSQL_USER,
+    REGISTRY_USER,
+    SANDBOX_ACCESS_KEY_ID,
+    SANDBOX_SECRET_ACCESS_KEY,
+    RegistryState,
+    SandboxState,
+)
+from cloudops.settings import Settings
+
+PARTS = ("moto", "registries", "mariadb", "docker", "prefect")
+DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "prefect": 4200, "registries": 5001}
+START_TIMEOUT = {"moto": 60.0, "registries": 30.0, "mariadb": 60.0, "docker": 90.0, "prefect": 120.0}
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    address: str
+    answers: bool
+    pid: int | None
+
+
+class Sandbox:
+    """The sandbox in folder ``root`` for the stages of ``settings``."""
+
+    def __init__(self, root: Path, settings: Settings, *, auto_ports: bool = False) -> None:
+        self.root = root.absolute()
+        self.settings = settings
+        self.auto_ports = auto_ports
+        self.state = self._load_or_plan_state()
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def up(self, parts: Collection[str] = PARTS, report: Report = print) -> SandboxState:
+        """Start every part in ``parts`` that does not answer yet; harmless when all do."""
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            raise SandboxError(f"unknown sandbox part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state.logs.mkdir(parents=True, exist_ok=True)
+        todo = [part for part in PARTS if part in parts and not self._answers(part)]
+        for part in PARTS:
+            if part in parts and part not in todo:
+                report(f"{part}: already running")
+        self._check_ports(todo)
+        self.state.save()
+        with ThreadPoolExecutor(max_workers=len(todo) or 1) as pool:
+            futures = {part: pool.submit(self._start, part) for part in todo}
+            errors = []
+            for part, future in futures.items():
+                try:
+                    future.result()
+                    report(f"{part}: started ({self._address(part)})")
+                except SandboxError as error:
+                    errors.append(f"{part}: {error}")
+        self.state.save()
+        if errors:
+            raise SandboxError("the sandbox did not start:\n" + "\n".join(errors))
+        self.write_client_config()
+        return self.state
+
+    def _start(self, part: str) -> None:
+        state = self.state
+        if part == "moto":
+            pid = moto_server.start(state)
+            self._wait(part, pid, lambda: moto_server.answers(state))
+            state.pids["moto"] = pid
+        elif part == "registries":
+            for registry in state.registries.values():
+                if registries.answers(registry):
+                    continue
+                registry.pid = registries.start(state, registry)
+                self._wait(f"registry of {registry.stage}", registry.pid, lambda r=registry: registries.answers(r))
+        elif part == "mariadb":
+            pid = mariadb.start(state)
+            self._wait(part, pid, lambda: mariadb.answers(state))
+            state.pids["mariadb"] = pid
+        elif part == "docker":
+            state.pids["docker"] = docker_engine.start(state, START_TIMEOUT["docker"])
+        elif part == "prefect":
+            pid = prefect_server.start(state)
+            self._wait(part, pid, lambda: prefect_server.answers(state))
+            state.pids["prefect"] = pid
+
+    def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
+        name = part.split()[0]
+        log = self.state.logs / ("registry-" + part.split()[-1] + ".log" if name == "registry" else f"{part}.log")
+        wait_until(check, part=part, pid=pid, log=log, timeout=START_TIMEOUT.get(name, 60.0))
+
+    def _check_ports(self, parts: list[str]) -> None:
+        ports: list[tuple[int, str]] = []
+        if "moto" in parts:
+            ports.append((self.state.moto_port, "moto server"))
+        if "mariadb" in parts:
+            ports.append((self.state.mariadb_port, "MariaDB"))
+        if "prefect" in parts:
+            ports.append((self.state.prefect_port, "Prefect server"))
+        if "registries" in parts:
+            ports += [(r.port, f"registry of {r.stage}") for r in self.state.registries.values() if not registries.answers(r)]
+        for port, what in ports:
+            require_free_port(port, what)
+
+    # -- the accounts --------------------------------------------------------------------------
+
+    def credentials(self, stage: str) -> AccountCredentials:
+        """How to reach stage ``stage``'s account in the sandbox: assume a role in it through moto."""
+        config = self.settings.stage(stage)
+        return AccountCredentials(
+            account_id=config.account_id,
+            region=config.region,
+            aws_access_key_id=SANDBOX_ACCESS_KEY_ID,
+            aws_secret_access_key=SANDBOX_SECRET_ACCESS_KEY,  # type: ignore[arg-type]  # pydantic coerces
+            role_arn=self.state.role_arn(config.account_id),
+            role_session_name="cloudops-sandbox",
+            endpoint_url=self.state.moto_url,
+        )
+
+    def account(self, stage: str) -> AccountSession:
+        return open_account(self.credentials(stage), where=f"sandbox account of stage {stage!r}")
+
+    def initialise_accounts(self, report: Report = print) -> list[AccountInit]:
+        """Create each stage's bucket, ECR repositories and config files (idempotent)."""
+        results = []
+        for stage in self.settings.promotion_order():
+            result = initialise_account(
+                self.account(stage), stage, self.settings.stage(stage), self.settings.repositories
+            )
+            report(
+                f"account {result.account_id} ({stage}): {len(result.created)} created, "
+                f"{len(result.existing)} already there"
+            )
+            results.append(result)
+        return results
+
+    # -- status, env, stopping -----------------------------------------------------------------
+
+    def status(self) -> list[PartStatus]:
+        state = self.state
+        rows = [
+            PartStatus("moto", state.moto_url, moto_server.answers(state), state.pids.get("moto")),
+            *(
+                PartStatus(f"registry:{r.stage}", f"http://{r.address}", registries.answers(r), r.pid)
+                for r in state.registries.values()
+            ),
+            PartStatus("mariadb", f"127.0.0.1:{state.mariadb_port}", mariadb.answers(state), state.pids.get("mariadb")),
+            PartStatus("docker", state.docker_host, docker_engine.answers(state), state.pids.get("docker")),
+            PartStatus("prefect", state.prefect_api_url.removesuffix("/api"), prefect_server.answers(state), state.pids.get("prefect")),
+        ]
+        return rows
+
+    def down(self) -> list[int]:
+        """Stop every part; the pids of stragglers the final sweep had to kill."""
+        state = self.state
+        order = ["prefect", "docker", "mariadb", "moto"]
+        for part in order:
+            stop(state.pids.pop(part, None))
+        for registry in state.registries.values():
+            stop(registry.pid)
+            registry.pid = None
+        leftovers = sweep([self.root, state.runtime_dir])
+        if self.root.is_dir():
+            state.save()
+        return leftovers
+
+    def purge(self) -> None:
+        """Stop everything and delete the sandbox's folders."""
+        self.down()
+        for folder in (self.root, self.state.runtime_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def env_lines(self) -> list[str]:
+        """``export`` lines for a shell: endpoint, per-stage profiles, registries, Docker, Prefect.
+
+        No password is printed: AWS profiles and the Docker client config live in files of mode 0600.
+        """
+        state = self.state
+        lines = [
+            f"export CLOUDOPS_SANDBOX_DIR={self.root}",
+            f"export AWS_ENDPOINT_URL={state.moto_url}",
+            f"export AWS_CONFIG_FILE={self.root / 'aws' / 'config'}",
+            f"export AWS_SHARED_CREDENTIALS_FILE={self.root / 'aws' / 'credentials'}",
+            f"export AWS_DEFAULT_REGION={self.settings.stage(self.settings.build_stage).region}",
+            f"export AWS_PROFILE={self.settings.build_stage}",
+            f"export DOCKER_HOST={state.docker_host}",
+            f"export DOCKER_CONFIG={self.root / 'docker-config'}",
+            f"export PREFECT_API_URL={state.prefect_api_url}",
+            f"export CLOUDOPS_MYSQL=mysql://{MYSQL_USER}@127.0.0.1:{state.mariadb_port}",
+        ]
+        for stage, registry in state.registries.items():
+            lines.append(f"export CLOUDOPS_REGISTRY_{stage.upper().replace('-', '_')}={registry.address}")
+        return lines
+
+    def write_client_config(self) -> None:
+        """AWS CLI profiles (one per stage) and a Docker client config logged in to every registry."""
+        aws = self.root / "aws"
+        aws.mkdir(parents=True, exist_ok=True)
+        config = [f"[profile sandbox]\nregion = {self.settings.stage(self.settings.build_stage).region}\n"]
+        for stage in self.settings.promotion_order():
+            conf = self.settings.stage(stage)
+            config.append(
+                f"[profile {stage}]\nregion = {conf.region}\nrole_arn = {self.state.role_arn(conf.account_id)}\n"
+                f"source_profile = sandbox\nrole_session_name = cloudops-{stage}\n"
+                f"endpoint_url = {self.state.moto_url}\n"
+            )
+        _write_private(aws / "config", "\n".join(config))
+        _write_private(
+            aws / "credentials",
+            f"[sandbox]\naws_access_key_id = {SANDBOX_ACCESS_KEY_ID}\n"
+            f"aws_secret_access_key = {SANDBOX_SECRET_ACCESS_KEY}\n",
+        )
+        auths = {
+            registry.address: {
+                "auth": base64.b64encode(
+                    f"{REGISTRY_USER}:{registry.password.get_secret_value()}".encode()
+                ).decode()
+            }
+            for registry in self.state.registries.values()
+        }
+        docker_config = self.root / "docker-config"
+        docker_config.mkdir(parents=True, exist_ok=True)
+        _write_private(docker_config / "config.json", json.dumps({"auths": auths}, indent=2))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _load_or_plan_state(self) -> SandboxState:
+        state = SandboxState.load(self.root)
+        if state is None:
+            pick = free_port if self.auto_ports else None
+            state = SandboxState(
+                root=self.root,
+                moto_port=pick() if pick else DEFAULT_PORTS["moto"],
+                mariadb_port=pick() if pick else DEFAULT_PORTS["mariadb"],
+                prefect_port=pick() if pick else DEFAULT_PORTS["prefect"],
+            )
+        taken = {r.port for r in state.registries.values()}
+        for index, stage in enumerate(self.settings.promotion_order()):
+            if stage not in state.registries:
+                port = free_port() if self.auto_ports else DEFAULT_PORTS["registries"] + index
+                while port in taken:
+                    port = free_port()
+                taken.add(port)
+                state.registries[stage] = RegistryState(stage=stage, port=port)
+        return state
+
+    def _answers(self, part: str) -> bool:
+        state = self.state
+        if part == "moto":
+            return moto_server.answers(state)
+        if part == "registries":
+            return all(registries.answers(r) for r in state.registries.values())
+        if part == "mariadb":
+            return mariadb.answers(state)
+        if part == "docker":
+            return docker_engine.answers(state)
+        return prefect_server.answers(state)
+
+    def _address(self, part: str) -> str:
+        state = self.state
+        return {
+            "moto": state.moto_url,
+            "registries": ", ".join(f"{s}={r.address}" for s, r in state.registries.items()),
+            "mariadb": f"127.0.0.1:{state.mariadb_port}",
+            "docker": state.docker_host,
+            "prefect": state.prefect_api_url.removesuffix("/api"),
+        }[part]
+
+    def is_running(self) -> bool:
+        return any(alive(pid) for pid in self.state.pids.values())
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)

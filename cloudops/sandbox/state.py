@@ -1,0 +1,112 @@
+"""What a running sandbox is: its folders, ports, processes and passwords, kept in ``state.json``.
+
+The state file holds the sandbox's generated passwords, so it is written with mode 0600; the
+passwords are ``SecretStr`` in memory and never printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+SANDBOX_DIR_ENV = "CLOUDOPS_SANDBOX_DIR"
+DEFAULT_SANDBOX_DIR = Path(".sandbox")
+# The sandbox's base credentials: moto accepts any; the account is chosen by assuming a role in it.
+SANDBOX_ACCESS_KEY_ID = "AKIACLOUDOPSSANDBOX0"
+SANDBOX_SECRET_ACCESS_KEY = "cloudops-sandbox-secret-key"
+SANDBOX_ROLE_NAME = "cloudops-sandbox"
+REGISTRY_USER = "AWS"  # ECR's registry user name, kept so that the sandbox looks like ECR to clients
+MYSQL_USER = "cloudops"
+
+
+def new_password() -> SecretStr:
+    return SecretStr(secrets.token_urlsafe(24))
+
+
+class RegistryState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str
+    port: int
+    password: SecretStr = Field(default_factory=new_password)
+    pid: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class SandboxState(BaseModel):
+    """Everything needed to use, check and stop a sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path
+    moto_port: int
+    mariadb_port: int
+    prefect_port: int
+    mariadb_password: SecretStr = Field(default_factory=new_password)
+    registries: dict[str, RegistryState] = Field(default_factory=dict)
+    pids: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def runtime_dir(self) -> Path:
+        """A short folder under /tmp for sockets, whose paths are limited to 108 bytes."""
+        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]
+        return Path("/tmp") / f"cloudops-{digest}"
+
+    @property
+    def docker_socket(self) -> Path:
+        return self.runtime_dir / "docker.sock"
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.docker_socket}"
+
+    @property
+    def mariadb_socket(self) -> Path:
+        return self.runtime_dir / "mariadb.sock"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def role_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE_NAME}"
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "state.json"
+        data = self.model_dump(mode="json")
+        data["mariadb_password"] = self.mariadb_password.get_secret_value()
+        for stage, registry in self.registries.items():
+            data["registries"][stage]["password"] = registry.password.get_secret_value()
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2)
+        path.with_suffix(".tmp").replace(path)
+
+    @classmethod
+    def load(cls, root: Path) -> SandboxState | None:
+        path = root / "state.json"
+        if not path.is_file():
+            return None
+        return cls.model_validate_json(path.read_text())
+
+
+def sandbox_dir() -> Path:
+    """``$CLOUDOPS_SANDBOX_DIR``, or ``.sandbox`` in the current folder."""
+    return Path(os.environ.get(SANDBOX_DIR_ENV, DEFAULT_SANDBOX_DIR)).absolute()

@@ -1,0 +1,234 @@
+"""The pipeline's typed configuration: its stages, each a separate AWS account.
+
+Read from a TOML file (``cloudops.toml`` at the repository root, or the file named by
+``CLOUDOPS_CONFIG_FILE``) with ``CLOUDOPS_*`` environment variables on top, nested with ``__``:
+``CLOUDOPS_STAGES__QA__REGION=us-east-1`` overrides one field of one stage.
+
+Every mistake fails at load, with a message that names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cloudops.errors import ConfigurationError, UnknownStageError
+
+CONFIG_FILE_ENV = "CLOUDOPS_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = Path("cloudops.toml")
+
+StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="The 12-digit AWS account id.")]
+Region = Annotated[
+    str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$", description="An AWS region, e.g. eu-west-1.")
+]
+BlockName = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100, description="A Prefect block document name."),
+]
+BucketName = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="An S3 bucket name (3-63 characters)."),
+]
+RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)]
+
+
+class Stage(BaseModel):
+    """One stage of the pipeline: one AWS account and what lives in it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: AccountId
+    region: Region
+    credential_block: BlockName = Field(description="The name of this account's Prefect credential block.")
+    bucket: BucketName = Field(description="The account's CloudOps bucket: packages, config files, audit trail.")
+    registry: str | None = Field(
+        default=None,
+        description="The account's ECR registry host; by default <account_id>.dkr.ecr.<region>.amazonaws.com.",
+    )
+    promotes_from: StageName | None = Field(
+        default=None, description="The stage whose images this stage receives; none for the build stage."
+    )
+    role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="A role in this account to assume; its account id must be this stage's.",
+    )
+    profile: str | None = Field(default=None, description="An AWS CLI profile with this account's credentials.")
+    self_approval: bool = Field(
+        default=False, description="Whether the person who started a release may approve it for this stage."
+    )
+    teardown_allowed: bool = Field(default=True, description="Whether teardown-environment may delete stacks.")
+
+    @model_validator(mode="after")
+    def _role_in_own_account(self) -> Stage:
+        if self.role_arn is not None and self.role_arn.split(":")[4] != self.account_id:
+            raise ValueError(
+                f"role_arn {self.role_arn} is in account {self.role_arn.split(':')[4]}, not in this stage's "
+                f"account {self.account_id}; use a role of account {self.account_id}"
+            )
+        return self
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry or f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+
+
+class Settings(BaseSettings):
+    """The root of the configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLOUDOPS_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    build_stage: StageName = Field(
+        default="build", description="The CI account: the only stage that builds packages and images."
+    )
+    repositories: tuple[RepositoryName, ...] = Field(
+        default=("base", "app", "broker", "mysql"),
+        min_length=1,
+        description="The ECR repositories every account holds, one per image of a release.",
+    )
+    stages: dict[StageName, Stage] = Field(min_length=1, description="The pipeline's stages by name.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init values; the environment overrides them, field by field.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _a_sound_pipeline(self) -> Settings:
+        names = sorted(self.stages)
+        if self.build_stage not in self.stages:
+            raise ValueError(
+                f"build_stage {self.build_stage!r} is not a stage; add [stages.{self.build_stage}] "
+                f"or set build_stage to one of {', '.join(names)}"
+            )
+        build = self.stages[self.build_stage]
+        if build.promotes_from is not None:
+            raise ValueError(
+                f"stages.{self.build_stage}.promotes_from: the build stage builds its own images and "
+                "promotes from nothing; remove promotes_from"
+            )
+        for name, stage in self.stages.items():
+            if name != self.build_stage and stage.promotes_from is None:
+                raise ValueError(
+                    f"stages.{name}.promotes_from is missing: every stage but the build stage receives "
+                    f"its images from another; set it to one of {', '.join(n for n in names if n != name)}"
+                )
+            if stage.promotes_from is not None and stage.promotes_from not in self.stages:
+                raise ValueError(
+                    f"stages.{name}.promotes_from: unknown stage {stage.promotes_from!r}; "
+                    f"use one of {', '.join(n for n in names if n != name)}"
+                )
+        for name in names:
+            seen = [name]
+            current = self.stages[name].promotes_from
+            while current is not None:
+                if current in seen:
+                    cycle = " -> ".join([*seen[seen.index(current) :], current])
+                    raise ValueError(
+                        f"stages.{name}.promotes_from: promotion cycle {cycle}; every chain must start "
+                        f"at the build stage {self.build_stage!r}"
+                    )
+                seen.append(current)
+                current = self.stages[current].promotes_from
+        owners: dict[str, str] = {}
+        for name, stage in self.stages.items():
+            if stage.account_id in owners:
+                raise ValueError(
+                    f"stages.{name}.account_id: account {stage.account_id} is already stage "
+                    f"{owners[stage.account_id]!r}'s; each stage needs its own AWS account"
+                )
+            owners[stage.account_id] = name
+        blocks: dict[str, str] = {}
+        for name, stage in self.stages.items():
+            if stage.credential_block in blocks:
+                raise ValueError(
+                    f"stages.{name}.credential_block: block {stage.credential_block!r} is already stage "
+                    f"{blocks[stage.credential_block]!r}'s; give each account its own block"
+                )
+            blocks[stage.credential_block] = name
+        return self
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name``, or an error that lists the stages there are."""
+        try:
+            return self.stages[name]
+        except KeyError:
+            raise UnknownStageError(name, sorted(self.stages)) from None
+
+    def promotion_order(self) -> list[str]:
+        """Stage names from the build stage outwards: every stage comes after the one it promotes from."""
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            ordered.append(name)
+            for child in sorted(n for n, s in self.stages.items() if s.promotes_from == name):
+                visit(child)
+
+        visit(self.build_stage)
+        return ordered
+
+    def next_stages(self, name: str) -> list[str]:
+        """The stages that promote from ``name``."""
+        self.stage(name)
+        return sorted(n for n, s in self.stages.items() if s.promotes_from == name)
+
+
+def config_path() -> Path:
+    """Where the configuration file is: ``$CLOUDOPS_CONFIG_FILE`` or ``./cloudops.toml``."""
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the configuration; any mistake raises :class:`ConfigurationError`."""
+    path = path or config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"configuration file {path} not found; create it (see cloudops.toml in the repository) "
+            f"or point {CONFIG_FILE_ENV} at it"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path} is not valid TOML: {error}; fix the file's syntax") from None
+    try:
+        return Settings(**data)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error, path)) from None
+
+
+def describe_validation_error(error: ValidationError, path: Path) -> str:
+    """One line per problem: the field's dotted path, what is wrong, and what to do."""
+    lines = [f"{path}: {error.error_count()} problem(s) in the configuration:"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"])
+        kind = item["type"]
+        if kind == "missing":
+            section, _, key = location.rpartition(".")
+            where = f"[{section}]" if section else "the top level"
+            advice = f"field required; add `{key} = ...` under {where} in {path.name}"
+        elif kind == "extra_forbidden":
+            section, _, key = location.rpartition(".")
+            where = f"[{section}]" if section else "the top level"
+            advice = f"unknown key {key!r} under {where}; remove it or correct its spelling"
+        elif kind == "string_pattern_mismatch":
+            value = item.get("input")
+            advice = f"{value!r} is not valid here ({item['msg'].lower()}); see the field's description"
+        else:
+            advice = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {location}: {advice}" if location else f"  - {advice}")
+    return "\n".join(lines)
