@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudops.aws.session import AccountSession
 from cloudops.errors import AwsError
@@ -35,8 +36,28 @@ def list_repositories(account: AccountSession) -> list[str]:
     return sorted(r["repositoryName"] for page in paginator.paginate() for r in page["repositories"])
 
 
-def registry_login(account: AccountSession) -> tuple[str, str, str]:
-    """(registry endpoint, user name, password) from ``ecr:GetAuthorizationToken``."""
-    data = account.client("ecr").get_authorization_token()["authorizationData"][0]
+class RegistryLogin(BaseModel):
+    """Where an account's registry is and how to log in to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    username: str
+    password: SecretStr
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[-1].rstrip("/")
+
+
+def registry_login(account: AccountSession) -> RegistryLogin:
+    """The account's registry and a 12-hour password from ``ecr:GetAuthorizationToken``."""
+    try:
+        data = account.client("ecr").get_authorization_token()["authorizationData"][0]
+    except ClientError as error:
+        raise AwsError(
+            f"cannot get an ECR login for account {account.account_id}: {error.response['Error'].get('Message')}; "
+            "the account's role needs ecr:GetAuthorizationToken"
+        ) from None
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-    return data["proxyEndpoint"], user, password
+    return RegistryLogin(url=data["proxyEndpoint"], username=user, password=SecretStr(password))

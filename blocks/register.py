@@ -1,0 +1,61 @@
+"""Registering the block type and saving one credential block per stage account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import SecretStr
+
+from blocks.aws_account import AwsAccount
+from cloudops.aws.ecr import RegistryLogin
+from cloudops.aws.session import AccountCredentials
+from cloudops.settings import Settings
+
+
+def register_block_types() -> None:
+    AwsAccount.register_type_and_schema()
+
+
+def block_for(credentials: AccountCredentials, registry: RegistryLogin | None = None) -> AwsAccount:
+    return AwsAccount(
+        **credentials.model_dump(),
+        registry_url=registry.url if registry else None,
+        registry_username=registry.username if registry else None,
+        registry_password=registry.password if registry else None,
+    )
+
+
+def save_stage_blocks(
+    settings: Settings,
+    credentials_for: Callable[[str], AccountCredentials],
+    registry_for: Callable[[str], RegistryLogin | None] = lambda stage: None,
+    *,
+    overwrite: bool = True,
+) -> dict[str, str]:
+    """Save a block for every stage; the block names by stage."""
+    register_block_types()
+    saved = {}
+    for stage in settings.promotion_order():
+        name = settings.stage(stage).credential_block
+        block_for(credentials_for(stage), registry_for(stage)).save(name, overwrite=overwrite)
+        saved[stage] = name
+    return saved
+
+
+def credentials_from_config(settings: Settings, stage: str) -> AccountCredentials:
+    """A stage's credentials as cloudops.toml describes them (a profile and/or a role; no static keys).
+
+    Static keys belong in the Prefect UI's block form, where they are stored as secrets.
+    """
+    config = settings.stage(stage)
+    return AccountCredentials(
+        account_id=config.account_id,
+        region=config.region,
+        profile_name=config.profile,
+        role_arn=config.role_arn,
+        role_session_name=f"cloudops-{stage}",
+    )
+
+
+def sandbox_registry(address: str, password: SecretStr) -> RegistryLogin:
+    return RegistryLogin(url=f"http://{address}", username="AWS", password=password)

@@ -1,0 +1,176 @@
+"""The ``cloudops`` command line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from cloudops.errors import CloudOpsError
+from cloudops.sandbox.sandbox import PARTS, Sandbox
+from cloudops.sandbox.state import sandbox_dir
+from cloudops.settings import config_path, load_settings
+
+app = typer.Typer(help="cloudops-flows: the release pipeline of a container application on multi-account AWS.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+sandbox_app = typer.Typer(help="The local sandbox: real servers on 127.0.0.1 standing in for AWS.", no_args_is_help=True)
+blocks_app = typer.Typer(help="The per-account credential blocks.", no_args_is_help=True)
+accounts_app = typer.Typer(help="The stage accounts of cloudops.toml.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(blocks_app, name="blocks")
+app.add_typer(accounts_app, name="accounts")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SandboxDir = Annotated[Path | None, typer.Option("--dir", help="The sandbox folder [default: $CLOUDOPS_SANDBOX_DIR or ./.sandbox].")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="The configuration file [default: $CLOUDOPS_CONFIG_FILE or ./cloudops.toml].")]
+
+
+def friendly(command: Callable[P, R]) -> Callable[P, R]:
+    """Print our errors as one clear message and exit 1, instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except CloudOpsError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _sandbox(directory: Path | None, config: Path | None, auto_ports: bool = False) -> Sandbox:
+    return Sandbox(directory or sandbox_dir(), load_settings(config or config_path()), auto_ports=auto_ports)
+
+
+@sandbox_app.command("up")
+@friendly
+def sandbox_up(
+    directory: SandboxDir = None,
+    config: ConfigFile = None,
+    auto_ports: Annotated[bool, typer.Option(help="Pick free ports instead of the defaults.")] = False,
+    parts: Annotated[list[str] | None, typer.Option("--part", help=f"Start only these parts ({', '.join(PARTS)}).")] = None,
+) -> None:
+    """Start the sandbox (harmless when it runs), initialise every account, save the credential blocks."""
+    started = time.monotonic()
+    sandbox = _sandbox(directory, config, auto_ports)
+    chosen = parts or list(PARTS)
+    sandbox.up(chosen, report=lambda line: typer.echo(f"  {line}"))
+    if "moto" in chosen:
+        sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
+    if "prefect" in chosen and "moto" in chosen:
+        from cli.sandbox_blocks import save_sandbox_blocks
+
+        saved = save_sandbox_blocks(sandbox)
+        typer.echo(f"  blocks saved in Prefect: {', '.join(f'{s}={b}' for s, b in saved.items())}")
+    typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")
+    if "prefect" in chosen:
+        typer.echo(f"Prefect UI: {sandbox.state.prefect_api_url.removesuffix('/api')}")
+    typer.echo("use it from a shell with: eval \"$(cloudops sandbox env)\"")
+
+
+@sandbox_app.command("down")
+@friendly
+def sandbox_down(
+    directory: SandboxDir = None,
+    config: ConfigFile = None,
+    purge: Annotated[bool, typer.Option(help="Also delete the sandbox's data.")] = False,
+) -> None:
+    """Stop every part of the sandbox; no process is left behind."""
+    sandbox = _sandbox(directory, config)
+    if purge:
+        sandbox.purge()
+        typer.echo(f"sandbox stopped and {sandbox.root} deleted")
+        return
+    leftovers = sandbox.down()
+    typer.echo("sandbox stopped" + (f" (and {len(leftovers)} stray process(es) killed)" if leftovers else ""))
+
+
+@sandbox_app.command("status")
+@friendly
+def sandbox_status(directory: SandboxDir = None, config: ConfigFile = None) -> None:
+    """Whether each part answers; exits 0 only when every part does."""
+    sandbox = _sandbox(directory, config)
+    rows = sandbox.status()
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        typer.echo(f"{row.name:<{width}}  {'up  ' if row.answers else 'DOWN'}  {row.address}")
+    if not all(row.answers for row in rows):
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("env")
+@friendly
+def sandbox_env(directory: SandboxDir = None, config: ConfigFile = None) -> None:
+    """Print the export lines a shell needs to use the sandbox (no password is printed)."""
+    for line in _sandbox(directory, config).env_lines():
+        typer.echo(line)
+
+
+@blocks_app.command("register")
+@friendly
+def blocks_register(
+    config: ConfigFile = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace blocks that exist.")] = False,
+) -> None:
+    """Register the block type and save a block per stage from cloudops.toml (profile and role).
+
+    Put static keys in the Prefect UI's block form instead: they are stored there as secrets.
+    """
+    from blocks.register import credentials_from_config, save_stage_blocks
+
+    settings = load_settings(config or config_path())
+    try:
+        saved = save_stage_blocks(settings, lambda stage: credentials_from_config(settings, stage), overwrite=overwrite)
+    except ValueError as error:
+        typer.echo(f"error: {error}; pass --overwrite to replace the existing blocks", err=True)
+        raise typer.Exit(1) from None
+    for stage, name in saved.items():
+        typer.echo(f"{stage}: block {name!r} saved")
+
+
+@accounts_app.command("show")
+@friendly
+def accounts_show(
+    config: ConfigFile = None,
+    check: Annotated[bool, typer.Option(help="Load each stage's block and verify it with STS.")] = False,
+) -> None:
+    """The stages, their accounts, and (with --check) whether each block reaches its account."""
+    settings = load_settings(config or config_path())
+    failures = 0
+    for stage in settings.promotion_order():
+        conf = settings.stage(stage)
+        source = conf.promotes_from or "(builds)"
+        line = (f"{stage:<10} account {conf.account_id}  {conf.region:<12} block {conf.credential_block:<14} "
+                f"bucket {conf.bucket:<32} from {source}")
+        if check:
+            from blocks.stage_accounts import load_stage_account
+
+            try:
+                account = load_stage_account(settings, stage)
+                line += f"  verified ({account.registry_login().host})"
+            except CloudOpsError as error:
+                failures += 1
+                line += f"  FAILED: {error}"
+        typer.echo(line)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command("config")
+@friendly
+def config_check(config: ConfigFile = None) -> None:
+    """Validate the configuration and print the promotion order."""
+    settings = load_settings(config or config_path())
+    typer.echo(" -> ".join(settings.promotion_order()))
+
+
+def main() -> None:  # pragma: no cover - the console script calls app()
+    app(sys.argv[1:])
