@@ -21,7 +21,6 @@ class AwsAccount(Block):
 
     _block_type_name: ClassVar[str] = "CloudOps AWS Account"
     _block_type_slug: ClassVar[str] = "cloudops-aws-account"
-    _logo_url: ClassVar[str | None] = None
     _description: ClassVar[str | None] = (
         "One AWS account of a cloudops-flows stage. Its session assumes the role when one is set, "
         "refreshes its credentials by itself, and is checked with sts:GetCallerIdentity to belong to "
@@ -40,10 +39,14 @@ class AwsAccount(Block):
         default="cloudops", description="The role session name's prefix; the flow run id is added to it."
     )
     endpoint_url: str | None = Field(
-        default=None, title="Endpoint URL", description="An AWS endpoint override (the sandbox's moto server)."
+        default=None,
+        title="Endpoint URL",
+        description="An AWS endpoint override (the sandbox's moto server).",
     )
     registry_url: str | None = Field(
-        default=None, title="Registry URL", description="A registry override (the sandbox's registry); else ECR."
+        default=None,
+        title="Registry URL",
+        description="A registry override (the sandbox's registry); else ECR.",
     )
     registry_username: str | None = Field(default=None, description="The registry override's user name.")
     registry_password: SecretStr | None = Field(default=None, description="The registry override's password.")
@@ -72,6 +75,14 @@ class AwsAccount(Block):
             name = self._block_document_name or f"account {self.account_id}"
             self._session = open_account(self.credentials(), where=f"block {name!r}", run_id=flow_run.get_id())
         return self._session
+
+    @classmethod
+    def load_named(cls, name: str) -> AwsAccount:
+        """``load`` for synchronous callers, typed: the saved block called ``name``."""
+        block = cls.load(name)
+        if not isinstance(block, AwsAccount):  # load returns a coroutine only in async callers
+            raise TypeError(f"AwsAccount.load({name!r}) was awaited-only here; use aload in async code")
+        return block
 
     def registry_login(self) -> ecr.RegistryLogin:
         """The account's registry login: the override when set (sandbox), else from ECR."""

@@ -16,7 +16,7 @@ def load_stage_account(settings: Settings, stage: str) -> AwsAccount:
     """
     config = settings.stage(stage)
     try:
-        account = AwsAccount.load(config.credential_block)
+        account = AwsAccount.load_named(config.credential_block)
     except ValueError:
         raise MissingBlockError(
             f"stage {stage!r} has no account block {config.credential_block!r}; create it with "

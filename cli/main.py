@@ -16,9 +16,14 @@ from cloudops.sandbox.sandbox import PARTS, Sandbox
 from cloudops.sandbox.state import sandbox_dir
 from cloudops.settings import config_path, load_settings
 
-app = typer.Typer(help="cloudops-flows: the release pipeline of a container application on multi-account AWS.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-sandbox_app = typer.Typer(help="The local sandbox: real servers on 127.0.0.1 standing in for AWS.", no_args_is_help=True)
+app = typer.Typer(
+    help="cloudops-flows: the release pipeline of a container application on multi-account AWS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sandbox_app = typer.Typer(
+    help="The local sandbox: real servers on 127.0.0.1 standing in for AWS.", no_args_is_help=True
+)
 blocks_app = typer.Typer(help="The per-account credential blocks.", no_args_is_help=True)
 accounts_app = typer.Typer(help="The stage accounts of cloudops.toml.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -28,8 +33,14 @@ app.add_typer(accounts_app, name="accounts")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SandboxDir = Annotated[Path | None, typer.Option("--dir", help="The sandbox folder [default: $CLOUDOPS_SANDBOX_DIR or ./.sandbox].")]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="The configuration file [default: $CLOUDOPS_CONFIG_FILE or ./cloudops.toml].")]
+SandboxDir = Annotated[
+    Path | None,
+    typer.Option("--dir", help="The sandbox folder [default: $CLOUDOPS_SANDBOX_DIR or ./.sandbox]."),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="The configuration file [default: $CLOUDOPS_CONFIG_FILE or ./cloudops.toml]."),
+]
 
 
 def friendly(command: Callable[P, R]) -> Callable[P, R]:
@@ -56,7 +67,9 @@ def sandbox_up(
     directory: SandboxDir = None,
     config: ConfigFile = None,
     auto_ports: Annotated[bool, typer.Option(help="Pick free ports instead of the defaults.")] = False,
-    parts: Annotated[list[str] | None, typer.Option("--part", help=f"Start only these parts ({', '.join(PARTS)}).")] = None,
+    parts: Annotated[
+        list[str] | None, typer.Option("--part", help=f"Start only these parts ({', '.join(PARTS)}).")
+    ] = None,
 ) -> None:
     """Start the sandbox (harmless when it runs), initialise every account, save the credential blocks."""
     started = time.monotonic()
@@ -73,7 +86,7 @@ def sandbox_up(
     typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")
     if "prefect" in chosen:
         typer.echo(f"Prefect UI: {sandbox.state.prefect_api_url.removesuffix('/api')}")
-    typer.echo("use it from a shell with: eval \"$(cloudops sandbox env)\"")
+    typer.echo('use it from a shell with: eval "$(cloudops sandbox env)"')
 
 
 @sandbox_app.command("down")
@@ -148,8 +161,10 @@ def accounts_show(
     for stage in settings.promotion_order():
         conf = settings.stage(stage)
         source = conf.promotes_from or "(builds)"
-        line = (f"{stage:<10} account {conf.account_id}  {conf.region:<12} block {conf.credential_block:<14} "
-                f"bucket {conf.bucket:<32} from {source}")
+        line = (
+            f"{stage:<10} account {conf.account_id}  {conf.region:<12} block {conf.credential_block:<14} "
+            f"bucket {conf.bucket:<32} from {source}"
+        )
         if check:
             from blocks.stage_accounts import load_stage_account
 

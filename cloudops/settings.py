@@ -25,7 +25,8 @@ DEFAULT_CONFIG_FILE = Path("cloudops.toml")
 StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="The 12-digit AWS account id.")]
 Region = Annotated[
-    str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$", description="An AWS region, e.g. eu-west-1.")
+    str,
+    Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$", description="An AWS region, e.g. eu-west-1."),
 ]
 BlockName = Annotated[
     str,
@@ -82,9 +83,7 @@ class Stage(BaseModel):
 class Settings(BaseSettings):
     """The root of the configuration."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CLOUDOPS_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CLOUDOPS_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     build_stage: StageName = Field(
         default="build", description="The CI account: the only stage that builds packages and images."
@@ -149,16 +148,16 @@ class Settings(BaseSettings):
         for name, stage in self.stages.items():
             if stage.account_id in owners:
                 raise ValueError(
-                    f"stages.{name}.account_id: account {stage.account_id} is already stage "
-                    f"{owners[stage.account_id]!r}'s; each stage needs its own AWS account"
+                    f"stages.{name}.account_id: account {stage.account_id} already belongs to stage "
+                    f"{owners[stage.account_id]!r}; each stage needs its own AWS account"
                 )
             owners[stage.account_id] = name
         blocks: dict[str, str] = {}
         for name, stage in self.stages.items():
             if stage.credential_block in blocks:
                 raise ValueError(
-                    f"stages.{name}.credential_block: block {stage.credential_block!r} is already stage "
-                    f"{blocks[stage.credential_block]!r}'s; give each account its own block"
+                    f"stages.{name}.credential_block: block {stage.credential_block!r} already belongs to stage "
+                    f"{blocks[stage.credential_block]!r}; give each account its own block"
                 )
             blocks[stage.credential_block] = name
         return self

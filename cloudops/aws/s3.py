@@ -74,4 +74,6 @@ def get_object(account: AccountSession, bucket: str, key: str) -> bytes:
 
 def list_keys(account: AccountSession, bucket: str, prefix: str = "") -> list[str]:
     paginator = account.client("s3").get_paginator("list_objects_v2")
-    return [item["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for item in page.get("Contents", [])]
+    return [
+        item["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for item in page.get("Contents", [])
+    ]

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
 
 if TYPE_CHECKING:
-    from mypy_boto3_sts import STSClient
+    from types_boto3_sts.client import STSClient
 
 ROLE_SESSION_SECONDS = 3600
 # Retries inside botocore for throttling and 5xx; the task layer retries what is left.
@@ -72,7 +72,7 @@ class AccountSession:
             config = CLIENT_CONFIG
             if service == "s3" and self.endpoint_url:
                 config = config.merge(Config(s3={"addressing_style": "path"}))
-            self._clients[service] = self.session.client(
+            self._clients[service] = self.session.client(  # type: ignore[call-overload]  # a runtime name
                 service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
             )
         return self._clients[service]
@@ -165,7 +165,7 @@ def _assume_role_session(base: boto3.Session, credentials: AccountCredentials, n
         metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
     )
     core = botocore.session.get_session()
-    core._credentials = refreshable  # botocore's documented way to hand a session refreshable credentials
+    core._credentials = refreshable  # type: ignore[attr-defined]  # botocore's documented way to hand a session refreshable credentials
     core.set_config_variable("region", credentials.region)
     return boto3.Session(botocore_session=core, region_name=credentials.region)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import Any
 
 import pymysql
 
@@ -68,7 +69,7 @@ def start(state: SandboxState) -> int:
     return spawn(command, state.logs / "mariadb.log")
 
 
-def connect(state: SandboxState, database: str | None = None) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+def connect(state: SandboxState, database: str | None = None) -> pymysql.connections.Connection[Any]:
     return pymysql.connect(
         host="127.0.0.1",
         port=state.mariadb_port,
@@ -88,6 +89,6 @@ def answers(state: SandboxState) -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     finally:
         connection.close()

@@ -39,7 +39,8 @@ def write_config(state: SandboxState, registry: RegistryState, read_only: bool =
         "storage:\n"
         f"  filesystem:\n    rootdirectory: {base / 'data'}\n"
         "  delete:\n    enabled: true\n"
-        f"  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: {str(read_only).lower()}\n"
+        "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+        f"    readonly:\n      enabled: {str(read_only).lower()}\n"
         "http:\n"
         f"  addr: {registry.address}\n"
         f"  secret: {secrets.token_hex(16)}\n"
@@ -53,9 +54,7 @@ def write_config(state: SandboxState, registry: RegistryState, read_only: bool =
 def start(state: SandboxState, registry: RegistryState, read_only: bool = False) -> int:
     binary = shutil.which(BINARY) or shutil.which("registry")
     if binary is None:
-        raise SandboxError(
-            "docker-registry is not installed; run scripts/setup.sh (apt-get install docker-registry)"
-        )
+        raise SandboxError("docker-registry is not installed; run scripts/setup.sh (apt-get install docker-registry)")
     config = write_config(state, registry, read_only)
     return spawn([binary, "serve", str(config)], state.logs / f"registry-{registry.stage}.log")
 

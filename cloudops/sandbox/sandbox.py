@@ -9,12 +9,15 @@ The same code serves the ``cloudops sandbox`` commands and the test suite's fixt
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import shutil
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
@@ -103,7 +106,9 @@ class Sandbox:
                 if registries.answers(registry):
                     continue
                 registry.pid = registries.start(state, registry)
-                self._wait(f"registry of {registry.stage}", registry.pid, lambda r=registry: registries.answers(r))
+                self._wait(
+                    f"registry of {registry.stage}", registry.pid, functools.partial(registries.answers, registry)
+                )
         elif part == "mariadb":
             pid = mariadb.start(state)
             self._wait(part, pid, lambda: mariadb.answers(state))
@@ -129,7 +134,9 @@ class Sandbox:
         if "prefect" in parts:
             ports.append((self.state.prefect_port, "Prefect server"))
         if "registries" in parts:
-            ports += [(r.port, f"registry of {r.stage}") for r in self.state.registries.values() if not registries.answers(r)]
+            ports += [
+                (r.port, f"registry of {r.stage}") for r in self.state.registries.values() if not registries.answers(r)
+            ]
         for port, what in ports:
             require_free_port(port, what)
 
@@ -142,7 +149,7 @@ class Sandbox:
             account_id=config.account_id,
             region=config.region,
             aws_access_key_id=SANDBOX_ACCESS_KEY_ID,
-            aws_secret_access_key=SANDBOX_SECRET_ACCESS_KEY,  # type: ignore[arg-type]  # pydantic coerces
+            aws_secret_access_key=SecretStr(SANDBOX_SECRET_ACCESS_KEY),
             role_arn=self.state.role_arn(config.account_id),
             role_session_name="cloudops-sandbox",
             endpoint_url=self.state.moto_url,
@@ -175,9 +182,19 @@ class Sandbox:
                 PartStatus(f"registry:{r.stage}", f"http://{r.address}", registries.answers(r), r.pid)
                 for r in state.registries.values()
             ),
-            PartStatus("mariadb", f"127.0.0.1:{state.mariadb_port}", mariadb.answers(state), state.pids.get("mariadb")),
+            PartStatus(
+                "mariadb",
+                f"127.0.0.1:{state.mariadb_port}",
+                mariadb.answers(state),
+                state.pids.get("mariadb"),
+            ),
             PartStatus("docker", state.docker_host, docker_engine.answers(state), state.pids.get("docker")),
-            PartStatus("prefect", state.prefect_api_url.removesuffix("/api"), prefect_server.answers(state), state.pids.get("prefect")),
+            PartStatus(
+                "prefect",
+                state.prefect_api_url.removesuffix("/api"),
+                prefect_server.answers(state),
+                state.pids.get("prefect"),
+            ),
         ]
         return rows
 
@@ -243,9 +260,7 @@ class Sandbox:
         )
         auths = {
             registry.address: {
-                "auth": base64.b64encode(
-                    f"{REGISTRY_USER}:{registry.password.get_secret_value()}".encode()
-                ).decode()
+                "auth": base64.b64encode(f"{REGISTRY_USER}:{registry.password.get_secret_value()}".encode()).decode()
             }
             for registry in self.state.registries.values()
         }

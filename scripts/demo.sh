@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job on the local sandbox (no AWS account needed): set up, bring the sandbox up, and run the
+# pipeline's flows against it. Today that is the foundation: the stage accounts and their credential blocks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+echo "== sandbox: moto server, a registry per stage, MariaDB, dockerd, a Prefect server"
+uv run --frozen cloudops sandbox up "$@"
+eval "$(uv run --frozen cloudops sandbox env)"
+
+echo "== the stage accounts, each checked through its own credential block (sts:GetCallerIdentity)"
+uv run --frozen cloudops accounts show --check
+
+echo "== the check-accounts flow, run against the sandbox's Prefect server"
+uv run --frozen python -m flows.check_accounts
+
+cat <<DONE
+
+The sandbox is up. Look at:
+  Prefect UI:         ${PREFECT_API_URL%/api}  (Runs: check-accounts; Blocks: CloudOps AWS Account; Artifacts: stage-accounts)
+  Use it from a shell: eval "\$(uv run cloudops sandbox env)"
+  Stop it:            uv run cloudops sandbox down
+DONE

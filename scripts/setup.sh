@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine, and nothing twice:
+# the system packages of the sandbox's real parts (apt-get), uv, and the locked Python environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+  docker.io        # dockerd: the sandbox's Docker engine
+  docker-registry  # one OCI registry per stage account
+  mariadb-server   # the MySQL-compatible database
+  mariadb-client
+  skopeo           # the reference image copier the promotion benchmark compares against
+  debootstrap      # a minimal Debian root file system for base images (no Docker Hub here)
+  ca-certificates
+  procps
+)
+
+missing=()
+for package in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  # Keep the packages' services (dockerd, mariadb) from starting system-wide: the sandbox starts its own.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && created_policy=1
+  fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$created_policy" ] || $sudo rm -f "$policy"
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "setup: installing uv"
+  python3 -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+fi
+uv sync --frozen --quiet
+echo "setup: done ($(uv run --frozen python -c 'import prefect; print("prefect", prefect.__version__)'))"

@@ -1,0 +1,57 @@
+"""Retry only what is transient: throttling, 5xx and connection errors; anything else fails at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from prefect.tasks import exponential_backoff
+
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is worth a retry: a throttle, a 5xx, a dropped connection."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in TRANSIENT_AWS_CODES or status >= 500
+    if isinstance(error, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
+        return True
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code == 429 or error.response.status_code >= 500
+    return isinstance(error, httpx.TransportError | ConnectionError | TimeoutError)
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """A Prefect ``retry_condition_fn``: retry when the failure was transient."""
+    try:
+        state.result()
+    except Exception as error:  # the task's own exception, re-raised by its state
+        return is_transient(error)
+    return False
+
+
+AWS_RETRIES: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+}

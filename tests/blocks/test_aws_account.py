@@ -1,0 +1,126 @@
+"""The per-account credential blocks, saved in a real Prefect server, used against moto server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.logging.handlers import APILogHandler
+
+from blocks.aws_account import AwsAccount
+from blocks.register import block_for
+from blocks.stage_accounts import load_stage_account
+from cloudops.aws import ecr, s3
+from cloudops.errors import AccountMismatchError, MissingBlockError, UnknownStageError
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.sandbox.state import SANDBOX_SECRET_ACCESS_KEY
+from cloudops.settings import Settings
+
+
+def test_what_the_qa_block_creates_the_prod_block_cannot_see(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    qa = load_stage_account(sandbox.settings, "qa").session()
+    prod = load_stage_account(sandbox.settings, "prod").session()
+    repository = f"only-in-qa-{uuid.uuid4().hex[:8]}"
+    ecr.ensure_repository(qa, repository)
+    bucket = f"qa-private-{uuid.uuid4().hex[:8]}"
+    s3.ensure_bucket(qa, bucket)
+    s3.put_object(qa, bucket, "secret-report.txt", b"qa only", "text/plain")
+
+    assert repository in ecr.list_repositories(qa)
+    assert repository not in ecr.list_repositories(prod)
+    assert bucket in s3.list_buckets(qa)
+    assert bucket not in s3.list_buckets(prod)
+    # NOTE: moto does not enforce IAM, so prod could still GET the object by its bucket name; real AWS
+    # answers AccessDenied across accounts unless a bucket policy grants it.
+
+
+def test_a_block_whose_credentials_reach_another_account_fails_to_load(
+    sandbox: Sandbox, stage_blocks: dict[str, str]
+) -> None:
+    # Given a block that claims the QA account while its role is in production
+    wrong = sandbox.credentials("qa").model_copy(update={"role_arn": sandbox.state.role_arn("444444444444")})
+    name = f"aws-qa-wrong-{uuid.uuid4().hex[:6]}"
+    block_for(wrong).save(name)
+    settings = sandbox.settings.model_copy(
+        update={
+            "stages": {
+                **sandbox.settings.stages,
+                "qa": sandbox.settings.stage("qa").model_copy(update={"credential_block": name}),
+            }
+        }
+    )
+    # When a flow loads it, then it fails naming both accounts
+    with pytest.raises(
+        AccountMismatchError,
+        match="claims AWS account 222222222222 but its credentials belong to account 444444444444",
+    ):
+        load_stage_account(settings, "qa")
+
+
+def test_a_block_of_another_stages_account_is_refused(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    settings = _with_block(sandbox.settings, "qa", stage_blocks["prod"])
+    with pytest.raises(AccountMismatchError, match="block 'aws-prod' claims AWS account 222222222222 but"):
+        load_stage_account(settings, "qa")
+
+
+def test_a_missing_block_and_an_unknown_stage(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    settings = _with_block(sandbox.settings, "staging", "aws-never-saved")
+    with pytest.raises(
+        MissingBlockError,
+        match="stage 'staging' has no account block 'aws-never-saved'; create it with `cloudops blocks register`",
+    ):
+        load_stage_account(settings, "staging")
+    with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
+        load_stage_account(sandbox.settings, "production")
+
+
+def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    registry_password = sandbox.state.registries["build"].password.get_secret_value()
+    secrets = [SANDBOX_SECRET_ACCESS_KEY, registry_password]
+
+    @flow
+    def careless_flow() -> str:
+        account = AwsAccount.load_named(stage_blocks["build"])
+        logger = get_run_logger()
+        logger.info("block: %r", account)
+        logger.info("block as dict: %s", account.model_dump())
+        logger.info("registry login: %s", account.registry_login())
+        create_markdown_artifact(markdown=f"```\n{account!r}\n{account.registry_login()!r}\n```", key="block-dump")
+        from prefect.runtime import flow_run
+
+        return str(flow_run.get_id())
+
+    run_id = careless_flow()
+    APILogHandler().flush()  # logs travel to the server in batches; send them before reading them back
+    block = AwsAccount.load_named(stage_blocks["build"])
+    assert block.registry_login().password.get_secret_value() == registry_password  # the secret is there
+    assert all(secret not in repr(block) and secret not in str(block) for secret in secrets)
+
+    async def logs_and_artifacts() -> str:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+            )
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+            )
+        assert any("block:" in log.message for log in logs)
+        assert artifacts
+        return "\n".join([*(log.message for log in logs), *(str(a.data) for a in artifacts)])
+
+    import asyncio
+
+    text = asyncio.run(logs_and_artifacts())
+    assert "**********" in text
+    assert all(secret not in text for secret in secrets)
+
+
+def _with_block(settings: Settings, stage: str, block: str) -> Settings:
+    stages = {**settings.stages, stage: settings.stage(stage).model_copy(update={"credential_block": block})}
+    return settings.model_copy(update={"stages": stages})

@@ -1,0 +1,65 @@
+"""Fixtures for the real parts: started once per test session, on free ports, in a temporary folder.
+
+Tests get fresh names (a repository, a bucket, a block) rather than fresh servers. The suite's
+sandbox is separate from any demo sandbox that may be running, since its ports are picked free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG_FILE = REPO / "cloudops.toml"
+TEST_PARTS = ("moto", "registries", "mariadb", "docker")
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(CONFIG_FILE)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Sandbox]:
+    """moto server, a registry per stage, MariaDB and dockerd; the Prefect test harness is separate."""
+    box = Sandbox(tmp_path_factory.mktemp("sandbox"), settings, auto_ports=True)
+    try:
+        box.up(TEST_PARTS, report=lambda line: None)
+        box.initialise_accounts(report=lambda line: None)
+        yield box
+    finally:
+        box.down()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A Prefect server for the whole session, without the 1 s heartbeat wait at each flow's exit."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=60),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
+    """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does."""
+    from blocks.register import sandbox_registry, save_stage_blocks
+
+    registries = sandbox.state.registries
+    return save_stage_blocks(
+        sandbox.settings,
+        sandbox.credentials,
+        lambda stage: sandbox_registry(registries[stage].address, registries[stage].password),
+    )

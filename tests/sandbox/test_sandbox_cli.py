@@ -1,0 +1,109 @@
+"""`cloudops sandbox up|status|env|down` as a user runs them: a whole sandbox of its own, then nothing left."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloudops.errors import PortInUseError
+from cloudops.sandbox.processes import processes_naming
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.sandbox.state import SandboxState
+from cloudops.settings import Settings
+from tests.conftest import CONFIG_FILE
+
+CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
+
+
+def cloudops(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"CLOUDOPS_SANDBOX_DIR": str(root), "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE)}
+    return subprocess.run([CLOUDOPS, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+@pytest.mark.slow
+def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
+    root = tmp_path / "box"
+    try:
+        # Given a sandbox started from the command line on free ports
+        up = cloudops("sandbox", "up", "--auto-ports", root=root)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod" in up.stdout
+        assert "account 444444444444 (prod): 8 created" in up.stdout
+        state = SandboxState.load(root)
+        assert state is not None
+
+        # Then every part answers
+        status = cloudops("sandbox", "status", root=root)
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count(" up ") == 8
+
+        # And env prints what a shell needs, without a password
+        env = cloudops("sandbox", "env", root=root).stdout
+        assert f"export AWS_ENDPOINT_URL={state.moto_url}" in env
+        assert f"export DOCKER_HOST={state.docker_host}" in env
+        assert f"export PREFECT_API_URL={state.prefect_api_url}" in env
+        assert f"export CLOUDOPS_REGISTRY_QA={state.registries['qa'].address}" in env
+        assert state.mariadb_password.get_secret_value() not in env
+        assert all(r.password.get_secret_value() not in env for r in state.registries.values())
+
+        # And the blocks in the sandbox's Prefect server reach their accounts
+        env_vars = dict(line.removeprefix("export ").split("=", 1) for line in env.splitlines())
+        shown = subprocess.run(
+            [CLOUDOPS, "accounts", "show", "--check"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env_vars, "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE)},
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert shown.stdout.count("verified") == 4
+
+        # When it is started again, nothing restarts
+        again = cloudops("sandbox", "up", root=root)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.count("already running") == 5
+        assert "0 created" in again.stdout
+        assert SandboxState.load(root).pids == state.pids  # type: ignore[union-attr]
+    finally:
+        down = cloudops("sandbox", "down", root=root)
+    # Then down leaves no process behind and status says so
+    assert down.returncode == 0, down.stderr
+    assert processes_naming([root, state.runtime_dir]) == []
+    stopped = cloudops("sandbox", "status", root=root)
+    assert stopped.returncode == 1 and "DOWN" in stopped.stdout
+
+
+def test_a_port_in_use_is_a_clear_error_and_starts_nothing(tmp_path: Path, settings: Settings) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        box = Sandbox(tmp_path / "box", settings, auto_ports=True)
+        box.state.moto_port = port
+        with pytest.raises(
+            PortInUseError, match=f"port {port} for the sandbox's moto server is in use by another process"
+        ):
+            box.up(["moto", "registries"], report=lambda line: None)
+    assert box.state.pids == {}
+    assert all(r.pid is None for r in box.state.registries.values())
+    assert processes_naming([box.root]) == []
+
+
+def test_an_unknown_part_is_refused(tmp_path: Path, settings: Settings) -> None:
+    with pytest.raises(Exception, match="unknown sandbox part"):
+        Sandbox(tmp_path / "box", settings, auto_ports=True).up(["mongo"], report=lambda line: None)
+
+
+def test_a_configuration_error_from_the_command_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG_FILE.read_text().replace('promotes_from = "qa"', 'promotes_from = "qa-typo"'))
+    result = subprocess.run([CLOUDOPS, "config", "--config", str(bad)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "stages.staging.promotes_from: unknown stage 'qa-typo'" in result.stderr
+    assert "Traceback" not in result.stderr

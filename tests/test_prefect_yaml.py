@@ -1,0 +1,30 @@
+"""prefect.yaml: every deployment's entrypoint imports and has a valid parameter schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect.flows import Flow, load_flow_from_entrypoint
+from prefect.utilities.callables import parameter_schema
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def deployments() -> list[dict[str, Any]]:
+    document = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    found: list[dict[str, Any]] = document["deployments"]
+    return found
+
+
+def test_every_entrypoint_imports_with_a_valid_parameter_schema() -> None:
+    names = set()
+    for deployment in deployments():
+        flow: Flow[..., Any] = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
+        schema = parameter_schema(flow.fn)
+        assert schema.type == "object"
+        assert set(schema.properties) == set(flow.parameters.properties)
+        assert deployment["work_pool"]["name"] == "cloudops-local"
+        names.add(deployment["name"])
+    assert "check-accounts" in names

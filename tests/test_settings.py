@@ -1,0 +1,133 @@
+"""The configuration: a sound pipeline loads; every mistake fails at load, naming the field and the fix."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from cloudops.errors import ConfigurationError, UnknownStageError
+from cloudops.settings import load_settings
+from tests.conftest import CONFIG_FILE
+
+STAGES = """
+[stages.build]
+account_id = "111111111111"
+region = "eu-west-1"
+credential_block = "aws-build"
+bucket = "cloudops-build-bucket"
+
+[stages.qa]
+account_id = "222222222222"
+region = "eu-west-1"
+credential_block = "aws-qa"
+bucket = "cloudops-qa-bucket"
+promotes_from = "build"
+
+[stages.prod]
+account_id = "444444444444"
+region = "eu-west-1"
+credential_block = "aws-prod"
+bucket = "cloudops-prod-bucket"
+promotes_from = "qa"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cloudops.toml"
+    path.write_text(text)
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write(tmp_path, text))
+    return str(caught.value)
+
+
+def test_the_repository_configuration_is_a_four_stage_chain() -> None:
+    settings = load_settings(CONFIG_FILE)
+    assert settings.promotion_order() == ["build", "qa", "staging", "prod"]
+    assert settings.next_stages("qa") == ["staging"]
+    assert settings.stage("prod").registry_host == "444444444444.dkr.ecr.eu-west-1.amazonaws.com"
+    assert len({settings.stage(s).account_id for s in settings.stages}) == 4
+
+
+def test_environment_overrides_one_field_of_one_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDOPS_STAGES__QA__REGION", "us-east-2")
+    settings = load_settings(write(tmp_path, STAGES))
+    assert settings.stage("qa").region == "us-east-2"
+    assert settings.stage("qa").bucket == "cloudops-qa-bucket"
+    assert settings.stage("prod").region == "eu-west-1"
+
+
+def test_unknown_stage_in_a_promotion_chain(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('promotes_from = "qa"', 'promotes_from = "qa2"'))
+    assert "stages.prod.promotes_from: unknown stage 'qa2'" in message
+    assert "use one of build, qa" in message
+
+
+def test_a_promotion_cycle(tmp_path: Path) -> None:
+    text = STAGES.replace('promotes_from = "build"', 'promotes_from = "prod"')
+    message = load_error(tmp_path, text)
+    assert "promotion cycle" in message
+    assert "qa -> prod -> qa" in message or "prod -> qa -> prod" in message
+
+
+def test_two_stages_on_one_account(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('"444444444444"', '"222222222222"'))
+    assert "stages.prod.account_id: account 222222222222 already belongs to stage 'qa'" in message
+    assert "each stage needs its own AWS account" in message
+
+
+def test_a_missing_field(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('bucket = "cloudops-qa-bucket"\n', ""))
+    assert "stages.qa.bucket: field required; add `bucket = ...` under [stages.qa]" in message
+
+
+def test_an_unknown_key(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('region = "eu-west-1"', 'regoin = "eu-west-1"', 1))
+    assert (
+        "stages.build.regoin: unknown key 'regoin' under [stages.build]; remove it or correct its spelling" in message
+    )
+
+
+def test_a_bad_account_id_names_the_value(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('"222222222222"', '"2222"'))
+    assert "stages.qa.account_id: '2222' is not valid here" in message
+
+
+def test_a_stage_without_a_source_and_a_build_stage_that_promotes(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('promotes_from = "build"\n', ""))
+    assert "stages.qa.promotes_from is missing" in message
+    message = load_error(
+        tmp_path,
+        STAGES.replace('bucket = "cloudops-build-bucket"', 'bucket = "cloudops-build-bucket"\npromotes_from = "qa"'),
+    )
+    assert "the build stage builds its own images" in message
+
+
+def test_a_role_in_another_account(tmp_path: Path) -> None:
+    text = STAGES.replace(
+        'promotes_from = "build"',
+        'promotes_from = "build"\nrole_arn = "arn:aws:iam::444444444444:role/deploy"',
+    )
+    message = load_error(tmp_path, text)
+    assert "is in account 444444444444, not in this stage's account 222222222222" in message
+
+
+def test_a_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not found; create it"):
+        load_settings(tmp_path / "nope.toml")
+    with pytest.raises(ConfigurationError, match="is not valid TOML"):
+        load_settings(write(tmp_path, "[stages.build\n"))
+
+
+def test_an_unknown_stage_name_lists_the_stages_and_survives_pickling() -> None:
+    settings = load_settings(CONFIG_FILE)
+    with pytest.raises(UnknownStageError) as caught:
+        settings.stage("production")
+    assert "unknown stage 'production'; use one of build, prod, qa, staging" in str(caught.value)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert isinstance(again, UnknownStageError) and str(again) == str(caught.value)
