@@ -144,22 +144,20 @@ class Settings(BaseSettings):
                     )
                 seen.append(current)
                 current = self.stages[current].promotes_from
-        owners: dict[str, str] = {}
-        for name, stage in self.stages.items():
-            if stage.account_id in owners:
-                raise ValueError(
-                    f"stages.{name}.account_id: account {stage.account_id} already belongs to stage "
-                    f"{owners[stage.account_id]!r}; each stage needs its own AWS account"
-                )
-            owners[stage.account_id] = name
-        blocks: dict[str, str] = {}
-        for name, stage in self.stages.items():
-            if stage.credential_block in blocks:
-                raise ValueError(
-                    f"stages.{name}.credential_block: block {stage.credential_block!r} already belongs to stage "
-                    f"{blocks[stage.credential_block]!r}; give each account its own block"
-                )
-            blocks[stage.credential_block] = name
+        unique = (
+            ("account_id", "account", "each stage needs its own AWS account"),
+            ("credential_block", "block", "give each account its own block"),
+        )
+        for field_name, label, advice in unique:
+            owners: dict[str, str] = {}
+            for name, stage in self.stages.items():
+                value = getattr(stage, field_name)
+                if value in owners:
+                    raise ValueError(
+                        f"stages.{name}.{field_name}: {label} {value} already belongs to stage "
+                        f"{owners[value]!r}; {advice}"
+                    )
+                owners[value] = name
         return self
 
     def stage(self, name: str) -> Stage:

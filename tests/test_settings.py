@@ -131,3 +131,8 @@ def test_an_unknown_stage_name_lists_the_stages_and_survives_pickling() -> None:
     assert "unknown stage 'production'; use one of build, prod, qa, staging" in str(caught.value)
     again = pickle.loads(pickle.dumps(caught.value))
     assert isinstance(again, UnknownStageError) and str(again) == str(caught.value)
+
+
+def test_two_stages_sharing_a_credential_block(tmp_path: Path) -> None:
+    message = load_error(tmp_path, STAGES.replace('"aws-prod"', '"aws-qa"'))
+    assert "stages.prod.credential_block: block aws-qa already belongs to stage 'qa'" in message
