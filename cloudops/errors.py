@@ -75,3 +75,15 @@ class SandboxError(CloudOpsError):
 
 class PortInUseError(SandboxError):
     """A sandbox part's port is taken by another process."""
+
+
+class DataSetError(CloudOpsError):
+    """A data-set folder that is malformed, a data set changed after it was applied, or one that failed."""
+
+
+class PackagingError(CloudOpsError):
+    """A deployment package that cannot be built: a bad ref, a failed build command, a missing file."""
+
+
+class ImageBuildError(CloudOpsError):
+    """An image that the Docker engine could not build or push."""

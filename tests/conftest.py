@@ -7,12 +7,16 @@ sandbox is separate from any demo sandbox that may be running, since its ports a
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cloudops.datapop import MySqlTarget
 from cloudops.sandbox.sandbox import Sandbox
+from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,3 +67,19 @@ def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
         sandbox.credentials,
         lambda stage: sandbox_registry(registries[stage].address, registries[stage].password),
     )
+
+
+@pytest.fixture
+def mysql_target(sandbox: Sandbox, request: pytest.FixtureRequest) -> MySqlTarget:
+    """A fresh database name on the sandbox's MariaDB (created by whoever populates it)."""
+    name = re.sub(r"\W", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:6]
+    return MySqlTarget(
+        host="127.0.0.1",
+        port=sandbox.state.mariadb_port,
+        user=MYSQL_USER,
+        password=sandbox.state.mariadb_password,
+        database=name,
+    )
+
+
+EXAMPLE = REPO / "examples" / "commerce"
