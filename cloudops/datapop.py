@@ -188,7 +188,7 @@ class _DataSetMigration(Migration):  # type: ignore[misc]  # yoyo ships no type 
         collector.add_step(functools.partial(_run_data_set, self.data_set))
         self.source = self.data_set.path.read_text(encoding="utf-8")
         self.module = types.ModuleType(self.id)
-        self._depends = set()
+        self._depends: set[Migration] = set()
         self.use_transactions = True
         self.steps = collector.create_steps(True)
 
