@@ -80,6 +80,34 @@ class Stage(BaseModel):
         return self.registry or f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
 
 
+class Application(BaseModel):
+    """What the pipeline needs from the application it releases (see the README: "Your own application")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="The application's name, in S3 keys.")
+    repository: str = Field(
+        min_length=1, description="A git URL or path; a relative path is from the configuration file's folder."
+    )
+    subdirectory: str = Field(default="", description="Where the application lives inside the repository.")
+    build_command: str = Field(min_length=1, description="The application's own build, run in a clean work folder.")
+    build_output: str = Field(default="dist", description="The folder the build command writes: the package's app/.")
+    datasets: str = Field(default="datasets", description="The versioned data-set folder (common/, author/, live/).")
+    include: tuple[str, ...] = Field(default=("docker",), description="Other source folders the package carries.")
+    dockerfiles: dict[RepositoryName, str] = Field(
+        description="Image name -> Dockerfile path inside the package; the base image needs none."
+    )
+
+    @model_validator(mode="after")
+    def _relative_paths(self) -> Application:
+        for name, path in [("build_output", self.build_output), ("datasets", self.datasets), *(
+            (f"dockerfiles.{k}", v) for k, v in self.dockerfiles.items()
+        )]:
+            if Path(path).is_absolute() or ".." in Path(path).parts:
+                raise ValueError(f"application.{name}: {path!r} must be a path inside the application's folder")
+        return self
+
+
 class Settings(BaseSettings):
     """The root of the configuration."""
 
@@ -94,6 +122,7 @@ class Settings(BaseSettings):
         description="The ECR repositories every account holds, one per image of a release.",
     )
     stages: dict[StageName, Stage] = Field(min_length=1, description="The pipeline's stages by name.")
+    application: Application | None = Field(default=None, description="The application the pipeline releases.")
 
     @classmethod
     def settings_customise_sources(
@@ -158,6 +187,13 @@ class Settings(BaseSettings):
                         f"{owners[value]!r}; {advice}"
                     )
                 owners[value] = name
+        if self.application is not None:
+            unknown = sorted(set(self.application.dockerfiles) - set(self.repositories))
+            if unknown:
+                raise ValueError(
+                    f"application.dockerfiles: image(s) {', '.join(unknown)} have no ECR repository; add them to "
+                    f"`repositories` ({', '.join(self.repositories)}) or rename the images"
+                )
         return self
 
     def stage(self, name: str) -> Stage:
@@ -203,9 +239,14 @@ def load_settings(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}; fix the file's syntax") from None
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as error:
         raise ConfigurationError(describe_validation_error(error, path)) from None
+    app = settings.application
+    if app is not None and "://" not in app.repository and not Path(app.repository).is_absolute():
+        repository = str((path.parent / app.repository).resolve())
+        settings = settings.model_copy(update={"application": app.model_copy(update={"repository": repository})})
+    return settings
 
 
 def describe_validation_error(error: ValidationError, path: Path) -> str:
