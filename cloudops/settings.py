@@ -100,9 +100,11 @@ class Application(BaseModel):
 
     @model_validator(mode="after")
     def _relative_paths(self) -> Application:
-        for name, path in [("build_output", self.build_output), ("datasets", self.datasets), *(
-            (f"dockerfiles.{k}", v) for k, v in self.dockerfiles.items()
-        )]:
+        for name, path in [
+            ("build_output", self.build_output),
+            ("datasets", self.datasets),
+            *((f"dockerfiles.{k}", v) for k, v in self.dockerfiles.items()),
+        ]:
             if Path(path).is_absolute() or ".." in Path(path).parts:
                 raise ValueError(f"application.{name}: {path!r} must be a path inside the application's folder")
         return self

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +85,40 @@ def mysql_target(sandbox: Sandbox, request: pytest.FixtureRequest) -> MySqlTarge
 
 
 EXAMPLE = REPO / "examples" / "commerce"
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+        "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
+    }
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> Path:
+    """A git repository holding a copy of the example application at its root, one commit on main."""
+    repo = tmp_path / "commerce-src"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Commerce 1.0")
+    return repo
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """cloudops.toml with the application pointed at ``app_repo``; CLOUDOPS_CONFIG_FILE names it."""
+    text = CONFIG_FILE.read_text()
+    text = text.replace('repository = "."', f'repository = "{app_repo}"').replace(
+        'subdirectory = "examples/commerce"', 'subdirectory = ""'
+    )
+    path = tmp_path / "cloudops.toml"
+    path.write_text(text)
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(path))
+    return load_settings(path)
