@@ -87,3 +87,7 @@ class PackagingError(CloudOpsError):
 
 class ImageBuildError(CloudOpsError):
     """An image that the Docker engine could not build or push."""
+
+
+class TransientError(CloudOpsError):
+    """A failure worth retrying: a registry or engine that dropped the connection or answered 5xx."""

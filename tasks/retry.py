@@ -8,6 +8,8 @@ import httpx
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from prefect.tasks import exponential_backoff
 
+from cloudops.errors import TransientError
+
 TRANSIENT_AWS_CODES = frozenset(
     {
         "Throttling",
@@ -29,6 +31,8 @@ TRANSIENT_AWS_CODES = frozenset(
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` is worth a retry: a throttle, a 5xx, a dropped connection."""
+    if isinstance(error, TransientError):
+        return True
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -12,11 +12,13 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from cloudops.datapop import MySqlTarget
+from cloudops.images import BuiltImage
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings, load_settings
@@ -100,10 +102,8 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def app_repo(tmp_path: Path) -> Path:
+def make_app_repo(repo: Path) -> Path:
     """A git repository holding a copy of the example application at its root, one commit on main."""
-    repo = tmp_path / "commerce-src"
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", "__pycache__"))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
@@ -111,14 +111,65 @@ def app_repo(tmp_path: Path) -> Path:
     return repo
 
 
+def write_app_config(folder: Path, repo: Path) -> Path:
+    """cloudops.toml with the application pointed at ``repo``."""
+    text = CONFIG_FILE.read_text()
+    text = text.replace('repository = "."', f'repository = "{repo}"').replace(
+        'subdirectory = "examples/commerce"', 'subdirectory = ""'
+    )
+    path = folder / "cloudops.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> Path:
+    return make_app_repo(tmp_path / "commerce-src")
+
+
 @pytest.fixture
 def app_config(tmp_path: Path, app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """cloudops.toml with the application pointed at ``app_repo``; CLOUDOPS_CONFIG_FILE names it."""
-    text = CONFIG_FILE.read_text()
-    text = text.replace('repository = "."', f'repository = "{app_repo}"').replace(
-        'subdirectory = "examples/commerce"', 'subdirectory = ""'
-    )
-    path = tmp_path / "cloudops.toml"
-    path.write_text(text)
+    path = write_app_config(tmp_path, app_repo)
     monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(path))
     return load_settings(path)
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """The session's application repository and configuration, shared by the slow build tests."""
+
+    repo: Path
+    config: Path
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def release_source(tmp_path_factory: pytest.TempPathFactory) -> ReleaseSource:
+    folder = tmp_path_factory.mktemp("release")
+    repo = make_app_repo(folder / "commerce-src")
+    config = write_app_config(folder, repo)
+    return ReleaseSource(repo, config, load_settings(config))
+
+
+@pytest.fixture
+def release_env(
+    release_source: ReleaseSource, sandbox: Sandbox, stage_blocks: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> ReleaseSource:
+    """The environment a flow of the release needs: the configuration file and the Docker engine."""
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
+    monkeypatch.setenv("DOCKER_HOST", sandbox.state.docker_host)
+    return release_source
+
+
+@pytest.fixture(scope="session")
+def built_images(
+    release_source: ReleaseSource, sandbox: Sandbox, stage_blocks: dict[str, str]
+) -> dict[str, BuiltImage]:
+    """The release's images, built once per session by the build-images flow."""
+    from flows.build_images import build_images
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
+        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
+        return build_images(ref="main")

@@ -116,14 +116,6 @@ def require_free_port(port: int, part: str) -> None:
         )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def wait_until(answers: Callable[[], bool], *, part: str, pid: int, log: Path, timeout: float) -> None:
     """Poll ``answers`` until it is true; fail at once, with the log's tail, if the process dies."""
     deadline = time.monotonic() + timeout

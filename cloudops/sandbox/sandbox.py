@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
 from cloudops.errors import SandboxError
+from cloudops.netutil import free_port
 from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, registries
 from cloudops.sandbox.processes import (
     alive,
-    free_port,
     require_free_port,
     stop,
     sweep,
