@@ -7,13 +7,22 @@ from collections.abc import Callable
 from pydantic import SecretStr
 
 from blocks.aws_account import AwsAccount
+from blocks.mysql_server import MySqlServer
 from cloudops.aws.ecr import RegistryLogin
 from cloudops.aws.session import AccountCredentials
 from cloudops.settings import Settings
 
+SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"
+
 
 def register_block_types() -> None:
     AwsAccount.register_type_and_schema()
+    MySqlServer.register_type_and_schema()
+
+
+def save_mysql_server(name: str, host: str, port: int, user: str, password: SecretStr) -> str:
+    MySqlServer(host=host, port=port, user=user, password=password).save(name, overwrite=True)
+    return name
 
 
 def block_for(credentials: AccountCredentials, registry: RegistryLogin | None = None) -> AwsAccount:

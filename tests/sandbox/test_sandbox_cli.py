@@ -33,7 +33,10 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         # Given a sandbox started from the command line on free ports
         up = cloudops("sandbox", "up", "--auto-ports", root=root)
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod" in up.stdout
+        assert (
+            "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
+            "rds=sandbox-mariadb" in up.stdout
+        )
         assert "account 444444444444 (prod): 8 created" in up.stdout
         state = SandboxState.load(root)
         assert state is not None

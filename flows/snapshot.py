@@ -1,0 +1,72 @@
+"""snapshot (CreateRdsSnapshotAuthor / CreateRdsSnapshotLive): the release's Author and Live database snapshots."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from blocks.mysql_server import MySqlServer
+from blocks.stage_accounts import load_stage_account
+from cloudops import packaging, snapshots
+from cloudops.settings import load_settings
+from flows.package import application_of
+from flows.package import package as package_flow
+from tasks.images import unpack_package
+from tasks.snapshots import snapshot_environment
+
+ENVIRONMENTS = ("author", "live")
+
+
+@flow(name="snapshot", log_prints=False)
+def snapshot(
+    ref: str = "HEAD",
+    package: packaging.Package | None = None,
+    share_with: list[str] | None = None,
+    rds_databases: str | None = None,
+    instance_class: str = "db.t3.medium",
+) -> dict[str, snapshots.SnapshotRecord]:
+    """Snapshot the populated Author and Live databases, in parallel, and share them with the stage accounts.
+
+    ``share_with`` names the stages that deploy the release (default: every stage but the build stage).
+    ``rds_databases`` names a CloudOps MySQL Server block that holds the instances' data in the sandbox.
+    """
+    settings = load_settings()
+    app = application_of(settings)
+    account = load_stage_account(settings, settings.build_stage)
+    stages = (
+        share_with if share_with is not None else [s for s in settings.promotion_order() if s != settings.build_stage]
+    )
+    account_ids = [settings.stage(stage).account_id for stage in stages]
+    server = MySqlServer.load_named(rds_databases) if rds_databases else None
+    if package is None:
+        package = package_flow(ref=ref)
+    context = unpack_package(account, package)
+    futures = {
+        environment: snapshot_environment.submit(
+            account,
+            server,
+            app.name,
+            environment,
+            package.manifest.version,
+            context / app.datasets,
+            account_ids,
+            instance_class,
+        )
+        for environment in ENVIRONMENTS
+    }
+    records = {environment: future.result() for environment, future in futures.items()}
+    create_table_artifact(
+        key="snapshots",
+        table=[
+            {
+                "environment": r.environment,
+                "snapshot": r.identifier,
+                "shared with": ", ".join(r.shared_with),
+                "from": r.from_snapshot or "(empty)",
+                "taken now": "yes" if r.created else "no",
+            }
+            for r in records.values()
+        ],
+        description=f"Database snapshots of {app.name} {package.manifest.version}",
+    )
+    return records
