@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -36,7 +37,14 @@ def unpack_package(account: AwsAccount, package: packaging.Package) -> Path:
     """The package, fetched from S3 and checked against its digest, unpacked as the build context."""
     destination = WORK_ROOT / package.digest.removeprefix("sha256:")[:32]
     if not (destination / "manifest.json").is_file():
-        packaging.download(account.session(), package, destination)
+        WORK_ROOT.mkdir(parents=True, exist_ok=True)
+        # Unpack beside it, then rename: a concurrent task (images, snapshots) never sees half a package.
+        scratch = Path(tempfile.mkdtemp(prefix="unpacking-", dir=WORK_ROOT))
+        packaging.download(account.session(), package, scratch / "package")
+        try:
+            (scratch / "package").rename(destination)
+        except OSError:  # another task got there first; its copy is the same package
+            shutil.rmtree(scratch, ignore_errors=True)
     return destination
 
 

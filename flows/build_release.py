@@ -1,0 +1,77 @@
+"""build-release: package, images and snapshots of one commit, as one release record."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from blocks.stage_accounts import load_stage_account
+from cloudops import images, packaging, snapshots
+from cloudops.release import Release, release_markdown, save_release
+from cloudops.settings import load_settings
+from flows.build_images import build_images
+from flows.package import application_of
+from flows.package import package as package_flow
+from flows.snapshot import snapshot
+from tasks.retry import AWS_RETRIES
+
+
+@task(name="images", cache_policy=NO_CACHE)
+def images_of(package: packaging.Package) -> dict[str, images.BuiltImage]:
+    return build_images(package=package)
+
+
+@task(name="snapshots", cache_policy=NO_CACHE)
+def snapshots_of(
+    package: packaging.Package, share_with: list[str] | None, rds_databases: str | None
+) -> dict[str, snapshots.SnapshotRecord]:
+    return snapshot(package=package, share_with=share_with, rds_databases=rds_databases)
+
+
+@task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
+def save(release: Release) -> str:
+    settings = load_settings()
+    account = load_stage_account(settings, settings.build_stage)
+    return save_release(account.session(), settings.stage(settings.build_stage).bucket, release)
+
+
+@flow(name="build-release", log_prints=False)
+def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_databases: str | None = None) -> Release:
+    """The build side of a release, in the build account: the package, then images and snapshots concurrently.
+
+    ``share_with``: the stages whose accounts may restore the snapshots (default: all but build).
+    ``rds_databases``: the sandbox's CloudOps MySQL Server block (leave empty on AWS).
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    app = application_of(settings)
+    load_stage_account(settings, settings.build_stage)  # fail before any work when the account is wrong
+    for stage in share_with or []:
+        settings.stage(stage)
+    package = package_flow(ref=ref)
+    built = images_of.submit(package)
+    snapped = snapshots_of.submit(package, share_with, rds_databases)
+    release = Release(
+        application=app.name,
+        version=package.manifest.version,
+        commit=package.manifest.commit,
+        ref=ref,
+        package_digest=package.digest,
+        package_uri=package.uri,
+        images=built.result(),
+        snapshots=snapped.result(),
+        datasets=package.manifest.datasets,
+        flow_run_id=flow_run.get_id(),
+    )
+    uri = save(release)
+    create_markdown_artifact(
+        key="release", markdown=release_markdown(release, uri), description=f"Release {release.id}"
+    )
+    rebuilt = [n for n, i in release.images.items() if i.rebuilt]
+    taken = [e for e, s in release.snapshots.items() if s.created]
+    if not package.uploaded and not rebuilt and not taken:
+        logger.info("release %s: nothing changed since it was built; nothing rebuilt", release.id)
+    logger.info("release %s recorded at %s", release.id, uri)
+    return release

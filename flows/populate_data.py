@@ -1,0 +1,63 @@
+"""populate-data (the Data Population tool): apply an environment's data sets to a MySQL database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from blocks.mysql_server import MySqlServer
+from blocks.stage_accounts import load_stage_account
+from cloudops import datapop, packaging
+from cloudops.settings import load_settings
+from flows.package import application_of
+from flows.package import package as package_flow
+from tasks.images import unpack_package
+
+
+@task(name="apply-data-sets", cache_policy=NO_CACHE)
+def apply_data_sets(
+    target: datapop.MySqlTarget, datasets: Path, environment: str, create: bool
+) -> datapop.PopulateReport:
+    return datapop.populate(target, datasets, environment, create=create)
+
+
+@flow(name="populate-data", log_prints=False)
+def populate_data(
+    environment: Literal["author", "live"] = "author",
+    server: str = "sandbox-mariadb",
+    database: str = "",
+    create: bool = True,
+    ref: str = "HEAD",
+    package: packaging.Package | None = None,
+) -> datapop.PopulateReport:
+    """Apply the data sets of ``environment`` from the release's package to a database on ``server``.
+
+    ``server`` names a CloudOps MySQL Server block (an RDS endpoint, a dev container, the sandbox's
+    MariaDB); ``database`` defaults to ``<application>_<environment>``; ``create`` makes it when missing.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    app = application_of(settings)
+    block = MySqlServer.load_named(server)
+    account = load_stage_account(settings, settings.build_stage)
+    if package is None:
+        package = package_flow(ref=ref)
+    context = unpack_package(account, package)
+    target = datapop.MySqlTarget(
+        host=block.host,
+        port=block.port,
+        user=block.user,
+        password=block.password,
+        database=database or f"{app.name}_{environment}",
+    )
+    report = apply_data_sets(target, context / app.datasets, environment, create)
+    logger.info(
+        "%s: applied %s; already there: %s",
+        target,
+        ", ".join(report.applied) or "nothing",
+        ", ".join(report.already) or "nothing",
+    )
+    return report
