@@ -179,6 +179,27 @@ def accounts_show(
         raise typer.Exit(1)
 
 
+@app.command("build")
+@friendly
+def build(
+    ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
+    rds_databases: Annotated[
+        str | None, typer.Option(help="The sandbox's MySQL Server block for RDS data (sandbox-mariadb).")
+    ] = None,
+    share_with: Annotated[list[str] | None, typer.Option(help="Stages that may restore the snapshots.")] = None,
+) -> None:
+    """Run build-release: package, images and snapshots of REF, recorded as a release."""
+    from flows.build_release import build_release
+
+    release = build_release(ref=ref, share_with=share_with, rds_databases=rds_databases)
+    typer.echo(f"release {release.id} (commit {release.commit[:12]})")
+    typer.echo(f"  package  {release.package_digest}  {release.package_uri}")
+    for name, image in release.images.items():
+        typer.echo(f"  image    {name:<7} {image.digest}  {'built' if image.rebuilt else 'unchanged'}")
+    for environment, snap in release.snapshots.items():
+        typer.echo(f"  snapshot {environment:<7} {snap.identifier}  {'taken' if snap.created else 'unchanged'}")
+
+
 @app.command("config")
 @friendly
 def config_check(config: ConfigFile = None) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the local sandbox (no AWS account needed): set up, bring the sandbox up, and run the
-# pipeline's flows against it. Today that is the foundation: the stage accounts and their credential blocks.
+# pipeline's flows against it: the stage accounts and their blocks, then the build side of a release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,10 +16,14 @@ uv run --frozen cloudops accounts show --check
 echo "== the check-accounts flow, run against the sandbox's Prefect server"
 uv run --frozen python -m flows.check_accounts
 
+echo "== build-release of the example application (examples/commerce at HEAD): package, images, snapshots"
+echo "   (the first run builds a Debian base image with debootstrap: about 2 minutes; a second run rebuilds nothing)"
+uv run --frozen cloudops build --ref HEAD --rds-databases sandbox-mariadb
+
 cat <<DONE
 
 The sandbox is up. Look at:
-  Prefect UI:         ${PREFECT_API_URL%/api}  (Runs: check-accounts; Blocks: CloudOps AWS Account; Artifacts: stage-accounts)
+  Prefect UI:         ${PREFECT_API_URL%/api}  (Runs: build-release and its subflows; Artifacts: release, images, snapshots)
   Use it from a shell: eval "\$(uv run cloudops sandbox env)"
   Stop it:            uv run cloudops sandbox down
 DONE

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_schema
 
@@ -23,8 +24,15 @@ def test_every_entrypoint_imports_with_a_valid_parameter_schema() -> None:
     for deployment in deployments():
         flow: Flow[..., Any] = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
         schema = parameter_schema(flow.fn)
-        assert schema.type == "object"
+        Draft202012Validator.check_schema(schema.model_dump(mode="json", by_alias=True))
         assert set(schema.properties) == set(flow.parameters.properties)
         assert deployment["work_pool"]["name"] == "cloudops-local"
         names.add(deployment["name"])
-    assert "check-accounts" in names
+    assert {"check-accounts", "build-release", "package", "build-images", "snapshot", "populate-data"} <= names
+
+
+def test_the_nightly_build_has_a_timezone_and_a_slug() -> None:
+    nightly = next(d for d in deployments() if d["name"] == "build-release")
+    (schedule,) = nightly["schedules"]
+    assert schedule["cron"] == "0 2 * * *"
+    assert schedule["timezone"] and schedule["slug"] == "nightly-build"
