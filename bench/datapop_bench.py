@@ -33,15 +33,22 @@ def make_datasets(root: Path) -> Path:
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     datasets = make_datasets(WORK)
-    box = Sandbox(WORK / "sandbox", load_settings(Path(__file__).resolve().parent.parent / "cloudops.toml"), auto_ports=True)
+    box = Sandbox(
+        WORK / "sandbox", load_settings(Path(__file__).resolve().parent.parent / "cloudops.toml"), auto_ports=True
+    )
     box.up(["mariadb"], report=lambda line: None)
     try:
         state = box.state
         password = state.mariadb_password.get_secret_value()
         results: dict[str, list[float]] = {"populate": [], "client": []}
         for round_ in range(3):
-            target = MySqlTarget(host="127.0.0.1", port=state.mariadb_port, user=MYSQL_USER,
-                                 password=state.mariadb_password, database=f"bench_ours_{round_}")
+            target = MySqlTarget(
+                host="127.0.0.1",
+                port=state.mariadb_port,
+                user=MYSQL_USER,
+                password=state.mariadb_password,
+                database=f"bench_ours_{round_}",
+            )
             start = time.perf_counter()
             report = populate(target, datasets, "author")
             results["populate"].append(time.perf_counter() - start)
@@ -56,9 +63,11 @@ def main() -> None:
             with (datasets / "common" / "V0002__items.sql").open() as items:
                 subprocess.run([*client, database], stdin=items, check=True)
             results["client"].append(time.perf_counter() - start)
-            print(f"run {round_ + 1}: populate {results['populate'][-1]:.2f} s, mariadb client {results['client'][-1]:.2f} s")
+            ours, theirs = results["populate"][-1], results["client"][-1]
+            print(f"run {round_ + 1}: populate {ours:.2f} s, mariadb client {theirs:.2f} s")
         best_ours, best_client = min(results["populate"]), min(results["client"])
-        print(f"best: populate {best_ours:.2f} s, mariadb client {best_client:.2f} s; ratio {best_ours / best_client:.2f}x")
+        ratio = best_ours / best_client
+        print(f"best: populate {best_ours:.2f} s, mariadb client {best_client:.2f} s; ratio {ratio:.2f}x")
     finally:
         box.purge()
         shutil.rmtree(WORK, ignore_errors=True)

@@ -10,6 +10,7 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cloudops.packaging import PackageManifest, write_archive
@@ -37,9 +38,9 @@ def make_tree(root: Path) -> list[tuple[str, Path]]:
     return sorted(entries)
 
 
-def timed(label: str, action: object) -> float:
+def timed(label: str, action: Callable[[], object]) -> float:
     start = time.perf_counter()
-    action()  # type: ignore[operator]
+    action()
     elapsed = time.perf_counter() - start
     print(f"{label:<28} {elapsed:7.2f} s")
     return elapsed
@@ -51,8 +52,13 @@ def main() -> None:
     entries = make_tree(tree)
     print(f"tree: {FILES} files, {sum(p.stat().st_size for _, p in entries) / 2**20:.0f} MiB, {os.cpu_count()} cores")
     manifest = PackageManifest(
-        application="bench", version="0", commit="0" * 40, build_command="none",
-        files={}, datasets={}, tools={},
+        application="bench",
+        version="0",
+        commit="0" * 40,
+        build_command="none",
+        files={},
+        datasets={},
+        tools={},
     )
     ours = WORK / "package.tar.zst"
     gz = WORK / "tree.tar.gz"
@@ -69,8 +75,10 @@ def main() -> None:
             )
         )
     best_ours, best_tar = min(results["ours"]), min(results["tar"])
-    print(f"best: cloudops {best_ours:.2f} s ({ours.stat().st_size / 2**20:.0f} MiB), "
-          f"tar|gzip {best_tar:.2f} s ({gz.stat().st_size / 2**20:.0f} MiB); ratio {best_ours / best_tar:.2f}x")
+    print(
+        f"best: cloudops {best_ours:.2f} s ({ours.stat().st_size / 2**20:.0f} MiB), "
+        f"tar|gzip {best_tar:.2f} s ({gz.stat().st_size / 2**20:.0f} MiB); ratio {best_ours / best_tar:.2f}x"
+    )
     shutil.rmtree(WORK, ignore_errors=True)
 
 
