@@ -104,6 +104,10 @@ def find_existing(account: AccountSession, bucket: str, app: Application, commit
     return record.model_copy(update={"uploaded": False})
 
 
+def archive_exists(account: AccountSession, package: Package) -> bool:
+    return s3.object_exists(account, package.bucket, package.key)
+
+
 def build_archive(
     app: Application, repository: Path, ref: str, workdir: Path, log: Log = lambda line: None
 ) -> BuiltArchive:

@@ -11,7 +11,7 @@ from blocks.stage_accounts import load_stage_account
 from cloudops import packaging
 from cloudops.errors import ConfigurationError
 from cloudops.settings import Application, Settings, load_settings
-from tasks.packaging import build_package, find_package, resolve_source
+from tasks.packaging import build_package, find_package, package_in_s3, resolve_source
 
 SOURCE_CACHE = Path.home() / ".cache" / "cloudops" / "sources"
 
@@ -38,9 +38,13 @@ def package(ref: str = "HEAD") -> packaging.Package:
         logger.info("package %s exists for commit %s; not rebuilt or uploaded", existing.digest, revision.commit[:12])
         result = existing
     else:
-        result = build_package(
-            account, build_stage.bucket, app, revision, packaging.inputs_key(app, revision.commit), SOURCE_CACHE
-        )
+        inputs = packaging.inputs_key(app, revision.commit)
+        result = build_package(account, build_stage.bucket, app, revision, inputs, SOURCE_CACHE)
+        if not package_in_s3(account, result):
+            logger.info("the cached build of %s is gone from S3; building it again", revision.commit[:12])
+            result = build_package.with_options(refresh_cache=True)(
+                account, build_stage.bucket, app, revision, inputs, SOURCE_CACHE
+            )
     create_markdown_artifact(
         key="package",
         markdown=(

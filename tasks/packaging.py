@@ -27,6 +27,12 @@ def find_package(account: AwsAccount, bucket: str, app: Application, commit: str
     return packaging.find_existing(account.session(), bucket, app, commit)
 
 
+@task(name="package-in-s3", cache_policy=NO_CACHE, **AWS_RETRIES)
+def package_in_s3(account: AwsAccount, package: packaging.Package) -> bool:
+    """Whether the package's archive is (still) in S3: a cached build record is only as good as that."""
+    return packaging.archive_exists(account.session(), package)
+
+
 def _package_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     return f"package-{parameters['bucket']}-{parameters['inputs_key']}"
 

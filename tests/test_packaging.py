@@ -149,3 +149,25 @@ def test_the_package_flow_builds_once_then_says_it_exists(
     second = package(ref="main")
     assert second.uploaded is False and second.digest == first.digest
     assert set(s3.list_keys(account, bucket, "packages/")) - before == added
+
+
+def test_a_package_deleted_from_s3_is_built_again_despite_the_cache(
+    sandbox: Sandbox, stage_blocks: dict[str, str], app_config: Settings, app_repo: Path
+) -> None:
+    from flows.package import package
+
+    (app_repo / "README.md").write_text("deleted later\n")
+    git(app_repo, "add", "README.md")
+    git(app_repo, "commit", "-qm", "to be deleted")
+    account = sandbox.account("build")
+    bucket = app_config.stage("build").bucket
+    first = package(ref="main")
+    # Given the bucket lost the package (a lifecycle rule, a person) while Prefect's cache remembers it
+    index = packaging.index_key(app_of(app_config), first.manifest.commit)
+    for key in (first.key, first.key.replace(".tar.zst", ".manifest.json"), index):
+        account.client("s3").delete_object(Bucket=bucket, Key=key)
+    assert not s3.object_exists(account, bucket, first.key)
+    # When the flow runs again, then it builds and uploads it again
+    again = package(ref="main")
+    assert again.uploaded is True and again.digest == first.digest
+    assert s3.object_exists(account, bucket, first.key)
