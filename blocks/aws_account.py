@@ -76,14 +76,6 @@ class AwsAccount(Block):
             self._session = open_account(self.credentials(), where=f"block {name!r}", run_id=flow_run.get_id())
         return self._session
 
-    @classmethod
-    def load_named(cls, name: str) -> AwsAccount:
-        """``load`` for synchronous callers, typed: the saved block called ``name``."""
-        block = cls.load(name)
-        if not isinstance(block, AwsAccount):  # load returns a coroutine only in async callers
-            raise TypeError(f"AwsAccount.load({name!r}) was awaited-only here; use aload in async code")
-        return block
-
     def registry_login(self) -> ecr.RegistryLogin:
         """The account's registry login: the override when set (sandbox), else from ECR."""
         if self.registry_url:

@@ -25,12 +25,5 @@ class MySqlServer(Block):
     user: str
     password: SecretStr
 
-    @classmethod
-    def load_named(cls, name: str) -> MySqlServer:
-        block = cls.load(name)
-        if not isinstance(block, MySqlServer):
-            raise TypeError(f"MySqlServer.load({name!r}) returned a coroutine; use aload in async code")
-        return block
-
     def instance_databases(self) -> MariaDbInstanceDatabases:
         return MariaDbInstanceDatabases(self.host, self.port, self.user, self.password)

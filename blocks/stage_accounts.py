@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from blocks.aws_account import AwsAccount
+from blocks.loading import load_block
 from cloudops.errors import AccountMismatchError, MissingBlockError
 from cloudops.settings import Settings
 
@@ -16,8 +17,8 @@ def load_stage_account(settings: Settings, stage: str) -> AwsAccount:
     """
     config = settings.stage(stage)
     try:
-        account = AwsAccount.load_named(config.credential_block)
-    except ValueError:
+        account = load_block(AwsAccount, config.credential_block)
+    except MissingBlockError:
         raise MissingBlockError(
             f"stage {stage!r} has no account block {config.credential_block!r}; create it with "
             "`cloudops blocks register` (or `cloudops sandbox up` for the sandbox), or in the Prefect UI "

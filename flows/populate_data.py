@@ -8,6 +8,7 @@ from typing import Literal
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from blocks.loading import load_block
 from blocks.mysql_server import MySqlServer
 from blocks.stage_accounts import load_stage_account
 from cloudops import datapop, packaging
@@ -41,7 +42,7 @@ def populate_data(
     logger = get_run_logger()
     settings = load_settings()
     app = application_of(settings)
-    block = MySqlServer.load_named(server)
+    block = load_block(MySqlServer, server)
     account = load_stage_account(settings, settings.build_stage)
     if package is None:
         package = package_flow(ref=ref)

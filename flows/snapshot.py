@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from blocks.loading import load_block
 from blocks.mysql_server import MySqlServer
 from blocks.stage_accounts import load_stage_account
 from cloudops import packaging, snapshots
@@ -37,7 +38,7 @@ def snapshot(
         share_with if share_with is not None else [s for s in settings.promotion_order() if s != settings.build_stage]
     )
     account_ids = [settings.stage(stage).account_id for stage in stages]
-    server = MySqlServer.load_named(rds_databases) if rds_databases else None
+    server = load_block(MySqlServer, rds_databases) if rds_databases else None
     if package is None:
         package = package_flow(ref=ref)
     context = unpack_package(account, package)

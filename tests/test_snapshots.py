@@ -107,3 +107,11 @@ def test_an_unknown_stage_to_share_with_is_refused_before_any_instance_starts(
     with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
         snapshot(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK, share_with=["production"])
     assert sandbox.account("build").client("rds").describe_db_instances()["DBInstances"] == before
+
+
+def test_a_missing_database_server_block_is_a_clear_error(sandbox: Sandbox, snapshot_env: Settings) -> None:
+    from cloudops.errors import MissingBlockError
+    from flows.snapshot import snapshot
+
+    with pytest.raises(MissingBlockError, match="no CloudOps MySQL Server block named 'sandbox-mariadbb'; create it"):
+        snapshot(ref="main", rds_databases="sandbox-mariadbb")

@@ -12,6 +12,7 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 
 from blocks.aws_account import AwsAccount
+from blocks.loading import load_block
 from blocks.register import block_for
 from blocks.stage_accounts import load_stage_account
 from cloudops.aws import ecr, s3
@@ -84,7 +85,7 @@ def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_bloc
 
     @flow
     def careless_flow() -> str:
-        account = AwsAccount.load_named(stage_blocks["build"])
+        account = load_block(AwsAccount, stage_blocks["build"])
         logger = get_run_logger()
         logger.info("block: %r", account)
         logger.info("block as dict: %s", account.model_dump())
@@ -96,7 +97,7 @@ def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_bloc
 
     run_id = careless_flow()
     APILogHandler().flush()  # logs travel to the server in batches; send them before reading them back
-    block = AwsAccount.load_named(stage_blocks["build"])
+    block = load_block(AwsAccount, stage_blocks["build"])
     assert block.registry_login().password.get_secret_value() == registry_password  # the secret is there
     assert all(secret not in repr(block) and secret not in str(block) for secret in secrets)
 
