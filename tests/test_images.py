@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,6 +106,31 @@ def test_the_mysql_image_starts_with_the_author_data_and_the_app_serves_it(
         "/run/mysqld/init.sql"
         not in engine.containers.run(mysql.reference, ["ls", "/run/mysqld"], remove=True, network_mode="none").decode()
     )
+
+
+def test_the_broker_image_accepts_an_mqtt_connection(
+    sandbox: Sandbox, built_images: dict[str, images.BuiltImage]
+) -> None:
+    engine = docker_client(sandbox.state)
+    port = free_port()
+    broker = built_images["broker"]
+    env = {"BROKER_PORT": str(port), "BROKER_BIND": "127.0.0.1"}
+    with running(engine, broker.reference, env) as container:
+
+        def connack() -> bytes:
+            # MQTT 3.1.1 CONNECT, clean session, client id "t"; a broker answers CONNACK 20 02 00 00
+            packet = bytes([0x10, 13, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 1]) + b"t"
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+                connection.sendall(packet)
+                return connection.recv(4)
+
+        def answered() -> bytes:
+            try:
+                return connack()
+            except OSError as error:
+                raise httpx.ConnectError(str(error)) from None
+
+        assert wait_for(answered, container) == bytes([0x20, 2, 0, 0])
 
 
 def test_images_are_pushed_by_digest_and_tagged_with_version_and_commit(

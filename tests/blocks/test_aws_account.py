@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from prefect import flow, get_run_logger
@@ -20,6 +21,7 @@ from cloudops.errors import AccountMismatchError, MissingBlockError, UnknownStag
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.sandbox.state import SANDBOX_SECRET_ACCESS_KEY
 from cloudops.settings import Settings
+from tests.conftest import CONFIG_FILE
 
 
 def test_what_the_qa_block_creates_the_prod_block_cannot_see(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
@@ -125,3 +127,54 @@ def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_bloc
 def _with_block(settings: Settings, stage: str, block: str) -> Settings:
     stages = {**settings.stages, stage: settings.stage(stage).model_copy(update={"credential_block": block})}
     return settings.model_copy(update={"stages": stages})
+
+
+def test_a_flow_runs_calls_under_a_role_session_named_after_it(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    from prefect.runtime import flow_run
+
+    @flow
+    def who_am_i() -> tuple[str, str]:
+        account = load_block(AwsAccount, stage_blocks["qa"])
+        arn = account.session().client("sts").get_caller_identity()["Arn"]
+        return arn, str(flow_run.get_id())
+
+    arn, run_id = who_am_i()
+    assert arn == f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"
+
+
+def test_blocks_register_saves_a_block_per_stage_from_the_configuration(prefect_harness: None, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    config = tmp_path / "cloudops.toml"
+    config.write_text(
+        CONFIG_FILE.read_text()
+        .replace('credential_block = "aws-', 'credential_block = "reg-')
+        .replace(
+            'bucket = "cloudops-prod-444444444444"',
+            'bucket = "cloudops-prod-444444444444"\nprofile = "prod-admin"\n'
+            'role_arn = "arn:aws:iam::444444444444:role/deployer"',
+        )
+    )
+    command = [str(Path(sys.executable).parent / "cloudops"), "blocks", "register", "--config", str(config)]
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+    first = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "prod: block 'reg-prod' saved" in first.stdout
+    prod = load_block(AwsAccount, "reg-prod")
+    assert (prod.account_id, prod.region, prod.profile_name, prod.role_arn) == (
+        "444444444444",
+        "eu-west-1",
+        "prod-admin",
+        "arn:aws:iam::444444444444:role/deployer",
+    )
+    assert load_block(AwsAccount, "reg-qa").account_id == "222222222222"
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert again.returncode == 1 and "pass --overwrite to replace the existing blocks" in again.stderr
+    forced = subprocess.run([*command, "--overwrite"], capture_output=True, text=True, env=env, check=False)
+    assert forced.returncode == 0, forced.stderr
