@@ -1,0 +1,173 @@
+"""The CloudFormation adapter: validate, change sets, execute and wait, outputs, delete."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+from pydantic import BaseModel, ConfigDict
+
+from cloudops.aws.session import AccountSession
+from cloudops.errors import CloudOpsError
+from cloudops.stacks import Action, ResourceChange, StackError, first_failure, resource_changes
+
+WAITER = {"Delay": 5, "MaxAttempts": 720}
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+class TemplateError(CloudOpsError):
+    """A template that CloudFormation does not accept."""
+
+
+class StackInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+
+
+class ChangeSet(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stack: str
+    name: str
+    action: Action
+    changes: tuple[ResourceChange, ...]
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def describe(account: AccountSession, stack: str) -> StackInfo | None:
+    try:
+        found = account.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        if _code(error) == "ValidationError" and "does not exist" in _message(error):
+            return None
+        raise
+    return StackInfo(
+        name=found["StackName"],
+        status=found["StackStatus"],
+        outputs={o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])},
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters", [])},
+    )
+
+
+def validate(account: AccountSession, body: str, template_name: str) -> list[str]:
+    """The template's parameter names, or a :class:`TemplateError` with CloudFormation's message."""
+    try:
+        result = account.client("cloudformation").validate_template(TemplateBody=body)
+    except ClientError as error:
+        if _code(error) == "ValidationError":
+            raise TemplateError(f"template {template_name} does not validate: {_message(error)}") from None
+        raise
+    return [p["ParameterKey"] for p in result.get("Parameters", [])]
+
+
+def create_change_set(
+    account: AccountSession,
+    stack: str,
+    body: str,
+    parameters: dict[str, str],
+    tags: dict[str, str],
+    action: Action,
+) -> ChangeSet | None:
+    """Create a change set and wait for it; None when it changes nothing (and it is deleted)."""
+    cfn = account.client("cloudformation")
+    name = f"cloudops-{uuid.uuid4().hex[:12]}"
+    try:
+        cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            ChangeSetType="UPDATE" if action is Action.UPDATE else "CREATE",
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        )
+    except ClientError as error:
+        if _code(error) == "ValidationError":
+            raise TemplateError(f"stack {stack}: CloudFormation refused the change set: {_message(error)}") from None
+        raise
+    described = _wait_for_change_set(account, stack, name)
+    if described["Status"] == "FAILED":
+        reason = str(described.get("StatusReason", ""))
+        cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+        if any(marker in reason for marker in NO_CHANGES):
+            return None
+        raise StackError(f"change set for stack {stack} failed: {reason}")
+    changes: list[dict[str, Any]] = list(described.get("Changes", []))
+    token = described.get("NextToken")
+    while token:
+        page = cfn.describe_change_set(StackName=stack, ChangeSetName=name, NextToken=token)
+        changes += page.get("Changes", [])
+        token = page.get("NextToken")
+    return ChangeSet(stack=stack, name=name, action=action, changes=tuple(resource_changes(changes)))
+
+
+def _wait_for_change_set(account: AccountSession, stack: str, name: str) -> dict[str, Any]:
+    cfn = account.client("cloudformation")
+    deadline = time.monotonic() + 600
+    while True:
+        described: dict[str, Any] = cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            return described
+        if time.monotonic() > deadline:
+            raise StackError(f"change set {name} of stack {stack} is still {described['Status']} after 10 minutes")
+        time.sleep(2)
+
+
+def execute(account: AccountSession, change_set: ChangeSet) -> StackInfo:
+    """Execute the change set and wait; on failure, the failing resource and its reason."""
+    cfn = account.client("cloudformation")
+    started = time.time()
+    cfn.execute_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
+    waiter = "stack_update_complete" if change_set.action is Action.UPDATE else "stack_create_complete"
+    try:
+        cfn.get_waiter(waiter).wait(StackName=change_set.stack, WaiterConfig=WAITER)
+    except WaiterError:
+        raise failure(account, change_set.stack, started) from None
+    info = describe(account, change_set.stack)
+    assert info is not None
+    return info
+
+
+def failure(account: AccountSession, stack: str, since: float) -> StackError:
+    """The error that says why ``stack`` failed: its first failed resource since ``since``."""
+    events = []
+    paginator = account.client("cloudformation").get_paginator("describe_stack_events")
+    for page in paginator.paginate(StackName=stack):
+        for event in page["StackEvents"]:
+            if event["Timestamp"].timestamp() < since - 1:
+                break
+            events.append(event)
+    info = describe(account, stack)
+    status = info.status if info else "DELETED"
+    found = first_failure(events, stack)
+    if found is None:
+        return StackError(f"stack {stack} failed ({status}) without a failed resource in its events")
+    resource, reason = found
+    return StackError(f"stack {stack} failed ({status}): resource {resource} failed: {reason}")
+
+
+def delete(account: AccountSession, stack: str) -> bool:
+    """Delete the stack and wait; False when there was none."""
+    if describe(account, stack) is None:
+        return False
+    cfn = account.client("cloudformation")
+    started = time.time()
+    cfn.delete_stack(StackName=stack)
+    try:
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=WAITER)
+    except WaiterError:
+        raise failure(account, stack, started) from None
+    return True

@@ -1,0 +1,266 @@
+"""Deploying a release into one stage's account: which stacks a kind of environment has, their
+parameters (images by digest, snapshots by id), and one stack's create-or-update through a change set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from pydantic import BaseModel, ConfigDict
+
+from cloudops import config_store
+from cloudops.aws import cloudformation, s3
+from cloudops.aws.session import AccountSession
+from cloudops.errors import CloudOpsError
+from cloudops.release import Release
+from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
+
+KINDS = ("author-live", "single-instance", "lookup-service")
+IMAGES = {
+    "author-live": ["app", "broker"],
+    "single-instance": ["app", "broker", "mysql"],
+    "lookup-service": ["app", "mysql"],
+}
+ENVIRONMENTS = {"author-live": ["author", "live"], "single-instance": [], "lookup-service": []}
+CONFIG_FILES = {
+    "author-live": ["author.env", "live.env"],
+    "single-instance": ["single-instance-mysql-container.env"],
+    "lookup-service": [],
+}
+OUTPUT_KEYS = {
+    "AppEndpoint": "app_endpoint",
+    "DatabaseEndpoint": "database_endpoint",
+    "DatabasePort": "database_port",
+    "BrokerEndpoint": "broker_endpoint",
+    "ClusterName": "cluster",
+}
+ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
+Log = Callable[[str], None]
+
+
+class StackPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stack: str
+    template: str
+    environment: str
+    parameters: dict[str, str]
+
+
+class StackOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stack: str
+    environment: str
+    action: str
+    executed: bool
+    changes: tuple[ResourceChange, ...] = ()
+    outputs: dict[str, str] = {}
+    change_set_markdown: str = ""
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise CloudOpsError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def template_body(name: str) -> str:
+    return resources.files("cloudops.templates.stacks").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def default_network(account: AccountSession) -> tuple[str, list[str]]:
+    """The account's default VPC and two of its subnets (for a stage configured with "default")."""
+    ec2 = account.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise CloudOpsError(
+            f"account {account.account_id} has no default VPC; set VpcId and SubnetIds in the stage's parameter file"
+        )
+    vpc = vpcs[0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    return vpc, sorted(s["SubnetId"] for s in subnets)[:2]
+
+
+def image_ref(registry_host: str, release: Release, name: str) -> str:
+    return f"{registry_host}/{name}@{release.images[name].digest}"
+
+
+def read_config_files(account: AccountSession, bucket: str, names: list[str]) -> dict[str, list[str]]:
+    """The keys of each config file the deploy needs, from the account's bucket (values may be secrets)."""
+    found = {}
+    for name in names:
+        text = s3.get_object(account, bucket, f"config/{name}").decode()
+        found[name] = sorted(
+            line.split("=", 1)[0].strip()
+            for line in text.splitlines()
+            if "=" in line and not line.lstrip().startswith("#")
+        )
+    return found
+
+
+def plans(
+    kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: tuple[str, list[str]]
+) -> list[StackPlan]:
+    """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
+    check_kind(kind)
+    app = release.application
+    vpc, subnets = network
+    common = {"Application": app, "Stage": stage, "VpcId": vpc, "SubnetIds": ",".join(subnets)}
+    if kind == "author-live":
+        return [
+            StackPlan(
+                stack=f"{app}-{stage}-{environment}",
+                template="author-live",
+                environment=environment,
+                parameters={
+                    **common,
+                    "Environment": environment,
+                    "AppImage": image_ref(registry_host, release, "app"),
+                    "BrokerImage": image_ref(registry_host, release, "broker"),
+                    "DbSnapshotIdentifier": release.snapshots[environment].arn,
+                    "DbPasswordParameter": config_store.path(stage, app, environment, "db-password"),
+                    "ConfigBucket": bucket,
+                },
+            )
+            for environment in ("author", "live")
+        ]
+    if kind == "single-instance":
+        return [
+            StackPlan(
+                stack=f"{app}-{stage}-single-instance",
+                template="single-instance",
+                environment="single-instance",
+                parameters={
+                    **common,
+                    "AppImage": image_ref(registry_host, release, "app"),
+                    "BrokerImage": image_ref(registry_host, release, "broker"),
+                    "MysqlImage": image_ref(registry_host, release, "mysql"),
+                    "DbPasswordParameter": config_store.path(stage, app, "single-instance", "db-password"),
+                    "ConfigBucket": bucket,
+                },
+            )
+        ]
+    return [
+        StackPlan(
+            stack=f"lookup-{stage}-prerequisites", template="lookup-prerequisites", environment="lookup", parameters={}
+        ),
+        StackPlan(
+            stack=f"lookup-{stage}",
+            template="lookup-service",
+            environment="lookup",
+            parameters={
+                "Stage": stage,
+                "AWSVpcId": vpc,
+                "SubnetIds": ",".join(subnets),
+                "AppImage": image_ref(registry_host, release, "app"),
+                "MysqlImage": image_ref(registry_host, release, "mysql"),
+            },
+        ),
+    ]
+
+
+def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[str, list[str]]) -> dict[str, str]:
+    """A stage's prerequisites parameter file (CloudFormation's JSON form); "default" means the default VPC."""
+    if not parameter_file.is_file():
+        raise CloudOpsError(f"{parameter_file} does not exist; add the stage's lookup prerequisites parameter file")
+    raw = json.loads(parameter_file.read_text())
+    values = {p["ParameterKey"]: Template(p["ParameterValue"]).substitute(account_id=account_id) for p in raw}
+    if values.get("AWSVpcId") == "default":
+        values["AWSVpcId"] = network[0]
+    if values.get("SubnetIds") == "default":
+        values["SubnetIds"] = ",".join(network[1])
+    return values
+
+
+def ecs_ami(account: AccountSession) -> str:
+    """The region's ECS-optimised AMI, from AWS's public SSM parameter."""
+    try:
+        value: str = account.client("ssm").get_parameter(Name=ECS_AMI_PARAMETER)["Parameter"]["Value"]
+    except Exception as error:  # botocore's ParameterNotFound and friends
+        raise CloudOpsError(f"cannot read {ECS_AMI_PARAMETER} in account {account.account_id}: {error}") from None
+    return value
+
+
+def deploy_stack(
+    account: AccountSession,
+    plan: StackPlan,
+    tags: dict[str, str],
+    *,
+    recreate_failed: bool,
+    log: Log,
+    show_change_set: Callable[[str], None] = lambda markdown: None,
+) -> StackOutcome:
+    """Create or update one stack through a change set; "no changes" executes nothing."""
+    body = template_body(plan.template)
+    cloudformation.validate(account, body, plan.template)
+    expected, defaulted = _template_parameters(body)
+    missing = sorted(expected - set(plan.parameters) - defaulted)
+    unknown = sorted(set(plan.parameters) - set(expected))
+    if missing or unknown:
+        raise CloudOpsError(
+            f"stack {plan.stack}: template {plan.template} "
+            + "; ".join(
+                part
+                for part in (
+                    f"needs parameters {', '.join(missing)}" if missing else "",
+                    f"has no parameters {', '.join(unknown)}" if unknown else "",
+                )
+                if part
+            )
+            + "; nothing was deployed"
+        )
+    current = cloudformation.describe(account, plan.stack)
+    action = decide(plan.stack, current.status if current else None, recreate_failed=recreate_failed)
+    if action is Action.RECREATE:
+        log(f"stack {plan.stack} is {current.status if current else '?'}: deleting it to create it anew, as asked")
+        cloudformation.delete(account, plan.stack)
+        action = Action.CREATE
+    change_set = cloudformation.create_change_set(account, plan.stack, body, plan.parameters, tags, action)
+    if change_set is None:
+        log(f"stack {plan.stack}: no changes")
+        return StackOutcome(
+            stack=plan.stack,
+            environment=plan.environment,
+            action=action.value,
+            executed=False,
+            outputs=current.outputs if current else {},
+        )
+    markdown = changes_markdown(plan.stack, change_set.name, list(change_set.changes))
+    log(markdown)
+    show_change_set(markdown)
+    info = cloudformation.execute(account, change_set)
+    log(f"stack {plan.stack}: {info.status}")
+    return StackOutcome(
+        stack=plan.stack,
+        environment=plan.environment,
+        action=action.value,
+        executed=True,
+        changes=change_set.changes,
+        outputs=info.outputs,
+        change_set_markdown=markdown,
+    )
+
+
+def publish_endpoints(
+    store: config_store.ConfigStore, stage: str, application: str, outcome: StackOutcome
+) -> dict[str, str]:
+    values = {OUTPUT_KEYS[k]: v for k, v in outcome.outputs.items() if k in OUTPUT_KEYS}
+    values["stack"] = outcome.stack
+    store.put(config_store.path(stage, application, outcome.environment), values)
+    return values
+
+
+def _template_parameters(body: str) -> tuple[set[str], set[str]]:
+    """A template's parameters, and those with a Default (read from its Parameters section)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    document = yaml.load(body, Loader=_Loader)  # a SafeLoader that reads CloudFormation tags as nothing
+    parameters = document.get("Parameters") or {}
+    return set(parameters), {name for name, spec in parameters.items() if "Default" in (spec or {})}

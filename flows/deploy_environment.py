@@ -1,0 +1,93 @@
+"""deploy-environment (DeployAuthorAndLive, DeploySingleInstanceDevEnvironment, the Data Lookup Service):
+a release, by image digest and snapshot id, into one stage's account with that account's own block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from blocks.stage_accounts import load_stage_account
+from cloudops import config_store, deploy
+from cloudops.registry import RegistryClient
+from cloudops.release import load_release
+from cloudops.release_checks import require_promoted
+from cloudops.settings import load_settings
+from flows.package import application_of
+from tasks.deploy import deploy_stack, publish_endpoints
+
+Kind = Literal["author-live", "single-instance", "lookup-service"]
+PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
+
+
+@flow(name="deploy-environment", log_prints=False)
+def deploy_environment(
+    stage: str, version: str = "latest", kind: Kind = "author-live", recreate_failed: bool = False
+) -> list[deploy.StackOutcome]:
+    """Deploy release ``version`` of the application as environment ``kind`` in ``stage``.
+
+    Checks first that the release's images are in the stage's registry and its snapshots shared with
+    the stage's account; then each stack through a change set (shown before it runs; none when nothing
+    changes). ``recreate_failed`` lets a stack left in ROLLBACK_COMPLETE by a failed first create be
+    deleted and created again.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    stage_config = settings.stage(stage)
+    deploy.check_kind(kind)
+    app = application_of(settings)
+    build = load_stage_account(settings, settings.build_stage)
+    release = load_release(build.session(), settings.stage(settings.build_stage).bucket, app.name, version)
+    account = load_stage_account(settings, stage)
+    session = account.session()
+    login = account.registry_login()
+    with RegistryClient(login) as registry:
+        require_promoted(stage, registry, session, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
+    for name, keys in deploy.read_config_files(session, stage_config.bucket, deploy.CONFIG_FILES[kind]).items():
+        logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
+    network = deploy.default_network(session)
+    plans = deploy.plans(kind, stage, stage_config.bucket, release, login.host, network)
+    store = config_store.SsmConfigStore(session)
+    for plan in plans:
+        secret = plan.parameters.get("DbPasswordParameter")
+        if secret and store.ensure_secret(secret):
+            logger.info("created the database password parameter %s (SecureString)", secret)
+    tags = {"cloudops:application": app.name, "cloudops:stage": stage, "cloudops:version": release.version}
+    outcomes: list[deploy.StackOutcome] = []
+    if kind == "lookup-service":
+        prerequisites, service = plans
+        values = deploy.lookup_prerequisites(
+            PARAMETER_FILES / f"lookup-prerequisites-{stage}.json", stage_config.account_id, network
+        )
+        first = deploy_stack(account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
+        outputs = {
+            k: first.outputs[k]
+            for k in ("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId")
+            if k in first.outputs
+        }
+        service_parameters = {**service.parameters, **outputs, "EcsAmiId": deploy.ecs_ami(session)}
+        outcomes = [
+            first,
+            deploy_stack(account, service.model_copy(update={"parameters": service_parameters}), tags, recreate_failed),
+        ]
+    else:
+        futures = [deploy_stack.submit(account, plan, tags, recreate_failed) for plan in plans]
+        outcomes = [future.result() for future in futures]
+    for outcome in outcomes:
+        publish_endpoints(account, stage, app.name, outcome)
+    rows = "\n".join(
+        f"| {o.stack} | {o.action} | {'executed' if o.executed else 'no changes'} | "
+        f"{', '.join(c.logical_id for c in o.changes if c.replaces) or '-'} | {o.outputs.get('AppEndpoint', '-')} |"
+        for o in outcomes
+    )
+    create_markdown_artifact(
+        key=f"deploy-{stage}-{kind}",
+        markdown=(
+            f"### {release.id} in {stage} ({kind})\n\n| stack | action | outcome | replaced | endpoint |\n"
+            f"|---|---|---|---|---|\n{rows}\n"
+        ),
+        description=f"Deploy of {release.id} to {stage}",
+    )
+    return outcomes

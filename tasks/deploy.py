@@ -1,0 +1,39 @@
+"""Tasks of the deploy and teardown flows."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from blocks.aws_account import AwsAccount
+from cloudops import config_store, deploy
+from cloudops.aws import cloudformation
+from tasks.retry import AWS_RETRIES
+
+
+@task(name="deploy-stack", task_run_name="deploy-{plan.stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def deploy_stack(
+    account: AwsAccount, plan: deploy.StackPlan, tags: dict[str, str], recreate_failed: bool
+) -> deploy.StackOutcome:
+    logger = get_run_logger()
+
+    def show(markdown: str) -> None:
+        create_markdown_artifact(markdown=markdown, description=f"Change set of {plan.stack}")
+
+    return deploy.deploy_stack(
+        account.session(), plan, tags, recreate_failed=recreate_failed, log=logger.info, show_change_set=show
+    )
+
+
+@task(name="publish-endpoints", cache_policy=NO_CACHE, **AWS_RETRIES)
+def publish_endpoints(
+    account: AwsAccount, stage: str, application: str, outcome: deploy.StackOutcome
+) -> dict[str, str]:
+    store = config_store.SsmConfigStore(account.session())
+    return deploy.publish_endpoints(store, stage, application, outcome)
+
+
+@task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def delete_stack(account: AwsAccount, stack: str) -> bool:
+    return cloudformation.delete(account.session(), stack)

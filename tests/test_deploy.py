@@ -1,0 +1,135 @@
+"""deploy-environment and teardown-environment against moto server and the stage registries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect.exceptions import ParameterTypeError
+
+from blocks.register import SANDBOX_MYSQL_BLOCK
+from cloudops import config_store
+from cloudops.aws import cloudformation
+from cloudops.errors import CloudOpsError, UnknownStageError
+from cloudops.images import BuiltImage
+from cloudops.release import Release
+from cloudops.release_checks import ReleaseNotPromotedError
+from cloudops.sandbox.docker_engine import client as docker_client
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.sandbox.state import REGISTRY_USER
+from tests.conftest import ReleaseSource
+
+pytestmark = pytest.mark.slow
+
+
+def copy_images(sandbox: Sandbox, release: Release, to_stage: str, names: list[str]) -> None:
+    """Test set-up standing in for the promote flow: the Docker engine pulls from build, pushes to the stage."""
+    engine = docker_client(sandbox.state)
+    source = sandbox.state.registries["build"]
+    target = sandbox.state.registries[to_stage]
+    for name in names:
+        image = release.images[name]
+        engine.images.pull(
+            f"{source.address}/{name}@{image.digest}",
+            auth_config={"username": REGISTRY_USER, "password": source.password.get_secret_value()},
+        )
+        local = engine.images.get(f"{source.address}/{name}@{image.digest}")
+        local.tag(f"{target.address}/{name}", tag="promoted")
+        for _ in engine.images.push(
+            f"{target.address}/{name}",
+            tag="promoted",
+            stream=True,
+            decode=True,
+            auth_config={"username": REGISTRY_USER, "password": target.password.get_secret_value()},
+        ):
+            pass
+
+
+@pytest.fixture(scope="session")
+def release(
+    release_source: ReleaseSource,
+    sandbox: Sandbox,
+    stage_blocks: dict[str, str],
+    built_images: dict[str, BuiltImage],
+) -> Iterator[Release]:
+    from flows.build_release import build_release
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
+        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
+        yield build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
+
+
+def test_a_release_not_in_the_stage_registry_touches_no_stack(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.deploy_environment import deploy_environment
+
+    with pytest.raises(
+        ReleaseNotPromotedError, match=r"images not in staging's registry .*app@sha256:.*Promote it first"
+    ):
+        deploy_environment(stage="staging", version=release.version, kind="author-live")
+    staging = sandbox.account("staging")
+    assert cloudformation.describe(staging, "commerce-staging-author") is None
+    assert staging.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_author_live_deploys_then_a_second_deploy_changes_nothing(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.deploy_environment import deploy_environment
+
+    copy_images(sandbox, release, "qa", ["app", "broker"])
+    first = deploy_environment(stage="qa", version=release.version, kind="author-live")
+    assert [(o.stack, o.action, o.executed) for o in first] == [
+        ("commerce-qa-author", "create", True),
+        ("commerce-qa-live", "create", True),
+    ]
+    qa = sandbox.account("qa")
+    ecs = qa.client("ecs")
+    for environment in ("author", "live"):
+        service = ecs.describe_services(cluster=f"commerce-qa-{environment}", services=["app"])["services"][0]
+        containers = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        image = containers["containerDefinitions"][0]["image"]
+        assert image == f"{sandbox.state.registries['qa'].address}/app@{release.images['app'].digest}"
+        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", "commerce", environment))
+        assert published["stack"] == f"commerce-qa-{environment}"
+        assert "db-password" in published  # created as a SecureString, never overwritten
+        # NOTE: moto gives a stack created through a CREATE change set no Outputs; real CloudFormation does,
+        # and then database_endpoint, broker_endpoint and app_endpoint are published here too.
+
+    again = deploy_environment(stage="qa", version=release.version, kind="author-live")
+    assert [(o.action, o.executed) for o in again] == [("update", False), ("update", False)]
+
+
+def test_bad_input_is_refused_before_any_stack(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
+    from flows.deploy_environment import deploy_environment
+    from flows.teardown_environment import teardown_environment
+
+    with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
+        deploy_environment(stage="production", version=release.version)
+    with pytest.raises(ParameterTypeError, match="kind: Input should be 'author-live', 'single-instance' or"):
+        deploy_environment(stage="qa", version=release.version, kind="lambda")  # type: ignore[call-overload]
+    with pytest.raises(CloudOpsError, match=r"releases/commerce/no-such-version.json does not exist"):
+        deploy_environment(stage="qa", version="no-such-version")
+    with pytest.raises(CloudOpsError, match="teardown of stage 'prod' is not allowed by its configuration"):
+        teardown_environment(stage="prod", kind="author-live", confirm="prod/author-live")
+
+
+def test_teardown_needs_the_confirmation_then_deletes(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.deploy_environment import deploy_environment
+    from flows.teardown_environment import teardown_environment
+
+    copy_images(sandbox, release, "staging", ["app", "broker", "mysql"])
+    deploy_environment(stage="staging", version=release.version, kind="single-instance")
+    staging = sandbox.account("staging")
+    assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
+    with pytest.raises(CloudOpsError, match="pass confirm=staging/single-instance; nothing was deleted"):
+        teardown_environment(stage="staging", kind="single-instance", confirm="yes")
+    assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
+    assert teardown_environment(stage="staging", kind="single-instance", confirm="staging/single-instance") == [
+        "commerce-staging-single-instance"
+    ]
+    assert cloudformation.describe(staging, "commerce-staging-single-instance") is None
