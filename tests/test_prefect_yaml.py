@@ -28,7 +28,16 @@ def test_every_entrypoint_imports_with_a_valid_parameter_schema() -> None:
         assert set(schema.properties) == set(flow.parameters.properties)
         assert deployment["work_pool"]["name"] == "cloudops-local"
         names.add(deployment["name"])
-    assert {"check-accounts", "build-release", "package", "build-images", "snapshot", "populate-data"} <= names
+    assert {
+        "check-accounts",
+        "build-release",
+        "package",
+        "build-images",
+        "snapshot",
+        "populate-data",
+        "deploy-environment",
+        "teardown-environment",
+    } <= names
 
 
 def test_the_nightly_build_has_a_timezone_and_a_slug() -> None:
