@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -92,6 +92,7 @@ def test_a_failed_update_rolls_back_and_names_the_resource() -> None:
     # back to UPDATE_ROLLBACK_COMPLETE and its events name the resource that failed and why.
     account, stubber = stubbed_account()
     change_set = cloudformation.ChangeSet(stack="s", name="cs", action=Action.UPDATE, changes=())
+    during = datetime.now(UTC) + timedelta(seconds=5)  # the events of this update, after it started
     stubber.add_response("execute_change_set", {}, {"StackName": "s", "ChangeSetName": "cs"})
     stubber.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": "s"})  # the waiter
     stubber.add_response(
@@ -103,7 +104,7 @@ def test_a_failed_update_rolls_back_and_names_the_resource() -> None:
                     "EventId": "3",
                     "StackName": "s",
                     "LogicalResourceId": "s",
-                    "Timestamp": NOW,
+                    "Timestamp": during,
                     "ResourceStatus": "UPDATE_ROLLBACK_COMPLETE",
                 },
                 {
@@ -111,7 +112,7 @@ def test_a_failed_update_rolls_back_and_names_the_resource() -> None:
                     "EventId": "2",
                     "StackName": "s",
                     "LogicalResourceId": "AppService",
-                    "Timestamp": NOW,
+                    "Timestamp": during,
                     "ResourceStatus": "UPDATE_FAILED",
                     "ResourceStatusReason": "ECS Deployment Circuit Breaker was triggered",
                 },
