@@ -1,0 +1,48 @@
+"""Endpoints from stack outputs into the account's config store (SSM Parameter Store in moto)."""
+
+from __future__ import annotations
+
+import uuid
+
+from cloudops import config_store, deploy
+from cloudops.sandbox.sandbox import Sandbox
+
+
+def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox: Sandbox) -> None:
+    qa = sandbox.account("qa")
+    application = f"app{uuid.uuid4().hex[:6]}"
+    outcome = deploy.StackOutcome(
+        stack=f"{application}-qa-live",
+        environment="live",
+        action="update",
+        executed=True,
+        outputs={
+            "AppEndpoint": "http://live-123.eu-west-1.elb.amazonaws.com",
+            "DatabaseEndpoint": "live-db.abc.eu-west-1.rds.amazonaws.com",
+            "DatabasePort": "3306",
+            "BrokerEndpoint": "tcp://broker:1883",
+            "AppTaskDefinition": "arn:aws:ecs:eu-west-1:222222222222:task-definition/x:3",
+        },
+    )
+    store = config_store.SsmConfigStore(qa)
+    deploy.publish_endpoints(store, "qa", application, outcome)
+    assert store.get(f"/cloudops/qa/{application}/live") == {
+        "app_endpoint": "http://live-123.eu-west-1.elb.amazonaws.com",
+        "database_endpoint": "live-db.abc.eu-west-1.rds.amazonaws.com",
+        "database_port": "3306",
+        "broker_endpoint": "tcp://broker:1883",
+        "stack": f"{application}-qa-live",
+    }
+    # Another account's store does not see them
+    assert config_store.SsmConfigStore(sandbox.account("prod")).get(f"/cloudops/qa/{application}/live") == {}
+
+
+def test_a_secret_parameter_is_created_once_and_never_overwritten(sandbox: Sandbox) -> None:
+    store = config_store.SsmConfigStore(sandbox.account("qa"))
+    name = f"/cloudops/qa/app{uuid.uuid4().hex[:6]}/author/db-password"
+    assert store.ensure_secret(name) is True
+    ssm = sandbox.account("qa").client("ssm")
+    first = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert first["Type"] == "SecureString" and len(first["Value"]) >= 24
+    assert store.ensure_secret(name) is False
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == first["Value"]
