@@ -71,6 +71,13 @@ def template_body(name: str) -> str:
     return resources.files("cloudops.templates.stacks").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
+def stage_network(account: AccountSession, vpc_id: str | None, subnet_ids: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The stage's configured VPC and subnets, or its account's default VPC."""
+    if vpc_id:
+        return vpc_id, list(subnet_ids)
+    return default_network(account)
+
+
 def default_network(account: AccountSession) -> tuple[str, list[str]]:
     """The account's default VPC and two of its subnets (for a stage configured with "default")."""
     ec2 = account.client("ec2")

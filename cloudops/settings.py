@@ -65,6 +65,22 @@ class Stage(BaseModel):
         default=False, description="Whether the person who started a release may approve it for this stage."
     )
     teardown_allowed: bool = Field(default=True, description="Whether teardown-environment may delete stacks.")
+    vpc_id: str | None = Field(
+        default=None,
+        pattern=r"^vpc-[0-9a-f]+$",
+        description="The VPC environments deploy into; default: the default VPC.",
+    )
+    subnet_ids: tuple[str, ...] = Field(
+        default=(), description="At least two subnets of vpc_id for the environments; default: the default VPC's."
+    )
+
+    @model_validator(mode="after")
+    def _network(self) -> Stage:
+        if bool(self.vpc_id) != bool(self.subnet_ids):
+            raise ValueError("vpc_id and subnet_ids go together: set both, or neither for the default VPC")
+        if self.subnet_ids and (len(self.subnet_ids) < 2 or not all(s.startswith("subnet-") for s in self.subnet_ids)):
+            raise ValueError(f"subnet_ids {list(self.subnet_ids)}: give at least two subnet ids (subnet-...)")
+        return self
 
     @model_validator(mode="after")
     def _role_in_own_account(self) -> Stage:

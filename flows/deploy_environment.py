@@ -47,7 +47,7 @@ def deploy_environment(
         require_promoted(stage, registry, session, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
     for name, keys in deploy.read_config_files(session, stage_config.bucket, deploy.CONFIG_FILES[kind]).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
-    network = deploy.default_network(session)
+    network = deploy.stage_network(session, stage_config.vpc_id, stage_config.subnet_ids)
     plans = deploy.plans(kind, stage, stage_config.bucket, release, login.host, network)
     store = config_store.SsmConfigStore(session)
     for plan in plans:

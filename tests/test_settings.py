@@ -136,3 +136,16 @@ def test_an_unknown_stage_name_lists_the_stages_and_survives_pickling() -> None:
 def test_two_stages_sharing_a_credential_block(tmp_path: Path) -> None:
     message = load_error(tmp_path, STAGES.replace('"aws-prod"', '"aws-qa"'))
     assert "stages.prod.credential_block: block aws-qa already belongs to stage 'qa'" in message
+
+
+def test_a_stage_network_needs_a_vpc_and_two_subnets(tmp_path: Path) -> None:
+    text = STAGES.replace('promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"')
+    assert "vpc_id and subnet_ids go together" in load_error(tmp_path, text)
+    text = STAGES.replace(
+        'promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"\nsubnet_ids = ["subnet-1"]'
+    )
+    assert "give at least two subnet ids" in load_error(tmp_path, text)
+    text = STAGES.replace(
+        'promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"\nsubnet_ids = ["subnet-1", "subnet-2"]'
+    )
+    assert load_settings(write(tmp_path, text)).stage("qa").subnet_ids == ("subnet-1", "subnet-2")
