@@ -6,6 +6,8 @@ and to the sandbox's registries alike. Tags are names for people; images are the
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Self
 
 import httpx
@@ -42,6 +44,7 @@ class RegistryClient:
             auth=(login.username, login.password.get_secret_value()),
             timeout=timeout,
             headers={"Accept": MANIFEST_TYPES},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
 
     def __enter__(self) -> Self:
@@ -72,8 +75,8 @@ class RegistryClient:
         self._check(response, f"{repository}:{reference}")
         return response.content, response.headers.get("Content-Type", "")
 
-    def tag(self, repository: str, digest: str, tag: str) -> bool:
-        """Point ``tag`` at ``digest``; False when it already did. A tag never moves to another digest."""
+    def check_tag(self, repository: str, digest: str, tag: str) -> bool:
+        """True when ``tag`` is free, False when it already names ``digest``; an error when it names another."""
         current = self.manifest_digest(repository, tag)
         if current == digest:
             return False
@@ -82,12 +85,74 @@ class RegistryClient:
                 f"tag {tag!r} of {self.host}/{repository} already names {current}, not {digest}; tags are "
                 "immutable: release under a new version"
             )
+        return True
+
+    def tag(self, repository: str, digest: str, tag: str) -> bool:
+        """Point ``tag`` at ``digest``; False when it already did. A tag never moves to another digest."""
+        if not self.check_tag(repository, digest, tag):
+            return False
         body, media_type = self.manifest(repository, digest)
         response = self._request(
             "PUT", f"/v2/{repository}/manifests/{tag}", content=body, headers={"Content-Type": media_type}
         )
         self._check(response, f"{repository}:{tag}")
         return True
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        response = self._request("HEAD", f"/v2/{repository}/blobs/{digest}")
+        if response.status_code == 404:
+            return False
+        self._check(response, f"blob {digest} of {repository}")
+        return True
+
+    @contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[httpx.Response]:
+        """A streamed GET of a blob (redirects followed, as ECR serves blobs from S3)."""
+        with self._http.stream("GET", f"/v2/{repository}/blobs/{digest}", follow_redirects=True) as response:
+            if response.status_code == 404:
+                raise RegistryError(f"{self.host}/{repository} has no blob {digest}; its manifest is broken")
+            if response.status_code >= 400:
+                response.read()
+            self._check(response, f"blob {digest} of {repository}")
+            yield response
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Mount a blob from another repository of this registry; False when the registry would not."""
+        response = self._request(
+            "POST", f"/v2/{repository}/blobs/uploads/", params={"mount": digest, "from": from_repository}
+        )
+        if response.status_code == 201:
+            return True
+        self._check(response, f"mount of {digest} into {repository}")
+        if response.status_code == 202:  # an upload was started instead: cancel it
+            location = response.headers.get("Location")
+            if location:
+                self._request("DELETE", location)
+        return False
+
+    def upload_blob(self, repository: str, digest: str, chunks: Iterable[bytes]) -> None:
+        """Upload a blob in one streamed PUT; the registry checks ``digest`` against what it received."""
+        started = self._request("POST", f"/v2/{repository}/blobs/uploads/")
+        self._check(started, f"upload to {repository}")
+        location = started.headers["Location"]
+        separator = "&" if "?" in location else "?"
+        response = self._request(
+            "PUT",
+            f"{location}{separator}digest={digest}",
+            content=chunks,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if response.status_code == 400 and "DIGEST_INVALID" in response.text:
+            raise RegistryError(f"{self.host}/{repository} refused blob {digest}: what it received has another digest")
+        self._check(response, f"blob {digest} into {repository}")
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """Put manifest bytes unchanged; the digest the registry computed."""
+        response = self._request(
+            "PUT", f"/v2/{repository}/manifests/{reference}", content=body, headers={"Content-Type": media_type}
+        )
+        self._check(response, f"{repository}:{reference}")
+        return str(response.headers.get("Docker-Content-Digest", ""))
 
     def tags(self, repository: str) -> list[str]:
         response = self._request("GET", f"/v2/{repository}/tags/list")

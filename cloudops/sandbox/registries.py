@@ -24,9 +24,16 @@ def folder(state: SandboxState, stage: str) -> Path:
     return state.root / "registries" / stage
 
 
-def write_config(state: SandboxState, registry: RegistryState, read_only: bool = False) -> Path:
-    """The registry's config file and htpasswd (bcrypt, the only hash docker-registry accepts)."""
+def write_config(
+    state: SandboxState, registry: RegistryState, read_only: bool = False, data_of: str | None = None
+) -> Path:
+    """The registry's config file and htpasswd (bcrypt, the only hash docker-registry accepts).
+
+    ``data_of`` serves another stage's storage (a read-only twin of it, for tests that prove a copy
+    never writes to its source).
+    """
     base = folder(state, registry.stage)
+    data = folder(state, data_of or registry.stage) / "data"
     base.mkdir(parents=True, exist_ok=True)
     htpasswd = base / "htpasswd"
     digest = bcrypt.hashpw(registry.password.get_secret_value().encode(), bcrypt.gensalt(rounds=10))
@@ -37,7 +44,7 @@ def write_config(state: SandboxState, registry: RegistryState, read_only: bool =
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         "storage:\n"
-        f"  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        f"  filesystem:\n    rootdirectory: {data}\n"
         "  delete:\n    enabled: true\n"
         "  maintenance:\n    uploadpurging:\n      enabled: false\n"
         f"    readonly:\n      enabled: {str(read_only).lower()}\n"
@@ -51,11 +58,11 @@ def write_config(state: SandboxState, registry: RegistryState, read_only: bool =
     return config
 
 
-def start(state: SandboxState, registry: RegistryState, read_only: bool = False) -> int:
+def start(state: SandboxState, registry: RegistryState, read_only: bool = False, data_of: str | None = None) -> int:
     binary = shutil.which(BINARY) or shutil.which("registry")
     if binary is None:
         raise SandboxError("docker-registry is not installed; run scripts/setup.sh (apt-get install docker-registry)")
-    config = write_config(state, registry, read_only)
+    config = write_config(state, registry, read_only, data_of)
     return spawn([binary, "serve", str(config)], state.logs / f"registry-{registry.stage}.log")
 
 
