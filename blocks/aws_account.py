@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from cloudops.aws import ecr
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
+from cloudops.registry import RegistryLogin
 
 
 class AwsAccount(Block):
@@ -76,10 +77,10 @@ class AwsAccount(Block):
             self._session = open_account(self.credentials(), where=f"block {name!r}", run_id=flow_run.get_id())
         return self._session
 
-    def registry_login(self) -> ecr.RegistryLogin:
+    def registry_login(self) -> RegistryLogin:
         """The account's registry login: the override when set (sandbox), else from ECR."""
         if self.registry_url:
-            return ecr.RegistryLogin(
+            return RegistryLogin(
                 url=self.registry_url,
                 username=self.registry_username or "AWS",
                 password=self.registry_password or SecretStr(""),

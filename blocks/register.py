@@ -8,8 +8,8 @@ from pydantic import SecretStr
 
 from blocks.aws_account import AwsAccount
 from blocks.mysql_server import MySqlServer
-from cloudops.aws.ecr import RegistryLogin
 from cloudops.aws.session import AccountCredentials
+from cloudops.registry import RegistryLogin
 from cloudops.settings import Settings
 
 SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"

@@ -25,10 +25,9 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudops import base_image, datapop
-from cloudops.aws.ecr import RegistryLogin
 from cloudops.errors import ImageBuildError, TransientError
 from cloudops.netutil import free_port
-from cloudops.registry import RegistryClient
+from cloudops.registry import RegistryClient, RegistryLogin
 
 Log = Callable[[str], None]
 INPUT_TAG_PREFIX = "in-"

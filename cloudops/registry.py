@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import Self
 
 import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cloudops.aws.ecr import RegistryLogin
 from cloudops.errors import CloudOpsError
 
 MANIFEST_TYPES = ", ".join(
@@ -23,6 +23,20 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     ]
 )
+
+
+class RegistryLogin(BaseModel):
+    """Where an account's registry is and how to log in to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    username: str
+    password: SecretStr
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[-1].rstrip("/")
 
 
 class RegistryError(CloudOpsError):

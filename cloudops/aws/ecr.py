@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from cloudops.aws.session import AccountSession
 from cloudops.errors import AwsError
+from cloudops.registry import RegistryLogin
 
 
 def ensure_repository(account: AccountSession, name: str) -> bool:
@@ -34,20 +35,6 @@ def ensure_repository(account: AccountSession, name: str) -> bool:
 def list_repositories(account: AccountSession) -> list[str]:
     paginator = account.client("ecr").get_paginator("describe_repositories")
     return sorted(r["repositoryName"] for page in paginator.paginate() for r in page["repositories"])
-
-
-class RegistryLogin(BaseModel):
-    """Where an account's registry is and how to log in to it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    url: str
-    username: str
-    password: SecretStr
-
-    @property
-    def host(self) -> str:
-        return self.url.split("://", 1)[-1].rstrip("/")
 
 
 def registry_login(account: AccountSession) -> RegistryLogin:
