@@ -19,6 +19,7 @@ import pytest
 
 from cloudops.datapop import MySqlTarget
 from cloudops.images import BuiltImage
+from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings, load_settings
@@ -177,3 +178,20 @@ def built_images(
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
         patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
         return build_images(ref="main")
+
+
+@pytest.fixture(scope="session")
+def release(
+    release_source: ReleaseSource,
+    sandbox: Sandbox,
+    stage_blocks: dict[str, str],
+    built_images: dict[str, BuiltImage],
+) -> Iterator[Release]:
+    """The session's release of the example application, built once."""
+    from blocks.register import SANDBOX_MYSQL_BLOCK
+    from flows.build_release import build_release
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
+        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
+        yield build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from prefect.exceptions import ParameterTypeError
 
-from blocks.register import SANDBOX_MYSQL_BLOCK
 from cloudops import config_store
 from cloudops.aws import cloudformation
 from cloudops.errors import CloudOpsError, UnknownStageError
-from cloudops.images import BuiltImage
 from cloudops.release import Release
 from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.sandbox.docker_engine import client as docker_client
@@ -43,21 +39,6 @@ def copy_images(sandbox: Sandbox, release: Release, to_stage: str, names: list[s
             auth_config={"username": REGISTRY_USER, "password": target.password.get_secret_value()},
         ):
             pass
-
-
-@pytest.fixture(scope="session")
-def release(
-    release_source: ReleaseSource,
-    sandbox: Sandbox,
-    stage_blocks: dict[str, str],
-    built_images: dict[str, BuiltImage],
-) -> Iterator[Release]:
-    from flows.build_release import build_release
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
-        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-        yield build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
 
 
 def test_a_release_not_in_the_stage_registry_touches_no_stack(

@@ -1,0 +1,40 @@
+"""Tasks of the promote flow."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from blocks.aws_account import AwsAccount
+from cloudops.aws import rds
+from cloudops.image_copy import CopyReport, copy_image
+from cloudops.registry import RegistryClient
+from tasks.retry import AWS_RETRIES
+
+
+@task(name="copy-image", task_run_name="copy-image-{name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def copy_image_task(
+    source: AwsAccount, destination: AwsAccount, name: str, digest: str, tags: tuple[str, ...]
+) -> CopyReport:
+    """Copy one image by digest: the source account's registry is read, the destination's written."""
+    logger = get_run_logger()
+    with RegistryClient(source.registry_login()) as reader, RegistryClient(destination.registry_login()) as writer:
+        report = copy_image(reader, name, writer, name, digest, tags)
+    logger.info(
+        "%s@%s: %d blob(s) copied (%d bytes), %d mounted, %d already there, %d manifest(s) written",
+        name,
+        digest,
+        len(report.copied),
+        report.bytes_copied,
+        len(report.mounted),
+        len(report.present),
+        report.manifests_written,
+    )
+    return report
+
+
+@task(name="share-snapshots", cache_policy=NO_CACHE, **AWS_RETRIES)
+def share_snapshots(build: AwsAccount, identifiers: list[str], account_id: str) -> dict[str, list[str]]:
+    """Let the destination account restore the release's snapshots (the build account owns them)."""
+    session = build.session()
+    return {identifier: rds.share_snapshot(session, identifier, [account_id]) for identifier in identifiers}
