@@ -200,6 +200,24 @@ def build(
         typer.echo(f"  snapshot {environment:<7} {snap.identifier}  {'taken' if snap.created else 'unchanged'}")
 
 
+@app.command("promote")
+@friendly
+def promote_command(
+    version: Annotated[str, typer.Argument(help="The release version, or 'latest'.")],
+    to: Annotated[str, typer.Option("--to", help="The stage to promote into.")],
+    deploy: Annotated[
+        str | None, typer.Option(help="Then deploy it: author-live, single-instance or lookup-service.")
+    ] = None,
+) -> None:
+    """Run promote: copy a release's images by digest into a stage (needs the previous stage's approval)."""
+    from flows.promote import promote
+
+    entry = promote(version=version, to_stage=to, deploy_kind=deploy)  # type: ignore[arg-type]
+    typer.echo(f"release {entry.application}@{entry.version} promoted to {entry.stage} (from {entry.detail['from']})")
+    for name, digest in entry.digests.items():
+        typer.echo(f"  {name:<7} {digest}")
+
+
 @app.command("config")
 @friendly
 def config_check(config: ConfigFile = None) -> None:

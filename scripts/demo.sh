@@ -20,10 +20,13 @@ echo "== build-release of the example application (examples/commerce at HEAD): p
 echo "   (the first run builds a Debian base image with debootstrap: about 2 minutes; a second run rebuilds nothing)"
 uv run --frozen cloudops build --ref HEAD --rds-databases sandbox-mariadb
 
+echo "== promote the release into QA (QA's registry pulls by digest from build's) and deploy Author and Live there"
+uv run --frozen cloudops promote latest --to qa --deploy author-live
+
 cat <<DONE
 
 The sandbox is up. Look at:
-  Prefect UI:         ${PREFECT_API_URL%/api}  (Runs: build-release and its subflows; Artifacts: release, images, snapshots)
+  Prefect UI:         ${PREFECT_API_URL%/api}  (Runs: build-release, promote, deploy-environment; Artifacts: release, images, snapshots, promotion-qa, deploy-qa-author-live)
   Use it from a shell: eval "\$(uv run cloudops sandbox env)"
   Stop it:            uv run cloudops sandbox down
 DONE
