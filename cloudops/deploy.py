@@ -37,6 +37,7 @@ OUTPUT_KEYS = {
     "BrokerEndpoint": "broker_endpoint",
     "ClusterName": "cluster",
 }
+SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
 
@@ -191,6 +192,16 @@ def ecs_ami(account: AccountSession) -> str:
     return value
 
 
+def keep_database(plan: StackPlan, current: cloudformation.StackInfo | None, restore_database: bool) -> StackPlan:
+    """An existing environment keeps its database: a new snapshot identifier would replace the RDS instance
+    (and lose, say, Live's orders). New data sets reach it through populate-data; ``restore_database``
+    asks for the replacement on purpose."""
+    snapshot = current.parameters.get(SNAPSHOT_PARAMETER) if current else None
+    if restore_database or not snapshot or SNAPSHOT_PARAMETER not in plan.parameters:
+        return plan
+    return plan.model_copy(update={"parameters": {**plan.parameters, SNAPSHOT_PARAMETER: snapshot}})
+
+
 def deploy_stack(
     account: AccountSession,
     plan: StackPlan,
@@ -199,6 +210,7 @@ def deploy_stack(
     recreate_failed: bool,
     log: Log,
     show_change_set: Callable[[str], None] = lambda markdown: None,
+    restore_database: bool = False,
 ) -> StackOutcome:
     """Create or update one stack through a change set; "no changes" executes nothing."""
     body = template_body(plan.template)
@@ -221,6 +233,13 @@ def deploy_stack(
         )
     current = cloudformation.describe(account, plan.stack)
     action = decide(plan.stack, current.status if current else None, recreate_failed=recreate_failed)
+    kept = keep_database(plan, current if action is Action.UPDATE else None, restore_database)
+    if kept is not plan:
+        log(
+            f"stack {plan.stack}: keeping its database (from {kept.parameters[SNAPSHOT_PARAMETER]}); "
+            "pass restore_database=true to replace it with the release's snapshot"
+        )
+        plan = kept
     if action is Action.RECREATE:
         log(f"stack {plan.stack} is {current.status if current else '?'}: deleting it to create it anew, as asked")
         cloudformation.delete(account, plan.stack)

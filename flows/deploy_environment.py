@@ -24,14 +24,19 @@ PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameter
 
 @flow(name="deploy-environment", log_prints=False)
 def deploy_environment(
-    stage: str, version: str = "latest", kind: Kind = "author-live", recreate_failed: bool = False
+    stage: str,
+    version: str = "latest",
+    kind: Kind = "author-live",
+    recreate_failed: bool = False,
+    restore_database: bool = False,
 ) -> list[deploy.StackOutcome]:
     """Deploy release ``version`` of the application as environment ``kind`` in ``stage``.
 
     Checks first that the release's images are in the stage's registry and its snapshots shared with
     the stage's account; then each stack through a change set (shown before it runs; none when nothing
     changes). ``recreate_failed`` lets a stack left in ROLLBACK_COMPLETE by a failed first create be
-    deleted and created again.
+    deleted and created again. An existing Author or Live environment keeps its database unless
+    ``restore_database`` replaces it with the release's snapshot (the change set flags the replacement).
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -73,7 +78,7 @@ def deploy_environment(
             deploy_stack(account, service.model_copy(update={"parameters": service_parameters}), tags, recreate_failed),
         ]
     else:
-        futures = [deploy_stack.submit(account, plan, tags, recreate_failed) for plan in plans]
+        futures = [deploy_stack.submit(account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
     for outcome in outcomes:
         publish_endpoints(account, stage, app.name, outcome)

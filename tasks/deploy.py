@@ -14,7 +14,11 @@ from tasks.retry import AWS_RETRIES
 
 @task(name="deploy-stack", task_run_name="deploy-{plan.stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def deploy_stack(
-    account: AwsAccount, plan: deploy.StackPlan, tags: dict[str, str], recreate_failed: bool
+    account: AwsAccount,
+    plan: deploy.StackPlan,
+    tags: dict[str, str],
+    recreate_failed: bool,
+    restore_database: bool = False,
 ) -> deploy.StackOutcome:
     logger = get_run_logger()
 
@@ -22,7 +26,13 @@ def deploy_stack(
         create_markdown_artifact(markdown=markdown, description=f"Change set of {plan.stack}")
 
     return deploy.deploy_stack(
-        account.session(), plan, tags, recreate_failed=recreate_failed, log=logger.info, show_change_set=show
+        account.session(),
+        plan,
+        tags,
+        recreate_failed=recreate_failed,
+        log=logger.info,
+        show_change_set=show,
+        restore_database=restore_database,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect.exceptions import ParameterTypeError
 
-from cloudops import config_store
+from cloudops import config_store, deploy
 from cloudops.aws import cloudformation
 from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.release import Release
@@ -81,6 +81,34 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
 
     again = deploy_environment(stage="qa", version=release.version, kind="author-live")
     assert [(o.action, o.executed) for o in again] == [("update", False), ("update", False)]
+
+    # A later release with a new image and a new snapshot: the environment keeps its database
+    later = release.model_copy(
+        update={
+            "images": {**release.images, "app": release.images["broker"]},
+            "snapshots": {
+                **release.snapshots,
+                "author": release.snapshots["author"].model_copy(
+                    update={"arn": release.snapshots["author"].arn + "-later"}
+                ),
+            },
+        }
+    )
+    (author_plan, _) = deploy.plans(
+        "author-live",
+        "qa",
+        "cloudops-qa-222222222222",
+        later,
+        sandbox.state.registries["qa"].address,
+        deploy.default_network(qa),
+    )
+    lines: list[str] = []
+    updated = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
+    assert updated.executed and updated.action == "update"
+    parameters = cloudformation.describe(qa, "commerce-qa-author").parameters  # type: ignore[union-attr]
+    assert parameters["DbSnapshotIdentifier"] == release.snapshots["author"].arn
+    assert parameters["AppImage"] == author_plan.parameters["AppImage"]
+    assert any("keeping its database" in line for line in lines)
 
 
 def test_bad_input_is_refused_before_any_stack(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
