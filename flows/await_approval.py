@@ -1,0 +1,129 @@
+"""await-approval: the gate after a stage's deploy. The run pauses with a typed form in the Prefect UI;
+the answer is recorded in the audit trail, and an approval emits `cloudops.release.approved`."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from prefect import flow, get_run_logger, pause_flow_run
+from prefect.artifacts import create_markdown_artifact
+from prefect.events import emit_event
+from prefect.exceptions import FlowPauseTimeout
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from blocks.stage_accounts import load_stage_account
+from cloudops import audit
+from cloudops.promotion import release_digests
+from cloudops.release import load_release
+from cloudops.settings import load_settings
+from flows.package import application_of
+
+SEVEN_DAYS = 7 * 24 * 3600
+APPROVED_EVENT = "cloudops.release.approved"
+
+
+class Approval(RunInput):
+    """The approval form."""
+
+    decision: Literal["approve", "reject"] = Field(description="Approve the release for the next stage, or reject it.")
+    approver: str = Field(min_length=1, description="Your name or e-mail address.")
+    ticket: str = Field(default="", description="A ticket reference, e.g. QA-123.")
+    comment: str = Field(default="", description="Anything the next stage should know.")
+
+
+@flow(name="await-approval", log_prints=False)
+def await_approval(
+    version: str,
+    stage: str,
+    timeout_seconds: int = SEVEN_DAYS,
+    started_by: str = "",
+    poll_interval: int = 10,
+) -> audit.AuditEntry:
+    """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
+
+    When the stage forbids self-approval, an answer from ``started_by`` is refused and the form asked again.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    stage_config = settings.stage(stage)
+    app = application_of(settings)
+    build = load_stage_account(settings, settings.build_stage)
+    bucket = settings.stage(settings.build_stage).bucket
+    release = load_release(build.session(), bucket, app.name, version)
+    digests = release_digests(release)
+    next_stages = ", ".join(settings.next_stages(stage)) or "(none: the last stage)"
+    description = "\n".join(
+        [
+            f"## Approve {release.id} in {stage}?",
+            "",
+            f"Approving lets it be promoted to: **{next_stages}**.",
+            "",
+            "| image | digest |",
+            "|---|---|",
+            *(f"| {n} | `{d}` |" for n, d in digests.items()),
+            "",
+            f"Commit `{release.commit}`; snapshots: {', '.join(s.identifier for s in release.snapshots.values())}.",
+        ]
+    )
+    deadline = time.monotonic() + timeout_seconds
+    attempt = 0
+    answer: Approval | None = None
+    while answer is None:
+        attempt += 1
+        remaining = max(1, int(deadline - time.monotonic()))
+        try:
+            given = pause_flow_run(
+                wait_for_input=Approval.with_initial_data(description=description),
+                timeout=remaining,
+                poll_interval=poll_interval,
+                key=f"approval-{attempt}",
+            )
+        except FlowPauseTimeout:
+            break
+        if not stage_config.self_approval and started_by and given.approver == started_by:
+            logger.warning("%s started this release and %s forbids self-approval: asking again", started_by, stage)
+            continue
+        answer = given
+    if answer is None:
+        decision: audit.Decision = "timed-out"
+        actor, ticket, comment = "(nobody)", "", f"no answer within {timeout_seconds} s: a rejection"
+    else:
+        decision = "approved" if answer.decision == "approve" else "rejected"
+        actor, ticket, comment = answer.approver, answer.ticket, answer.comment
+    entry = audit.AuditEntry(
+        kind="approval",
+        application=app.name,
+        version=release.version,
+        stage=stage,
+        actor=actor,
+        digests=digests,
+        decision=decision,
+        ticket=ticket,
+        comment=comment,
+        flow_run_id=flow_run.get_id(),
+    )
+    key = audit.record(build.session(), bucket, entry)
+    create_markdown_artifact(
+        key=f"approval-{stage}",
+        markdown=f"### {release.id} in {stage}: **{decision}**\n\nBy {actor} {ticket} {comment}\n\n"
+        f"Recorded at `s3://{bucket}/{key}`.\n",
+        description=f"Approval of {release.id} in {stage}",
+    )
+    logger.info("%s in %s: %s by %s", release.id, stage, decision, actor)
+    if decision == "approved":
+        emit_event(
+            event=APPROVED_EVENT,
+            resource={"prefect.resource.id": f"cloudops.release.{app.name}.{release.version}", "cloudops.stage": stage},
+            payload={
+                "application": app.name,
+                "version": release.version,
+                "stage": stage,
+                "next_stages": settings.next_stages(stage),
+                "digests": digests,
+                "approver": actor,
+            },
+        )
+    return entry

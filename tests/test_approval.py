@@ -1,0 +1,135 @@
+"""The approval gate: the run pauses with a form; another process answers; the answer is in the audit trail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.settings import PREFECT_API_URL
+
+from cloudops import audit
+from cloudops.release import Release
+from cloudops.sandbox.sandbox import Sandbox
+from tests.conftest import ReleaseSource
+
+pytestmark = pytest.mark.slow
+
+
+class Background:
+    """A flow run in a thread of this process; the test answers it from another process."""
+
+    def __init__(self, **parameters: Any) -> None:
+        from flows.await_approval import await_approval
+
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.result = await_approval(poll_interval=1, **parameters)
+            except BaseException as error:  # handed to the test
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> Any:
+        self.thread.join(timeout=120)
+        assert not self.thread.is_alive(), "the approval flow did not finish"
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def paused_run(known: set[str], timeout: float = 60) -> str:
+    """The id of a paused await-approval run not in ``known`` (added to it)."""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
+            )
+            for run in runs:
+                key = f"{run.id}:{run.state.state_details.pause_key if run.state else ''}"
+                if key not in known:
+                    known.add(key)
+                    return str(run.id)
+            time.sleep(0.3)
+    raise AssertionError("no paused approval run appeared")
+
+
+def answer_from_another_process(run_id: str, **answer: str) -> None:
+    code = (
+        "import json, sys, uuid; from prefect import resume_flow_run; "
+        "resume_flow_run(uuid.UUID(sys.argv[1]), run_input=json.loads(sys.argv[2]))"
+    )
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    result = subprocess.run(
+        [sys.executable, "-c", code, run_id, json.dumps(answer)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def trail(sandbox: Sandbox, release: Release) -> list[audit.AuditEntry]:
+    return audit.entries(sandbox.account("build"), "cloudops-build-111111111111", "commerce", release.version)
+
+
+def test_an_approval_from_another_process_is_recorded_and_announced(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    seen: set[str] = set()
+    run = Background(version=release.version, stage="staging", started_by="alice")
+    # alice started the release and staging forbids self-approval: the form is asked again
+    answer_from_another_process(paused_run(seen), decision="approve", approver="alice", ticket="QA-1")
+    answer_from_another_process(paused_run(seen), decision="approve", approver="bob", ticket="QA-7", comment="ok")
+    entry = run.join()
+    assert (entry.decision, entry.actor, entry.ticket, entry.stage) == ("approved", "bob", "QA-7", "staging")
+    assert entry.digests == {n: i.digest for n, i in release.images.items() if n != "base"}
+    assert trail(sandbox, release)[-1] == entry
+
+    api = str(PREFECT_API_URL.value())
+    deadline = time.monotonic() + 20
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not events:
+        response = httpx.post(
+            f"{api}/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["cloudops.release.approved"]},
+                    "resource": {"id": [f"cloudops.release.commerce.{release.version}"]},
+                }
+            },
+        )
+        events = response.json().get("events", [])
+        time.sleep(0.5)
+    assert events and events[0]["payload"]["stage"] == "staging"
+    assert events[0]["payload"]["next_stages"] == ["prod"]
+
+
+def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
+    seen: set[str] = set()
+    run = Background(version=release.version, stage="prod")
+    answer_from_another_process(paused_run(seen), decision="reject", approver="carol", comment="not today")
+    rejected = run.join()
+    assert (rejected.decision, rejected.actor, rejected.comment) == ("rejected", "carol", "not today")
+
+    timed_out = Background(version=release.version, stage="prod", timeout_seconds=2).join()
+    assert timed_out.decision == "timed-out" and timed_out.actor == "(nobody)"
+    assert [e.decision for e in trail(sandbox, release) if e.stage == "prod"][-2:] == ["rejected", "timed-out"]
