@@ -218,6 +218,24 @@ def promote_command(
         typer.echo(f"  {name:<7} {digest}")
 
 
+@app.command("approve")
+@friendly
+def approve_command(
+    version: Annotated[str, typer.Argument(help="The release version waiting for approval.")],
+    stage: Annotated[str, typer.Option("--stage", help="The stage whose approval this is.")],
+    approver: Annotated[str, typer.Option(help="Your name or e-mail address.")],
+    ticket: Annotated[str, typer.Option(help="A ticket reference.")] = "",
+    comment: Annotated[str, typer.Option(help="Anything the next stage should know.")] = "",
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
+) -> None:
+    """Answer the paused await-approval run of VERSION in a stage (for scripted pipelines)."""
+    from cli.approvals import answer_waiting_run
+
+    answer = {"decision": "reject" if reject else "approve", "approver": approver, "ticket": ticket, "comment": comment}
+    run_id = answer_waiting_run(version, stage, answer)
+    typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
+
+
 @app.command("config")
 @friendly
 def config_check(config: ConfigFile = None) -> None:

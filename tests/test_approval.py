@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -133,3 +134,31 @@ def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: R
     timed_out = Background(version=release.version, stage="prod", timeout_seconds=2).join()
     assert timed_out.decision == "timed-out" and timed_out.actor == "(nobody)"
     assert [e.decision for e in trail(sandbox, release) if e.stage == "prod"][-2:] == ["rejected", "timed-out"]
+
+
+def test_cloudops_approve_answers_the_waiting_run(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    command = [
+        str(Path(sys.executable).parent / "cloudops"),
+        "approve",
+        release.version,
+        "--stage",
+        "prod",
+        "--approver",
+        "dave",
+        "--ticket",
+        "CHG-9",
+    ]
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    nothing = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert nothing.returncode == 1
+    assert f"no await-approval run is waiting for {release.version} in prod" in nothing.stderr
+
+    run = Background(version=release.version, stage="prod")
+    paused_run(set())
+    answered = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert answered.returncode == 0, answered.stderr
+    assert f"approved {release.version} in prod" in answered.stdout
+    entry = run.join()
+    assert (entry.decision, entry.actor, entry.ticket) == ("approved", "dave", "CHG-9")
