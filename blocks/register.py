@@ -10,6 +10,8 @@ from blocks.aws_account import AwsAccount
 from blocks.mysql_server import MySqlServer
 from cloudops.aws.session import AccountCredentials
 from cloudops.registry import RegistryLogin
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings
 
 SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"
@@ -66,5 +68,11 @@ def credentials_from_config(settings: Settings, stage: str) -> AccountCredential
     )
 
 
-def sandbox_registry(address: str, password: SecretStr) -> RegistryLogin:
-    return RegistryLogin(url=f"http://{address}", username="AWS", password=password)
+def save_sandbox_blocks(sandbox: Sandbox) -> dict[str, str]:
+    """Every sandbox account's block (with its registry login) and the MySQL server block, in the current server."""
+    registries = sandbox.state.registries
+    saved = save_stage_blocks(sandbox.settings, sandbox.credentials, lambda stage: registries[stage].login())
+    saved["rds"] = save_mysql_server(
+        SANDBOX_MYSQL_BLOCK, "127.0.0.1", sandbox.state.mariadb_port, MYSQL_USER, sandbox.state.mariadb_password
+    )
+    return saved

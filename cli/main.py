@@ -79,9 +79,9 @@ def sandbox_up(
     if "moto" in chosen:
         sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
     if "prefect" in chosen and "moto" in chosen:
-        from cli.sandbox_blocks import save_sandbox_blocks
+        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
 
-        saved = save_sandbox_blocks(sandbox)
+        saved = save_sandbox_blocks_in_its_server(sandbox)
         typer.echo(f"  blocks saved in Prefect: {', '.join(f'{s}={b}' for s, b in saved.items())}")
     typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")
     if "prefect" in chosen:

@@ -47,6 +47,13 @@ class SsmConfigStore:
                 found[parameter["Name"].removeprefix(prefix + "/")] = parameter["Value"]
         return found
 
+    def clear(self, prefix: str, keep: frozenset[str] = frozenset()) -> list[str]:
+        """Delete the parameters under ``prefix`` except those named in ``keep``; the keys deleted."""
+        deleted = [key for key in self.get(prefix) if key not in keep]
+        for key in deleted:
+            self.ssm.delete_parameter(Name=f"{prefix}/{key}")
+        return deleted
+
     def ensure_secret(self, name: str) -> bool:
         """Create a SecureString with a random value unless it exists; True when created. Never overwrites."""
         try:

@@ -109,18 +109,28 @@ def read_config_files(account: AccountSession, bucket: str, names: list[str]) ->
     return found
 
 
+def stacks(kind: str, application: str, stage: str) -> list[tuple[str, str]]:
+    """(stack name, environment) of each stack of ``kind``, in the order they are created."""
+    check_kind(kind)
+    if kind == "author-live":
+        return [(f"{application}-{stage}-{environment}", environment) for environment in ("author", "live")]
+    if kind == "single-instance":
+        return [(f"{application}-{stage}-single-instance", "single-instance")]
+    return [(f"lookup-{stage}-prerequisites", "lookup"), (f"lookup-{stage}", "lookup")]
+
+
 def plans(
     kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: tuple[str, list[str]]
 ) -> list[StackPlan]:
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
-    check_kind(kind)
     app = release.application
+    names = stacks(kind, app, stage)
     vpc, subnets = network
     common = {"Application": app, "Stage": stage, "VpcId": vpc, "SubnetIds": ",".join(subnets)}
     if kind == "author-live":
         return [
             StackPlan(
-                stack=f"{app}-{stage}-{environment}",
+                stack=stack,
                 template="author-live",
                 environment=environment,
                 parameters={
@@ -133,12 +143,12 @@ def plans(
                     "ConfigBucket": bucket,
                 },
             )
-            for environment in ("author", "live")
+            for stack, environment in names
         ]
     if kind == "single-instance":
         return [
             StackPlan(
-                stack=f"{app}-{stage}-single-instance",
+                stack=names[0][0],
                 template="single-instance",
                 environment="single-instance",
                 parameters={
@@ -152,11 +162,9 @@ def plans(
             )
         ]
     return [
+        StackPlan(stack=names[0][0], template="lookup-prerequisites", environment="lookup", parameters={}),
         StackPlan(
-            stack=f"lookup-{stage}-prerequisites", template="lookup-prerequisites", environment="lookup", parameters={}
-        ),
-        StackPlan(
-            stack=f"lookup-{stage}",
+            stack=names[1][0],
             template="lookup-service",
             environment="lookup",
             parameters={

@@ -52,11 +52,11 @@ def copy_image(
     tags: tuple[str, ...] = (),
 ) -> CopyReport:
     """Copy image ``digest`` (a manifest or an index) and apply ``tags`` in the destination."""
-    for tag in tags:  # refuse a moved tag before writing anything
-        destination.check_tag(destination_repository, digest, tag)
+    # Refuse a moved tag before writing anything; tags that already name the digest need nothing more.
+    missing_tags = [tag for tag in tags if destination.check_tag(destination_repository, digest, tag)]
     report = CopyReport(digest)
     _copy_manifest(source, source_repository, destination, destination_repository, digest, report)
-    for tag in tags:
+    for tag in missing_tags:
         if destination.tag(destination_repository, digest, tag):
             report.tags.append(tag)
     return report

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from blocks.aws_account import AwsAccount
 from blocks.stage_accounts import load_stage_account
 from cloudops import images, packaging, snapshots
 from cloudops.release import Release, release_markdown, save_release
@@ -31,10 +32,8 @@ def snapshots_of(
 
 
 @task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
-def save(release: Release) -> str:
-    settings = load_settings()
-    account = load_stage_account(settings, settings.build_stage)
-    return save_release(account.session(), settings.stage(settings.build_stage).bucket, release)
+def save(account: AwsAccount, bucket: str, release: Release) -> str:
+    return save_release(account.session(), bucket, release)
 
 
 @flow(name="build-release", log_prints=False)
@@ -47,7 +46,7 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
     logger = get_run_logger()
     settings = load_settings()
     app = application_of(settings)
-    load_stage_account(settings, settings.build_stage)  # fail before any work when the account is wrong
+    build = load_stage_account(settings, settings.build_stage)  # fail before any work when the account is wrong
     for stage in share_with or []:
         settings.stage(stage)
     package = package_flow(ref=ref)
@@ -65,7 +64,7 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
         datasets=package.manifest.datasets,
         flow_run_id=flow_run.get_id(),
     )
-    uri = save(release)
+    uri = save(build, settings.stage(settings.build_stage).bucket, release)
     create_markdown_artifact(
         key="release", markdown=release_markdown(release, uri), description=f"Release {release.id}"
     )

@@ -39,12 +39,10 @@ def package(ref: str = "HEAD") -> packaging.Package:
         result = existing
     else:
         inputs = packaging.inputs_key(app, revision.commit)
-        result = build_package(account, build_stage.bucket, app, revision, inputs, SOURCE_CACHE)
+        result = build_package(account, build_stage.bucket, app, revision, inputs)
         if not package_in_s3(account, result):
             logger.info("the cached build of %s is gone from S3; building it again", revision.commit[:12])
-            result = build_package.with_options(refresh_cache=True)(
-                account, build_stage.bucket, app, revision, inputs, SOURCE_CACHE
-            )
+            result = build_package.with_options(refresh_cache=True)(account, build_stage.bucket, app, revision, inputs)
     create_markdown_artifact(
         key="package",
         markdown=(

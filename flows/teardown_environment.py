@@ -11,24 +11,9 @@ from cloudops import config_store, deploy
 from cloudops.errors import CloudOpsError
 from cloudops.settings import load_settings
 from flows.package import application_of
-from tasks.deploy import delete_stack
+from tasks.deploy import clear_endpoints, delete_stack
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
-KIND_ENVIRONMENTS = {
-    "author-live": ["author", "live"],
-    "single-instance": ["single-instance"],
-    "lookup-service": ["lookup"],
-}
-
-
-def stacks_of(kind: str, application: str, stage: str) -> list[str]:
-    """The stacks of ``kind`` in the order they are deleted (the reverse of their creation)."""
-    deploy.check_kind(kind)
-    if kind == "author-live":
-        return [f"{application}-{stage}-author", f"{application}-{stage}-live"]
-    if kind == "single-instance":
-        return [f"{application}-{stage}-single-instance"]
-    return [f"lookup-{stage}", f"lookup-{stage}-prerequisites"]
 
 
 @flow(name="teardown-environment", log_prints=False)
@@ -38,7 +23,8 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
     settings = load_settings()
     stage_config = settings.stage(stage)
     app = application_of(settings)
-    stacks = stacks_of(kind, app.name, stage)
+    created = deploy.stacks(kind, app.name, stage)
+    stacks = [stack for stack, _ in reversed(created)]
     if not stage_config.teardown_allowed:
         raise CloudOpsError(
             f"teardown of stage {stage!r} is not allowed by its configuration (teardown_allowed = false in "
@@ -48,11 +34,6 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
         raise CloudOpsError(f"to delete {', '.join(stacks)}, pass confirm={stage}/{kind!s}; nothing was deleted")
     account = load_stage_account(settings, stage)
     deleted = [stack for stack in stacks if delete_stack(account, stack)]
-    store = config_store.SsmConfigStore(account.session())
-    ssm = account.session().client("ssm")
-    for environment in KIND_ENVIRONMENTS[kind]:
-        for key in store.get(config_store.path(stage, app.name, environment)):
-            if key != "db-password":
-                ssm.delete_parameter(Name=f"{config_store.path(stage, app.name, environment)}/{key}")
+    clear_endpoints(account, [config_store.path(stage, app.name, env) for env in sorted({e for _, e in created})])
     logger.info("deleted %s", ", ".join(deleted) or "nothing (no stack existed)")
     return deleted

@@ -47,3 +47,10 @@ def publish_endpoints(
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def delete_stack(account: AwsAccount, stack: str) -> bool:
     return cloudformation.delete(account.session(), stack)
+
+
+@task(name="clear-endpoints", cache_policy=NO_CACHE, **AWS_RETRIES)
+def clear_endpoints(account: AwsAccount, prefixes: list[str]) -> list[str]:
+    """Remove the published endpoints of torn-down environments; their database passwords stay."""
+    store = config_store.SsmConfigStore(account.session())
+    return [f"{prefix}/{key}" for prefix in prefixes for key in store.clear(prefix, keep=frozenset({"db-password"}))]

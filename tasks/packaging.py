@@ -44,11 +44,11 @@ def _package_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     **AWS_RETRIES,
 )
 def build_package(
-    account: AwsAccount, bucket: str, app: Application, revision: SourceRevision, inputs_key: str, cache_dir: Path
+    account: AwsAccount, bucket: str, app: Application, revision: SourceRevision, inputs_key: str
 ) -> packaging.Package:
     """Build the archive in a clean work folder and upload it (a package already in S3 is not uploaded)."""
     logger = get_run_logger()
-    repository = local_clone(app.repository, cache_dir)
+    repository = Path(revision.repository)  # resolve-source's local clone of the application
     with tempfile.TemporaryDirectory(prefix="cloudops-package-") as workdir:
         archive = packaging.build_archive(app, repository, revision.commit, Path(workdir), log=logger.info)
         package = packaging.upload(account.session(), bucket, app, archive)

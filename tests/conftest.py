@@ -64,18 +64,9 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
     """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does."""
-    from blocks.register import SANDBOX_MYSQL_BLOCK, sandbox_registry, save_mysql_server, save_stage_blocks
+    from blocks.register import save_sandbox_blocks
 
-    registries = sandbox.state.registries
-    saved = save_stage_blocks(
-        sandbox.settings,
-        sandbox.credentials,
-        lambda stage: sandbox_registry(registries[stage].address, registries[stage].password),
-    )
-    saved["rds"] = save_mysql_server(
-        SANDBOX_MYSQL_BLOCK, "127.0.0.1", sandbox.state.mariadb_port, MYSQL_USER, sandbox.state.mariadb_password
-    )
-    return saved
+    return save_sandbox_blocks(sandbox)
 
 
 @pytest.fixture

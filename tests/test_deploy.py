@@ -8,37 +8,25 @@ from prefect.exceptions import ParameterTypeError
 from cloudops import config_store, deploy
 from cloudops.aws import cloudformation
 from cloudops.errors import CloudOpsError, UnknownStageError
+from cloudops.image_copy import copy_image
+from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from cloudops.release_checks import ReleaseNotPromotedError
-from cloudops.sandbox.docker_engine import client as docker_client
 from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import REGISTRY_USER
 from tests.conftest import ReleaseSource
 
 pytestmark = pytest.mark.slow
 
 
 def copy_images(sandbox: Sandbox, release: Release, to_stage: str, names: list[str]) -> None:
-    """Test set-up standing in for the promote flow: the Docker engine pulls from build, pushes to the stage."""
-    engine = docker_client(sandbox.state)
-    source = sandbox.state.registries["build"]
-    target = sandbox.state.registries[to_stage]
-    for name in names:
-        image = release.images[name]
-        engine.images.pull(
-            f"{source.address}/{name}@{image.digest}",
-            auth_config={"username": REGISTRY_USER, "password": source.password.get_secret_value()},
-        )
-        local = engine.images.get(f"{source.address}/{name}@{image.digest}")
-        local.tag(f"{target.address}/{name}", tag="promoted")
-        for _ in engine.images.push(
-            f"{target.address}/{name}",
-            tag="promoted",
-            stream=True,
-            decode=True,
-            auth_config={"username": REGISTRY_USER, "password": target.password.get_secret_value()},
-        ):
-            pass
+    """Test set-up standing in for the promote flow (which needs approvals): copy by digest, build to stage."""
+    source, target = sandbox.state.registries["build"], sandbox.state.registries[to_stage]
+    with (
+        RegistryClient(source.login()) as reader,
+        RegistryClient(target.login()) as writer,
+    ):
+        for name in names:
+            copy_image(reader, name, writer, name, release.images[name].digest)
 
 
 def test_a_release_not_in_the_stage_registry_touches_no_stack(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from blocks.register import sandbox_registry
 from cloudops.image_copy import copy_image
 from cloudops.netutil import free_port
 from cloudops.registry import RegistryClient, RegistryError, TagConflictError
@@ -34,7 +33,7 @@ class Image:
 
 def client(sandbox: Sandbox, stage: str, password: SecretStr | None = None) -> RegistryClient:
     registry = sandbox.state.registries[stage]
-    return RegistryClient(sandbox_registry(registry.address, password or registry.password))
+    return RegistryClient(registry.login(password))
 
 
 def push_image(registry: RegistryClient, repository: str, layers: int = 3, size: int = 256 * 1024) -> Image:
@@ -96,7 +95,7 @@ def read_only_build(sandbox: Sandbox) -> Iterator[RegistryState]:
 def test_a_three_layer_image_keeps_its_digest_and_a_second_copy_moves_no_blob(
     sandbox: Sandbox, image: Image, read_only_build: RegistryState
 ) -> None:
-    source = RegistryClient(sandbox_registry(read_only_build.address, read_only_build.password))
+    source = RegistryClient(read_only_build.login())
     with source, client(sandbox, "qa") as qa:
         first = copy_image(source, image.repository, qa, "app", image.digest, tags=("v1",))
         assert sorted(first.copied) == sorted(image.blobs) and first.manifests_written == 1
@@ -110,7 +109,7 @@ def test_a_three_layer_image_keeps_its_digest_and_a_second_copy_moves_no_blob(
 
 def test_the_read_only_source_refuses_writes(read_only_build: RegistryState) -> None:
     # So the copies from it above succeed without writing to their source
-    twin = RegistryClient(sandbox_registry(read_only_build.address, read_only_build.password))
+    twin = RegistryClient(read_only_build.login())
     with twin, pytest.raises(RegistryError, match="answered 405 for upload to anything"):
         twin.upload_blob("anything", "sha256:" + "0" * 64, [b"x"])
 

@@ -49,9 +49,8 @@ def wait_for(check: Any, container: Any, timeout: float = 60) -> Any:
 
 def registry(sandbox: Sandbox) -> RegistryClient:
     build = sandbox.state.registries["build"]
-    from blocks.register import sandbox_registry
 
-    return RegistryClient(sandbox_registry(build.address, build.password))
+    return RegistryClient(build.login())
 
 
 def test_the_mysql_image_starts_with_the_author_data_and_the_app_serves_it(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from blocks.register import sandbox_registry
 from cloudops import audit
 from cloudops.aws import rds
 from cloudops.promotion import PromotionRefusedError, release_digests
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def registry(sandbox: Sandbox, stage: str) -> RegistryClient:
     state = sandbox.state.registries[stage]
-    return RegistryClient(sandbox_registry(state.address, state.password))
+    return RegistryClient(state.login())
 
 
 def approve(

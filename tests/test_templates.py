@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
 from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import pytest
 
+from cloudops import deploy
 from cloudops.aws.session import AccountSession
 from cloudops.sandbox.sandbox import Sandbox
 from tests.conftest import REPO
@@ -40,13 +39,6 @@ def test_cfn_lint_catches_a_broken_template(tmp_path: Path) -> None:
     assert result.returncode != 0 and "AWS::ECS::Servise" in result.stdout
 
 
-def default_network(account: AccountSession) -> tuple[str, list[str]]:
-    ec2 = account.client("ec2")
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    return vpc, sorted(s["SubnetId"] for s in subnets)[:2]
-
-
 def create(account: AccountSession, name: str, stack: str, parameters: dict[str, str]) -> dict[str, str]:
     cfn = account.client("cloudformation")
     cfn.create_stack(
@@ -72,7 +64,7 @@ def service_image(account: AccountSession, cluster: str, service: str, container
 
 def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
-    vpc, subnets = default_network(qa)
+    vpc, subnets = deploy.default_network(qa)
     suffix = uuid.uuid4().hex[:6]
     rds = qa.client("rds")
     rds.create_db_instance(
@@ -112,7 +104,7 @@ def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
 
 def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
-    vpc, subnets = default_network(qa)
+    vpc, subnets = deploy.default_network(qa)
     application = f"t{uuid.uuid4().hex[:6]}"
     outputs = create(
         qa,
@@ -136,10 +128,10 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
 
 def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: Sandbox) -> None:
     staging = sandbox.account("staging")
-    vpc, subnets = default_network(staging)
-    raw = json.loads((REPO / "config" / "parameters" / "lookup-prerequisites-staging.json").read_text())
-    values = {p["ParameterKey"]: Template(p["ParameterValue"]).substitute(account_id="333333333333") for p in raw}
-    values |= {"AWSVpcId": vpc, "SubnetIds": ",".join(subnets)}
+    vpc, subnets = deploy.default_network(staging)
+    parameter_file = REPO / "config" / "parameters" / "lookup-prerequisites-staging.json"
+    values = deploy.lookup_prerequisites(parameter_file, "333333333333", (vpc, subnets))
+    assert (values["AWSVpcId"], values["SubnetIds"]) == (vpc, ",".join(subnets))  # "default" resolved
     prerequisites = create(
         staging, "lookup-prerequisites", f"lookup-staging-prerequisites-{uuid.uuid4().hex[:4]}", values
     )

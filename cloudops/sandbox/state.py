@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cloudops.registry import RegistryLogin
+
 SANDBOX_DIR_ENV = "CLOUDOPS_SANDBOX_DIR"
 DEFAULT_SANDBOX_DIR = Path(".sandbox")
 # The sandbox's base credentials: moto accepts any; the account is chosen by assuming a role in it.
@@ -39,6 +41,10 @@ class RegistryState(BaseModel):
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def login(self, password: SecretStr | None = None) -> RegistryLogin:
+        """How to log in to this registry (as ECR's user ``AWS``), with its password unless another is given."""
+        return RegistryLogin(url=f"http://{self.address}", username=REGISTRY_USER, password=password or self.password)
 
 
 class SandboxState(BaseModel):
