@@ -1,6 +1,10 @@
-"""`cloudops approve` / `cloudops reject`: answer a paused await-approval run from the command line."""
+"""`cloudops approve`: answer a paused await-approval run from the command line; and the demo's automatic approver."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from uuid import UUID
 
 from prefect import resume_flow_run
 from prefect.client.orchestration import get_client
@@ -11,23 +15,27 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 
 from cloudops.errors import CloudOpsError
 
 
-def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
-    """Resume the paused await-approval run of ``version`` in ``stage`` with ``answer``; its id."""
+def paused_approval_runs() -> list[FlowRun]:
+    """The await-approval runs waiting for an answer."""
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
+        return client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["await-approval"])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
             ),
         )
+
+
+def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
+    """Resume the paused await-approval run of ``version`` in ``stage`` with ``answer``; its id."""
     waiting = [
         run
-        for run in runs
+        for run in paused_approval_runs()
         if run.parameters.get("stage") == stage and run.parameters.get("version") in (version, "latest")
     ]
     if not waiting:
@@ -38,3 +46,42 @@ def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
     run = waiting[0]
     resume_flow_run(run.id, run_input=answer)
     return str(run.id)
+
+
+class AutoApprover:
+    """For the sandbox demo only: approves each await-approval run that starts pausing after it was created,
+    through the same form answer a person gives (so the approval is in the audit trail like any other)."""
+
+    def __init__(self, approver: str, report: Callable[[str], None], poll_seconds: float = 1.0) -> None:
+        self.approver = approver
+        self.report = report
+        self.poll_seconds = poll_seconds
+        self._ignored: set[UUID] = {run.id for run in paused_approval_runs()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="auto-approver", daemon=True)
+
+    def __enter__(self) -> AutoApprover:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            for run in paused_approval_runs():
+                if run.id in self._ignored:
+                    continue
+                self._ignored.add(run.id)
+                answer = {
+                    "decision": "approve",
+                    "approver": self.approver,
+                    "ticket": "",
+                    "comment": "approved automatically by `cloudops release --auto-approve` (sandbox demo)",
+                }
+                resume_flow_run(run.id, run_input=answer)
+                self.report(
+                    f"approved {run.parameters.get('version')} in {run.parameters.get('stage')} automatically "
+                    f"as {self.approver!r} (--auto-approve)"
+                )

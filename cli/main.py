@@ -11,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
+from cli.release_command import release_command
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.sandbox import PARTS, Sandbox
 from cloudops.sandbox.state import sandbox_dir
@@ -234,6 +235,9 @@ def approve_command(
     answer = {"decision": "reject" if reject else "approve", "approver": approver, "ticket": ticket, "comment": comment}
     run_id = answer_waiting_run(version, stage, answer)
     typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
+
+
+app.command("release")(friendly(release_command))
 
 
 @app.command("config")

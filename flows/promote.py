@@ -59,6 +59,7 @@ def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> aud
             "from": from_stage,
             "approved_by": approval.actor if approval else "(from the build stage)",
             "snapshots": ", ".join(shared),
+            "blobs_copied": str(sum(len(r.copied) for r in reports.values())),
         },
     )
     key = audit.record(build.session(), bucket, entry)

@@ -1,0 +1,83 @@
+"""`cloudops release`: the whole pipeline from one command, with progress, and where to look afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+from typing import Annotated, cast
+
+import typer
+
+AUTO_APPROVER = "auto-approver (sandbox demo)"
+
+
+def release_command(
+    ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
+    to: Annotated[str, typer.Option("--to", help="The last stage the release goes to.")] = "prod",
+    kind: Annotated[
+        str, typer.Option(help="What to deploy in each stage: author-live, single-instance or lookup-service.")
+    ] = "author-live",
+    rds_databases: Annotated[
+        str | None, typer.Option(help="The sandbox's MySQL Server block for RDS data (sandbox-mariadb).")
+    ] = None,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(help="Approve every stage automatically, through the approval form (for the sandbox demo)."),
+    ] = False,
+    approval_timeout: Annotated[int, typer.Option(help="Seconds to wait for each approval.")] = 7 * 24 * 3600,
+) -> None:
+    """Run release: build REF, then promote, deploy and (except in the last stage) wait for approval, stage by stage."""
+    from cli.approvals import AutoApprover
+    from cloudops.deploy import check_kind
+    from flows.release import Kind, ReleaseStoppedError, release
+
+    check_kind(kind)
+
+    if auto_approve:
+        typer.echo(f"approvals: given automatically as {AUTO_APPROVER!r} through each run's form (--auto-approve)")
+    approver = AutoApprover(AUTO_APPROVER, report=lambda line: typer.echo(f"  {line}")) if auto_approve else None
+    try:
+        with approver or contextlib.nullcontext():
+            outcomes = release(
+                ref=ref,
+                to_stage=to,
+                deploy_kind=cast(Kind, kind),
+                approval_timeout_seconds=approval_timeout,
+                started_by=getpass.getuser(),
+                rds_databases=rds_databases,
+            )
+    except ReleaseStoppedError as error:
+        typer.echo(f"stopped: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("")
+    for outcome in outcomes:
+        approval = f"; {outcome.decision} by {outcome.approver}" if outcome.decision else ""
+        typer.echo(
+            f"{outcome.stage:<8} deployed {outcome.deployed}: {', '.join(outcome.stacks_changed) or 'no changes'}"
+            f"{approval}"
+        )
+    ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
+    if ui:
+        typer.echo(f"\nPrefect UI:        {ui}")
+        typer.echo(f"release artifact:  {ui}/artifacts/key/release-summary")
+    show_endpoints([o.stage for o in outcomes])
+
+
+def show_endpoints(stages: list[str]) -> None:
+    """Each deployed environment's endpoints, read back from its stage's config store."""
+    from blocks.stage_accounts import load_stage_account
+    from cloudops import config_store
+    from cloudops.settings import load_settings
+    from flows.package import application_of
+
+    settings = load_settings()
+    app = application_of(settings)
+    typer.echo("endpoints (from each stage's config store):")
+    for stage in stages:
+        store = config_store.SsmConfigStore(load_stage_account(settings, stage).session())
+        prefix = config_store.path(stage, app.name, "").rstrip("/")
+        for key, value in sorted(store.get(prefix).items()):
+            if key.endswith("db-password"):
+                continue  # a secret: never printed
+            typer.echo(f"  {prefix}/{key} = {value}")

@@ -1,0 +1,86 @@
+"""The whole release as a plan: which stages a release goes through, when a stage's approval is already
+given, and the summary of what happened in each stage. Pure functions over settings and records."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from cloudops.audit import AuditEntry, latest_approval
+from cloudops.errors import CloudOpsError
+from cloudops.release import Release
+from cloudops.settings import Settings
+
+
+class StageOutcome(BaseModel):
+    """What the release did in one stage: its promotion, its deploy, and the approval it got there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    promoted: bool = False
+    blobs_copied: int = 0
+    deployed: str = ""
+    stacks_changed: tuple[str, ...] = ()
+    endpoints: dict[str, str] = {}
+    decision: str = ""
+    approver: str = ""
+    approval_reused: bool = False
+
+
+def stages_to(settings: Settings, to_stage: str) -> list[str]:
+    """The stages a release passes through from the build stage to ``to_stage``, in order (build excluded)."""
+    settings.stage(to_stage)
+    if to_stage == settings.build_stage:
+        raise CloudOpsError(
+            f"stage {to_stage!r} is the build stage; release to one of "
+            f"{', '.join(s for s in settings.promotion_order() if s != settings.build_stage)}"
+        )
+    path = [to_stage]
+    source = settings.stage(to_stage).promotes_from
+    while source is not None and source != settings.build_stage:
+        path.append(source)
+        source = settings.stage(source).promotes_from
+    return list(reversed(path))
+
+
+def reusable_approval(trail: list[AuditEntry], version: str, stage: str, digests: dict[str, str]) -> AuditEntry | None:
+    """An approval already recorded for exactly these digests in ``stage``: a re-run of the release does not ask
+    again. A later rejection, or an approval of other digests, is not reusable."""
+    last = latest_approval(trail, version, stage)
+    if last is not None and last.decision == "approved" and last.digests == digests:
+        return last
+    return None
+
+
+def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: str = "") -> str:
+    """The release and each stage's outcome, as the run's closing artifact."""
+    lines = [
+        f"# Release {release.id}",
+        "",
+        f"- **commit**: `{release.commit}` (ref `{release.ref}`)",
+        f"- **package**: `{release.package_digest}`",
+        "",
+        "| image | digest |",
+        "|---|---|",
+        *(f"| {name} | `{image.digest}` |" for name, image in sorted(release.images.items())),
+        "",
+        "| database | snapshot |",
+        "|---|---|",
+        *(f"| {env} | `{snap.identifier}` |" for env, snap in sorted(release.snapshots.items())),
+        "",
+        "| stage | promotion | deploy | stacks changed | approval | endpoint |",
+        "|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        promotion = f"{o.blobs_copied} blob(s) copied" if o.promoted else "-"
+        approval = "-"
+        if o.decision:
+            approval = f"{o.decision} by {o.approver}" + (" (recorded before)" if o.approval_reused else "")
+        endpoint = next(iter(o.endpoints.values()), "-")
+        lines.append(
+            f"| {o.stage} | {promotion} | {o.deployed or '-'} | {', '.join(o.stacks_changed) or 'none'} | "
+            f"{approval} | {endpoint} |"
+        )
+    if stopped:
+        lines += ["", f"**Stopped**: {stopped}"]
+    return "\n".join(lines) + "\n"

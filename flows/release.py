@@ -1,0 +1,118 @@
+"""release: the whole pipeline. Build in the build account, then for each stage up to ``to_stage``: promote,
+deploy, and (before going further) wait for that stage's approval."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from blocks.stage_accounts import load_stage_account
+from cloudops import audit, deploy
+from cloudops.errors import CloudOpsError
+from cloudops.promotion import release_digests
+from cloudops.release import Release
+from cloudops.release_plan import StageOutcome, reusable_approval, stages_to, summary_markdown
+from cloudops.settings import load_settings
+from flows.await_approval import SEVEN_DAYS, await_approval
+from flows.build_release import build_release
+from flows.deploy_environment import deploy_environment
+from flows.package import application_of
+from flows.promote import promote
+
+Kind = Literal["author-live", "single-instance", "lookup-service"]
+
+
+class ReleaseStoppedError(CloudOpsError):
+    """A release that did not reach its last stage: a stage rejected it, or nobody answered in time."""
+
+
+@flow(name="release", log_prints=False)
+def release(
+    ref: str = "HEAD",
+    to_stage: str = "prod",
+    deploy_kind: Kind = "author-live",
+    approval_timeout_seconds: int = SEVEN_DAYS,
+    started_by: str = "",
+    rds_databases: str | None = None,
+) -> list[StageOutcome]:
+    """Release ``ref`` of the application all the way to ``to_stage``.
+
+    Builds it once in the build account (nothing is rebuilt when nothing changed), then in each stage on the
+    way: promotes it by digest, deploys it as ``deploy_kind``, and, unless it is the last stage, waits for a
+    person to approve it there (an approval already recorded for exactly these digests is not asked again).
+    A rejection, or no answer within ``approval_timeout_seconds``, stops the release and fails the run.
+    ``started_by`` may not approve where a stage forbids self-approval. ``rds_databases``: the sandbox's
+    MySQL Server block for RDS data (leave empty on AWS).
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    app = application_of(settings)
+    path = stages_to(settings, to_stage)  # a wrong stage or kind fails before anything is built
+    deploy.check_kind(deploy_kind)
+    build = load_stage_account(settings, settings.build_stage)
+    bucket = settings.stage(settings.build_stage).bucket
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        logger.info("[%5.0f s] %s", time.monotonic() - started, message)
+
+    progress(f"release of {app.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
+    built: Release = build_release(ref=ref, rds_databases=rds_databases)
+    progress(f"built {built.id} (commit {built.commit[:12]})")
+    digests = release_digests(built)
+    outcomes: list[StageOutcome] = []
+    stopped = ""
+    for stage in path:
+        entry = promote(version=built.version, to_stage=stage)
+        copied = int(entry.detail.get("blobs_copied", "0"))
+        progress(f"{stage}: promoted ({copied} blob(s) copied)")
+        stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
+        changed = tuple(s.stack for s in stacks if s.executed)
+        progress(f"{stage}: deployed {deploy_kind} ({', '.join(changed) or 'no changes'})")
+        outcome = StageOutcome(
+            stage=stage,
+            promoted=True,
+            blobs_copied=copied,
+            deployed=deploy_kind,
+            stacks_changed=changed,
+            endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
+        )
+        if stage != path[-1]:
+            trail = audit.entries(build.session(), bucket, app.name, built.version)
+            approval = reusable_approval(trail, built.version, stage, digests)
+            reused = approval is not None
+            if approval is not None:
+                when = f"{approval.at:%Y-%m-%d %H:%M} UTC"
+                progress(f"{stage}: approved before by {approval.actor} ({when}); not asked again")
+            else:
+                progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
+                approval = await_approval(
+                    version=built.version, stage=stage, timeout_seconds=approval_timeout_seconds, started_by=started_by
+                )
+                progress(f"{stage}: {approval.decision} by {approval.actor}")
+            outcome = outcome.model_copy(
+                update={
+                    "decision": approval.decision or "",
+                    "approver": approval.actor,
+                    "approval_reused": reused,
+                }
+            )
+            if approval.decision != "approved":
+                stopped = f"{approval.decision} in {stage} by {approval.actor}" + (
+                    f": {approval.comment}" if approval.comment else ""
+                )
+        outcomes.append(outcome)
+        if stopped:
+            break
+    create_markdown_artifact(
+        key="release-summary",
+        markdown=summary_markdown(built, outcomes, stopped),
+        description=f"Release {built.id} to {to_stage}",
+    )
+    if stopped:
+        raise ReleaseStoppedError(f"release {built.id} stopped before {to_stage}: {stopped}")
+    progress(f"{built.id} is in {to_stage}")
+    return outcomes

@@ -1,0 +1,128 @@
+"""release: build, then stage by stage promote, deploy and wait for approval; against the real parts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+from cli.approvals import AutoApprover
+from cloudops import audit
+from cloudops.promotion import release_digests
+from cloudops.registry import RegistryClient
+from cloudops.release import Release
+from cloudops.sandbox.sandbox import Sandbox
+from tests.conftest import ReleaseSource
+from tests.test_approval import answer_from_another_process, paused_run
+
+pytestmark = pytest.mark.slow
+BUCKET = "cloudops-build-111111111111"
+
+
+class Background:
+    """The release flow in a thread of this process; the test answers its approvals as a person would."""
+
+    def __init__(self, **parameters: Any) -> None:
+        from flows.release import release
+
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.result = release(ref="main", **parameters)
+            except BaseException as error:  # handed to the test
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> Any:
+        self.thread.join(timeout=500)
+        assert not self.thread.is_alive(), "the release flow did not finish"
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def reject_earlier(sandbox: Sandbox, release: Release, *stages: str) -> None:
+    """Record a rejection as the last decision in ``stages``, so the release has to ask there again."""
+    for stage in stages:
+        audit.record(
+            sandbox.account("build"),
+            BUCKET,
+            audit.AuditEntry(
+                kind="approval",
+                application=release.application,
+                version=release.version,
+                stage=stage,
+                actor="earlier.reviewer",
+                digests=release_digests(release),
+                decision="rejected",
+            ),
+        )
+
+
+def trail(sandbox: Sandbox, release: Release) -> list[audit.AuditEntry]:
+    return audit.entries(sandbox.account("build"), BUCKET, release.application, release.version)
+
+
+def test_a_release_waits_for_qa_approval_then_goes_to_staging(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    reject_earlier(sandbox, release, "qa")
+    run = Background(to_stage="staging", started_by="alice")
+    answer_from_another_process(paused_run(set(), timeout=300), decision="approve", approver="qa.erin", ticket="QA-5")
+    qa, staging = run.join()
+
+    assert (qa.stage, qa.decision, qa.approver, qa.approval_reused) == ("qa", "approved", "qa.erin", False)
+    assert (staging.stage, staging.deployed, staging.decision) == ("staging", "author-live", "")
+    with RegistryClient(sandbox.state.registries["staging"].login()) as registry:
+        for name, digest in release_digests(release).items():
+            assert registry.manifest_digest(name, digest) == digest
+    kinds = [(e.kind, e.stage, e.actor if e.kind == "approval" else "") for e in trail(sandbox, release)]
+    approved_at = kinds.index(("approval", "qa", "qa.erin"))
+    assert ("promotion", "staging", "") in kinds[approved_at:]
+    with get_client(sync_client=True) as client:
+        summary = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=["release-summary"]))
+        )
+    assert summary and "| qa |" in str(summary[0].data) and "approved by qa.erin" in str(summary[0].data)
+
+
+def test_a_rejection_stops_the_release_before_the_next_stage(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.release import ReleaseStoppedError
+
+    reject_earlier(sandbox, release, "qa")
+    before = len(trail(sandbox, release))
+    run = Background(to_stage="prod")
+    answer_from_another_process(paused_run(set(), timeout=300), decision="reject", approver="qa.erin", comment="bug 7")
+    with pytest.raises(ReleaseStoppedError, match=r"stopped before prod: rejected in qa by qa\.erin: bug 7"):
+        run.join()
+    after = [e for e in trail(sandbox, release)[before:] if e.kind != "deploy"]
+    assert [(e.kind, e.stage) for e in after] == [("promotion", "qa"), ("approval", "qa")]
+    assert after[-1].decision == "rejected"
+
+
+def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothing(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.release import release as release_flow
+
+    reject_earlier(sandbox, release, "qa", "staging")
+    approvals: list[str] = []
+    with AutoApprover("auto-approver", report=approvals.append, poll_seconds=0.3):
+        first = release_flow(ref="main", to_stage="prod", started_by="alice")
+    assert [o.stage for o in first] == ["qa", "staging", "prod"]
+    assert [(o.decision, o.approver) for o in first[:2]] == [("approved", "auto-approver")] * 2
+    assert len(approvals) == 2 and all("automatically" in line for line in approvals)
+
+    # No approver this time: a pause would time out after 5 s and stop the release.
+    again = release_flow(ref="main", to_stage="prod", started_by="alice", approval_timeout_seconds=5)
+    assert [(o.stage, o.approval_reused) for o in again] == [("qa", True), ("staging", True), ("prod", False)]
+    assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again)

@@ -1,0 +1,87 @@
+"""The release plan: the stages on the way, when an approval is reused, and the closing summary."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudops.audit import AuditEntry, Decision
+from cloudops.errors import CloudOpsError, UnknownStageError
+from cloudops.images import BuiltImage
+from cloudops.release import Release
+from cloudops.release_plan import StageOutcome, reusable_approval, stages_to, summary_markdown
+from cloudops.settings import Settings
+from cloudops.snapshots import SnapshotRecord
+
+DIGESTS = {"app": "sha256:" + "a" * 64, "broker": "sha256:" + "b" * 64}
+
+
+def decision(stage: str, decision: Decision, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> AuditEntry:
+    return AuditEntry(
+        kind="approval",
+        application="commerce",
+        version=version,
+        stage=stage,
+        actor="qa.lead",
+        digests=digests,
+        decision=decision,
+    )
+
+
+def test_the_stages_on_the_way_follow_promotes_from(settings: Settings) -> None:
+    assert stages_to(settings, "prod") == ["qa", "staging", "prod"]
+    assert stages_to(settings, "staging") == ["qa", "staging"]
+    assert stages_to(settings, "qa") == ["qa"]
+
+
+def test_a_release_to_the_build_stage_or_an_unknown_stage_is_refused(settings: Settings) -> None:
+    with pytest.raises(CloudOpsError, match="'build' is the build stage; release to one of qa, staging, prod"):
+        stages_to(settings, "build")
+    with pytest.raises(UnknownStageError, match="unknown stage 'production'; use one of build, prod, qa, staging"):
+        stages_to(settings, "production")
+
+
+def test_only_the_last_decision_for_exactly_these_digests_is_reused() -> None:
+    approved = decision("qa", "approved")
+    assert reusable_approval([approved], "1.0", "qa", DIGESTS) == approved
+    assert reusable_approval([approved], "1.0", "staging", DIGESTS) is None
+    assert reusable_approval([approved], "1.1", "qa", DIGESTS) is None
+    assert reusable_approval([approved, decision("qa", "rejected")], "1.0", "qa", DIGESTS) is None
+    other = decision("qa", "approved", {**DIGESTS, "app": "sha256:" + "c" * 64})
+    assert reusable_approval([other], "1.0", "qa", DIGESTS) is None
+
+
+def test_the_summary_shows_each_stage_and_why_it_stopped() -> None:
+    release = Release(
+        application="commerce",
+        version="1.0",
+        commit="c" * 40,
+        ref="main",
+        package_digest="sha256:" + "0" * 64,
+        package_uri="s3://build/packages/commerce/0.tar.zst",
+        images={"app": BuiltImage(name="app", registry="r", digest="sha256:" + "1" * 64, inputs="i", rebuilt=False)},
+        snapshots={
+            "author": SnapshotRecord(
+                environment="author",
+                identifier="commerce-author-1-0",
+                arn="arn",
+                shared_with=("222222222222",),
+                created=False,
+            )
+        },
+        datasets={},
+    )
+    qa = StageOutcome(
+        stage="qa",
+        promoted=True,
+        blobs_copied=3,
+        deployed="author-live",
+        stacks_changed=("commerce-qa-author",),
+        endpoints={"commerce-qa-author": "http://qa"},
+        decision="rejected",
+        approver="carol",
+    )
+    markdown = summary_markdown(release, [qa], stopped="rejected in qa by carol")
+    assert "| qa | 3 blob(s) copied | author-live | commerce-qa-author | rejected by carol | http://qa |" in markdown
+    assert "**Stopped**: rejected in qa by carol" in markdown
+    assert "| app | `sha256:" + "1" * 64 + "` |" in markdown
+    assert "| author | `commerce-author-1-0` |" in markdown
