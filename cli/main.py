@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
+from cli.deployments_command import deployments_app
+from cli.friendly import friendly
 from cli.release_command import release_command
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.sandbox import PARTS, Sandbox
@@ -30,9 +30,8 @@ accounts_app = typer.Typer(help="The stage accounts of cloudops.toml.", no_args_
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(deployments_app, name="deployments")
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SandboxDir = Annotated[
     Path | None,
@@ -42,20 +41,6 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="The configuration file [default: $CLOUDOPS_CONFIG_FILE or ./cloudops.toml]."),
 ]
-
-
-def friendly(command: Callable[P, R]) -> Callable[P, R]:
-    """Print our errors as one clear message and exit 1, instead of a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except CloudOpsError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _sandbox(directory: Path | None, config: Path | None, auto_ports: bool = False) -> Sandbox:

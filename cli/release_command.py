@@ -39,7 +39,7 @@ def release_command(
     approver = AutoApprover(AUTO_APPROVER, report=lambda line: typer.echo(f"  {line}")) if auto_approve else None
     try:
         with approver or contextlib.nullcontext():
-            outcomes = release(
+            outcome = release(
                 ref=ref,
                 to_stage=to,
                 deploy_kind=cast(Kind, kind),
@@ -50,18 +50,22 @@ def release_command(
     except ReleaseStoppedError as error:
         typer.echo(f"stopped: {error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo("")
-    for outcome in outcomes:
-        approval = f"; {outcome.decision} by {outcome.approver}" if outcome.decision else ""
-        typer.echo(
-            f"{outcome.stage:<8} deployed {outcome.deployed}: {', '.join(outcome.stacks_changed) or 'no changes'}"
-            f"{approval}"
-        )
+    built = outcome.release
+    typer.echo(f"\nrelease {built.id} (commit {built.commit[:12]}), package {built.package_digest}")
+    typer.echo(f"  rebuilt: {', '.join(outcome.rebuilt) or 'nothing (the package, images and snapshots were there)'}")
+    for name, image in sorted(built.images.items()):
+        typer.echo(f"  image    {name:<7} {image.digest}")
+    for environment, snap in sorted(built.snapshots.items()):
+        typer.echo(f"  snapshot {environment:<7} {snap.identifier}")
+    for stage in outcome.stages:
+        approval = f"; {stage.decision} by {stage.approver}" if stage.decision else ""
+        changed = ", ".join(stage.stacks_changed) or "no changes"
+        typer.echo(f"{stage.stage:<8} {stage.blobs_copied} blob(s) copied; {stage.deployed}: {changed}{approval}")
     ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
     if ui:
         typer.echo(f"\nPrefect UI:        {ui}")
         typer.echo(f"release artifact:  {ui}/artifacts/key/release-summary")
-    show_endpoints([o.stage for o in outcomes])
+    show_endpoints([stage.stage for stage in outcome.stages])
 
 
 def show_endpoints(stages: list[str]) -> None:

@@ -27,6 +27,22 @@ class StageOutcome(BaseModel):
     approval_reused: bool = False
 
 
+class ReleaseOutcome(BaseModel):
+    """A whole release: what was built and what happened in each stage it reached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    release: Release
+    stages: tuple[StageOutcome, ...]
+
+    @property
+    def rebuilt(self) -> list[str]:
+        """The images built and the snapshots taken by this run (none when nothing changed)."""
+        return [f"image {n}" for n, i in self.release.images.items() if i.rebuilt] + [
+            f"snapshot {e}" for e, s in self.release.snapshots.items() if s.created
+        ]
+
+
 def stages_to(settings: Settings, to_stage: str) -> list[str]:
     """The stages a release passes through from the build stage to ``to_stage``, in order (build excluded)."""
     settings.stage(to_stage)

@@ -14,7 +14,7 @@ from cloudops import audit, deploy
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
-from cloudops.release_plan import StageOutcome, reusable_approval, stages_to, summary_markdown
+from cloudops.release_plan import ReleaseOutcome, StageOutcome, reusable_approval, stages_to, summary_markdown
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
@@ -37,7 +37,7 @@ def release(
     approval_timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
     rds_databases: str | None = None,
-) -> list[StageOutcome]:
+) -> ReleaseOutcome:
     """Release ``ref`` of the application all the way to ``to_stage``.
 
     Builds it once in the build account (nothing is rebuilt when nothing changed), then in each stage on the
@@ -61,7 +61,11 @@ def release(
 
     progress(f"release of {app.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
     built: Release = build_release(ref=ref, rds_databases=rds_databases)
-    progress(f"built {built.id} (commit {built.commit[:12]})")
+    rebuilt = ReleaseOutcome(release=built, stages=()).rebuilt
+    progress(
+        f"built {built.id} (commit {built.commit[:12]}): "
+        + (", ".join(rebuilt) if rebuilt else "nothing rebuilt, the package, images and snapshots were there")
+    )
     digests = release_digests(built)
     outcomes: list[StageOutcome] = []
     stopped = ""
@@ -115,4 +119,4 @@ def release(
     if stopped:
         raise ReleaseStoppedError(f"release {built.id} stopped before {to_stage}: {stopped}")
     progress(f"{built.id} is in {to_stage}")
-    return outcomes
+    return ReleaseOutcome(release=built, stages=tuple(outcomes))

@@ -76,7 +76,7 @@ def test_a_release_waits_for_qa_approval_then_goes_to_staging(
     reject_earlier(sandbox, release, "qa")
     run = Background(to_stage="staging", started_by="alice")
     answer_from_another_process(paused_run(set(), timeout=300), decision="approve", approver="qa.erin", ticket="QA-5")
-    qa, staging = run.join()
+    qa, staging = run.join().stages
 
     assert (qa.stage, qa.decision, qa.approver, qa.approval_reused) == ("qa", "approved", "qa.erin", False)
     assert (staging.stage, staging.deployed, staging.decision) == ("staging", "author-live", "")
@@ -117,12 +117,13 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     reject_earlier(sandbox, release, "qa", "staging")
     approvals: list[str] = []
     with AutoApprover("auto-approver", report=approvals.append, poll_seconds=0.3):
-        first = release_flow(ref="main", to_stage="prod", started_by="alice")
+        first = release_flow(ref="main", to_stage="prod", started_by="alice").stages
     assert [o.stage for o in first] == ["qa", "staging", "prod"]
     assert [(o.decision, o.approver) for o in first[:2]] == [("approved", "auto-approver")] * 2
     assert len(approvals) == 2 and all("automatically" in line for line in approvals)
 
     # No approver this time: a pause would time out after 5 s and stop the release.
     again = release_flow(ref="main", to_stage="prod", started_by="alice", approval_timeout_seconds=5)
-    assert [(o.stage, o.approval_reused) for o in again] == [("qa", True), ("staging", True), ("prod", False)]
-    assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again)
+    assert again.rebuilt == []
+    assert [(o.stage, o.approval_reused) for o in again.stages] == [("qa", True), ("staging", True), ("prod", False)]
+    assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again.stages)

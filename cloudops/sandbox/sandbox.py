@@ -23,7 +23,7 @@ from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
 from cloudops.errors import SandboxError
 from cloudops.netutil import free_port
-from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, registries
+from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, prefect_worker, registries
 from cloudops.sandbox.processes import (
     alive,
     require_free_port,
@@ -41,7 +41,9 @@ from cloudops.sandbox.state import (
 )
 from cloudops.settings import Settings
 
-PARTS = ("moto", "registries", "mariadb", "docker", "prefect")
+PARTS = ("moto", "registries", "mariadb", "docker", "prefect", "worker")
+# The worker runs flow runs of the deployments: it starts after the others, once the Prefect server answers.
+AFTER_THE_OTHERS = ("worker",)
 DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "prefect": 4200, "registries": 5001}
 START_TIMEOUT = {"moto": 60.0, "registries": 30.0, "mariadb": 60.0, "docker": 90.0, "prefect": 120.0}
 
@@ -59,8 +61,12 @@ class PartStatus:
 class Sandbox:
     """The sandbox in folder ``root`` for the stages of ``settings``."""
 
-    def __init__(self, root: Path, settings: Settings, *, auto_ports: bool = False) -> None:
+    def __init__(
+        self, root: Path, settings: Settings, *, auto_ports: bool = False, project_dir: Path | None = None
+    ) -> None:
         self.root = root.absolute()
+        # Where the worker runs flows from (prefect.yaml's pull step changes into it): this project.
+        self.project_dir = (project_dir or Path(__file__).resolve().parents[2]).absolute()
         self.settings = settings
         self.auto_ports = auto_ports
         self.state = self._load_or_plan_state()
@@ -80,15 +86,21 @@ class Sandbox:
                 report(f"{part}: already running")
         self._check_ports(todo)
         self.state.save()
+        errors = []
         with ThreadPoolExecutor(max_workers=len(todo) or 1) as pool:
-            futures = {part: pool.submit(self._start, part) for part in todo}
-            errors = []
+            futures = {part: pool.submit(self._start, part) for part in todo if part not in AFTER_THE_OTHERS}
             for part, future in futures.items():
                 try:
                     future.result()
                     report(f"{part}: started ({self._address(part)})")
                 except SandboxError as error:
                     errors.append(f"{part}: {error}")
+        for part in (p for p in todo if p in AFTER_THE_OTHERS and not errors):
+            try:
+                self._start(part)
+                report(f"{part}: started ({self._address(part)})")
+            except SandboxError as error:
+                errors.append(f"{part}: {error}")
         self.state.save()
         if errors:
             raise SandboxError("the sandbox did not start:\n" + "\n".join(errors))
@@ -119,6 +131,11 @@ class Sandbox:
             pid = prefect_server.start(state)
             self._wait(part, pid, lambda: prefect_server.answers(state))
             state.pids["prefect"] = pid
+        elif part == "worker":
+            if not prefect_server.answers(state):
+                raise SandboxError("the worker needs the Prefect server: start the 'prefect' part too")
+            prefect_worker.ensure_work_pool(prefect_worker.worker_env(state, self.project_dir))
+            state.pids["worker"] = prefect_worker.start(state, self.project_dir)
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
         name = part.split()[0]
@@ -195,13 +212,19 @@ class Sandbox:
                 prefect_server.answers(state),
                 state.pids.get("prefect"),
             ),
+            PartStatus(
+                "worker",
+                f"work pool {prefect_worker.WORK_POOL}",
+                prefect_worker.answers(state),
+                state.pids.get("worker"),
+            ),
         ]
         return rows
 
     def down(self) -> list[int]:
         """Stop every part; the pids of stragglers the final sweep had to kill."""
         state = self.state
-        order = ["prefect", "docker", "mariadb", "moto"]
+        order = ["worker", "prefect", "docker", "mariadb", "moto"]
         for part in order:
             stop(state.pids.pop(part, None))
         for registry in state.registries.values():
@@ -300,6 +323,8 @@ class Sandbox:
             return mariadb.answers(state)
         if part == "docker":
             return docker_engine.answers(state)
+        if part == "worker":
+            return prefect_worker.answers(state)
         return prefect_server.answers(state)
 
     def _address(self, part: str) -> str:
@@ -310,6 +335,7 @@ class Sandbox:
             "mariadb": f"127.0.0.1:{state.mariadb_port}",
             "docker": state.docker_host,
             "prefect": state.prefect_api_url.removesuffix("/api"),
+            "worker": f"work pool {prefect_worker.WORK_POOL}, runs flows in {self.project_dir}",
         }[part]
 
     def is_running(self) -> bool:

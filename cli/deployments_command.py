@@ -1,0 +1,19 @@
+"""`cloudops deployments create`: the work pool and every deployment of prefect.yaml on the current server."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.friendly import friendly
+
+deployments_app = typer.Typer(help="The Prefect deployments of prefect.yaml.", no_args_is_help=True)
+
+
+@deployments_app.command("create")
+@friendly
+def create() -> None:
+    """Create (or update) the work pool and every deployment of prefect.yaml on $PREFECT_API_URL's server."""
+    from deployments.project import create_deployments
+
+    for name in create_deployments():
+        typer.echo(f"  deployment {name}")

@@ -1,0 +1,40 @@
+"""Creating every deployment of prefect.yaml (and its work pool) against a running Prefect server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from cloudops.errors import CloudOpsError
+from cloudops.sandbox.prefect_worker import WORK_POOL, ensure_work_pool, prefect_command
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The work pool (unless it exists) and every deployment of prefect.yaml; the deployments' names.
+
+    Runs ``prefect deploy --all`` in ``project_dir`` with CLOUDOPS_PROJECT_DIR set, so that the pull step
+    of each deployment changes into this project when a worker runs it.
+    """
+    env = {**os.environ, "CLOUDOPS_PROJECT_DIR": str(project_dir)}
+    if not env.get("PREFECT_API_URL"):
+        raise CloudOpsError(
+            "PREFECT_API_URL is not set: point it at your Prefect server "
+            '(in the sandbox: eval "$(uv run cloudops sandbox env)")'
+        )
+    ensure_work_pool(env)
+    result = subprocess.run(
+        [str(prefect_command()), "--no-prompt", "deploy", "--all"],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise CloudOpsError(f"prefect deploy --all failed in {project_dir}:\n{result.stdout[-3000:]}{result.stderr}")
+    names = re.findall(r"Deployment '([^']+)' successfully created", result.stdout)
+    return names or [f"(see the output of prefect deploy) in pool {WORK_POOL}"]
