@@ -46,6 +46,7 @@ def release_command(
                 approval_timeout_seconds=approval_timeout,
                 started_by=getpass.getuser(),
                 rds_databases=rds_databases,
+                approval_poll_seconds=1 if auto_approve else 10,
             )
     except ReleaseStoppedError as error:
         typer.echo(f"stopped: {error}", err=True)

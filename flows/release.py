@@ -37,6 +37,7 @@ def release(
     approval_timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
     rds_databases: str | None = None,
+    approval_poll_seconds: int = 10,
 ) -> ReleaseOutcome:
     """Release ``ref`` of the application all the way to ``to_stage``.
 
@@ -45,7 +46,8 @@ def release(
     person to approve it there (an approval already recorded for exactly these digests is not asked again).
     A rejection, or no answer within ``approval_timeout_seconds``, stops the release and fails the run.
     ``started_by`` may not approve where a stage forbids self-approval. ``rds_databases``: the sandbox's
-    MySQL Server block for RDS data (leave empty on AWS).
+    MySQL Server block for RDS data (leave empty on AWS). A run waiting for approval checks for the answer
+    every ``approval_poll_seconds``.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -94,7 +96,11 @@ def release(
             else:
                 progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
                 approval = await_approval(
-                    version=built.version, stage=stage, timeout_seconds=approval_timeout_seconds, started_by=started_by
+                    version=built.version,
+                    stage=stage,
+                    timeout_seconds=approval_timeout_seconds,
+                    started_by=started_by,
+                    poll_interval=approval_poll_seconds,
                 )
                 progress(f"{stage}: {approval.decision} by {approval.actor}")
             outcome = outcome.model_copy(

@@ -33,7 +33,7 @@ class Background:
 
         def run() -> None:
             try:
-                self.result = release(ref="main", **parameters)
+                self.result = release(ref="main", approval_poll_seconds=1, **parameters)
             except BaseException as error:  # handed to the test
                 self.error = error
 
@@ -117,7 +117,7 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     reject_earlier(sandbox, release, "qa", "staging")
     approvals: list[str] = []
     with AutoApprover("auto-approver", report=approvals.append, poll_seconds=0.3):
-        first = release_flow(ref="main", to_stage="prod", started_by="alice").stages
+        first = release_flow(ref="main", to_stage="prod", started_by="alice", approval_poll_seconds=1).stages
     assert [o.stage for o in first] == ["qa", "staging", "prod"]
     assert [(o.decision, o.approver) for o in first[:2]] == [("approved", "auto-approver")] * 2
     assert len(approvals) == 2 and all("automatically" in line for line in approvals)

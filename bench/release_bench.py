@@ -1,0 +1,103 @@
+"""The full release of the example application on the sandbox: cold, then with no change; and the
+orchestration overhead: the same flow graph with each task's work replaced by a no-op.
+
+Run by hand from the repository root:  uv run python bench/release_bench.py
+It uses a sandbox of its own (bench/.work/release-sandbox, free ports), purged first so the cold run
+builds everything (the Debian base image too), and purged at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.settings import load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / ".work"
+SANDBOX = WORK / "release-sandbox"
+PARTS = ("moto", "registries", "mariadb", "docker", "prefect")
+PROGRESS = re.compile(r"\[\s*(\d+) s\] (.*)$")
+
+
+def environment(sandbox: Sandbox) -> dict[str, str]:
+    env = dict(os.environ)
+    for line in sandbox.env_lines():
+        key, value = line.removeprefix("export ").split("=", 1)
+        env[key] = value
+    return env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def release(env: dict[str, str], name: str) -> tuple[float, list[tuple[int, str]]]:
+    """One `cloudops release` to prod as a whole command: its time and its progress lines."""
+    command = [
+        str(Path(sys.executable).parent / "cloudops"),
+        "release",
+        "--ref",
+        "HEAD",
+        "--to",
+        "prod",
+        "--auto-approve",
+        "--rds-databases",
+        "sandbox-mariadb",
+    ]
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)
+    elapsed = time.perf_counter() - start
+    (WORK / f"release-{name}.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise SystemExit(f"the {name} release failed; see {WORK / f'release-{name}.log'}")
+    steps = [(int(m.group(1)), m.group(2)) for line in result.stdout.splitlines() if (m := PROGRESS.search(line))]
+    return elapsed, steps
+
+
+def per_stage(steps: list[tuple[int, str]]) -> list[str]:
+    """The time from each progress line to the next."""
+    rows = []
+    for (at, what), (next_at, _) in zip(steps, steps[1:], strict=False):
+        rows.append(f"| {what[:70]} | {next_at - at} s |")
+    return rows
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(SANDBOX, load_settings(REPO / "cloudops.toml"), auto_ports=True)
+    sandbox.purge()
+    sandbox = Sandbox(SANDBOX, load_settings(REPO / "cloudops.toml"), auto_ports=True)
+    try:
+        sandbox.up(PARTS, report=lambda line: None)
+        sandbox.initialise_accounts(report=lambda line: None)
+        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
+
+        save_sandbox_blocks_in_its_server(sandbox)
+        env = environment(sandbox)
+        cold, cold_steps = release(env, "cold")
+        warm, warm_steps = release(env, "no-change")
+        noop = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "noop_release.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout.strip()
+    finally:
+        sandbox.purge()
+    cold_flow = cold_steps[-1][0] if cold_steps else 0
+    warm_flow = warm_steps[-1][0] if warm_steps else 0
+    print(f"cold: {cold:.1f} s as a command, {cold_flow} s of flow (first to last progress line)")
+    print(f"no change: {warm:.1f} s as a command ({warm / cold:.1%}), {warm_flow} s of flow")
+    print(f"no-op graph: {noop}")
+    print("cold, per step:")
+    print("\n".join(per_stage(cold_steps)))
+    print("no change, per step:")
+    print("\n".join(per_stage(warm_steps)))
+
+
+if __name__ == "__main__":
+    main()
