@@ -181,11 +181,16 @@ def share_snapshot(account: AccountSession, identifier: str, account_ids: list[s
     """Let ``account_ids`` restore the snapshot; the accounts it is shared with afterwards."""
     rds = account.client("rds")
     try:
-        if account_ids:
+        # Only the accounts it is not shared with yet: a re-run writes nothing. (NOTE: real RDS ignores an
+        # account already in the list; moto appends it again and soon fails with SharedSnapshotQuotaExceeded.)
+        current = shared_with(account, identifier)
+        missing = sorted(set(account_ids) - set(current))
+        if missing:
             rds.modify_db_snapshot_attribute(
-                DBSnapshotIdentifier=identifier, AttributeName="restore", ValuesToAdd=account_ids
+                DBSnapshotIdentifier=identifier, AttributeName="restore", ValuesToAdd=missing
             )
-        return shared_with(account, identifier)
+            return shared_with(account, identifier)
+        return current
     except ClientError as error:
         raise _error(f"sharing of snapshot {identifier}", error) from None
 

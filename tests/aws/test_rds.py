@@ -1,0 +1,28 @@
+"""The RDS adapter against moto server."""
+
+from __future__ import annotations
+
+import uuid
+
+from cloudops.aws import rds
+from cloudops.sandbox.sandbox import Sandbox
+
+
+def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(sandbox: Sandbox) -> None:
+    build = sandbox.account("build")
+    name = f"share-{uuid.uuid4().hex[:8]}"
+    client = build.client("rds")
+    client.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.micro",
+        Engine="mysql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        AllocatedStorage=20,
+    )
+    rds.create_snapshot(build, name, f"{name}-snap", {})
+    accounts = ["222222222222", "333333333333"]
+    # moto allows 20 shared accounts and counts an account shared again: re-runs must not add it again.
+    for _ in range(25):
+        assert rds.share_snapshot(build, f"{name}-snap", accounts) == accounts
+    assert rds.share_snapshot(build, f"{name}-snap", [*accounts, "444444444444"]) == [*accounts, "444444444444"]
