@@ -36,6 +36,10 @@ R = TypeVar("R")
 # Parameters that name the stage a run changes (promote: to_stage; deploy and teardown: stage).
 STAGE_PARAMETERS = ("stage", "to_stage")
 
+# The slot's lease, renewed by Prefect every 3/4 of it while the run lives: a run whose process died frees
+# its stage within a minute (the server's shortest lease), so its automatic rerun is not held up long.
+LEASE = 60.0
+
 _held: ContextVar[frozenset[str]] = ContextVar("cloudops_stage_slots_held", default=frozenset())
 
 
@@ -84,7 +88,7 @@ def stage_slot(stage: str, when_busy: WhenBusy) -> Iterator[None]:
     ensure_limit(stage)
     with ExitStack() as stack:
         try:
-            stack.enter_context(concurrency(name, max_retries=0, strict=True, holder=holder))
+            stack.enter_context(concurrency(name, max_retries=0, lease_duration=LEASE, strict=True, holder=holder))
         except ConcurrencySlotAcquisitionError as error:
             if not _locked(error):
                 raise
@@ -97,7 +101,7 @@ def stage_slot(stage: str, when_busy: WhenBusy) -> Iterator[None]:
                 ", ".join(holders) or "another run",
                 name,
             )
-            stack.enter_context(concurrency(name, strict=True, holder=holder))
+            stack.enter_context(concurrency(name, lease_duration=LEASE, strict=True, holder=holder))
         logger.info("holding stage %s (%s)", stage, name)
         token = _held.set(_held.get() | {stage})
         try:
