@@ -61,6 +61,9 @@ def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> aud
             "from": from_stage,
             "approved_by": approval.actor if approval else "(from the build stage)",
             "snapshots": ", ".join(shared),
+            # What this run moved, per image: a rerun after a crash copies only what the first run did not.
+            "blobs_copied": " ".join(f"{n}={len(r.copied)}" for n, r in sorted(reports.items())),
+            "blobs_present": " ".join(f"{n}={len(r.present) + len(r.mounted)}" for n, r in sorted(reports.items())),
         },
     )
     key = audit.record(build.session(), bucket, entry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,13 +22,18 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectAlreadyExists
+from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed, Running
 
+from cloudops import audit
+from cloudops.release import Release
+from cloudops.sandbox.sandbox import Sandbox
 from deployments.automations import RERUN_CRASHED, RERUN_STATE_NAME, create_automations
 from flows.await_approval import announce_approval
+from tests.conftest import ReleaseSource
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -121,3 +127,48 @@ def test_a_crashed_deployed_run_is_scheduled_again_once(deployed: dict[str, UUID
         crash(sentinel.id)
         eventually("a later crashed run scheduled again", rerun(sentinel.id))
         assert state_name(first.id) == "Crashed"
+
+
+@pytest.mark.slow
+def test_a_deployed_approval_run_is_suspended_and_a_worker_finishes_it(
+    deployed: dict[str, UUID], sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "CLOUDOPS_PROJECT_DIR": str(REPO),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "cloudops-local"],
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with get_client(sync_client=True) as client:
+            # prod is the last stage: its approval starts no promotion through the trigger
+            run = client.create_flow_run_from_deployment(
+                deployed["await-approval"], parameters={"version": release.version, "stage": "prod"}
+            )
+
+            def state_of(run_id: UUID, name: str) -> Callable[[], bool | None]:
+                def probe() -> bool | None:
+                    state = client.read_flow_run(run_id).state
+                    assert state is None or state.type not in (StateType.FAILED, StateType.CRASHED), state
+                    return True if state is not None and state.name == name else None
+
+                return probe
+
+            # the run waits suspended: its process has exited, the worker holds nothing for it
+            eventually("the deployed approval run suspended", state_of(run.id, "Suspended"), bound=240)
+            resume_flow_run(run.id, run_input={"decision": "approve", "approver": "erin", "ticket": "CHG-5"})
+            eventually("the resumed run finished by the worker", state_of(run.id, "Completed"), bound=240)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+    trail = audit.entries(sandbox.account("build"), "cloudops-build-111111111111", "commerce", release.version)
+    mine = [e for e in trail if e.flow_run_id == str(run.id)]
+    assert [(e.decision, e.actor, e.ticket, e.stage) for e in mine] == [("approved", "erin", "CHG-5", "prod")]
