@@ -5,6 +5,11 @@ ran) is scheduled again, the same run with the same parameters, for a worker to 
 idempotent, so it finishes what the crashed run started. Bounded: the trigger fires once per flow run and
 then ignores that run's crashes for ``RERUN_WINDOW``, so a run that keeps crashing is rerun once, not forever.
 
+``crash-silent-runs``: a run whose machine died cannot report its crash; once it has sent no heartbeat
+for ``SILENCE`` (runs send one every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, set for the process pool
+in prefect.yaml), it is marked Crashed, which the rerun above then picks up. Paused and suspended runs
+(an approval waiting for days) send none and are left alone.
+
 Create or update them against the server in PREFECT_API_URL (after ``prefect deploy --all``)::
 
     uv run python -m deployments.automations
@@ -24,6 +29,8 @@ from prefect.events.schemas.events import ResourceSpecification
 RERUN_CRASHED = "cloudops-rerun-crashed"
 RERUN_WINDOW = timedelta(days=7)
 RERUN_STATE_NAME = "AwaitingRerun"
+CRASH_SILENT = "cloudops-crash-silent-runs"
+SILENCE = timedelta(seconds=120)
 
 
 def rerun_crashed() -> AutomationCore:
@@ -58,7 +65,41 @@ def rerun_crashed() -> AutomationCore:
     )
 
 
-AUTOMATIONS = (rerun_crashed,)
+def crash_silent_runs() -> AutomationCore:
+    """Mark Crashed a running cloudops run that stopped sending heartbeats (its machine died)."""
+    return AutomationCore(
+        name=CRASH_SILENT,
+        description=f"A running cloudops run with no heartbeat for {SILENCE.seconds} s is marked Crashed.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+                "prefect.flow-run.Paused",
+                "prefect.flow-run.Suspended",
+            },
+            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.cloudops"}
+            ),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=SILENCE,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"No heartbeat for {SILENCE.seconds} s: the run's process or machine died",
+            )
+        ],
+    )
+
+
+AUTOMATIONS = (rerun_crashed, crash_silent_runs)
 
 
 def create_automations() -> dict[str, UUID]:

@@ -31,7 +31,7 @@ from prefect.states import Crashed, Running
 from cloudops import audit
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
-from deployments.automations import RERUN_CRASHED, RERUN_STATE_NAME, create_automations
+from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAME, create_automations
 from flows.await_approval import announce_approval
 from tests.conftest import ReleaseSource
 
@@ -101,6 +101,10 @@ def test_a_crashed_deployed_run_is_scheduled_again_once(deployed: dict[str, UUID
         (automation,) = client.read_automations_by_name(RERUN_CRASHED)
         assert automation.trigger.expect == {"prefect.flow-run.Crashed"}  # type: ignore[union-attr]
         assert [a.type for a in automation.actions] == ["change-flow-run-state"]
+        # a run whose machine died reports nothing: its silence marks it Crashed, unless it waits suspended
+        (silent,) = client.read_automations_by_name(CRASH_SILENT)
+        assert silent.trigger.posture == "Proactive"  # type: ignore[union-attr]
+        assert {"prefect.flow-run.Suspended", "prefect.flow-run.Paused"} <= silent.trigger.expect  # type: ignore[union-attr]
 
         def crash(run_id: UUID) -> None:
             client.set_flow_run_state(run_id, Running(), force=True)
