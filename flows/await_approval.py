@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Literal
+from uuid import UUID
 
 from prefect import flow, get_run_logger, pause_flow_run, suspend_flow_run
 from prefect.artifacts import create_markdown_artifact
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
@@ -75,7 +77,7 @@ def await_approval(
     )
     # From the run's scheduled start, so a suspended run started again keeps its first deadline.
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
-    deployed = flow_run.get_deployment_id() is not None
+    deployed = own_deployment_id() is not None
     attempt = 0
     answer: Approval | None = None
     while answer is None:
@@ -124,6 +126,12 @@ def await_approval(
     if decision == "approved":
         announce_approval(app.name, release.version, stage, settings.next_stages(stage), digests, actor)
     return entry
+
+
+def own_deployment_id() -> UUID | None:
+    """This run's own deployment (not a parent's: a subflow is not restarted by a worker when resumed)."""
+    context = FlowRunContext.get()
+    return context.flow_run.deployment_id if context and context.flow_run else None
 
 
 def announce_approval(
