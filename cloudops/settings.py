@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -36,6 +36,7 @@ BucketName = Annotated[
     str,
     Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="An S3 bucket name (3-63 characters)."),
 ]
+WhenBusy = Literal["queue", "refuse"]
 RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)]
 
 
@@ -65,6 +66,13 @@ class Stage(BaseModel):
         default=False, description="Whether the person who started a release may approve it for this stage."
     )
     teardown_allowed: bool = Field(default=True, description="Whether teardown-environment may delete stacks.")
+    when_busy: WhenBusy = Field(
+        default="queue",
+        description=(
+            "Deploys, teardowns and promotions into one stage never overlap. While one runs, another one into "
+            "the same stage waits its turn (queue) or fails at once naming the run in progress (refuse)."
+        ),
+    )
     vpc_id: str | None = Field(
         default=None,
         pattern=r"^vpc-[0-9a-f]+$",

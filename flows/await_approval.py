@@ -1,13 +1,20 @@
-"""await-approval: the gate after a stage's deploy. The run pauses with a typed form in the Prefect UI;
-the answer is recorded in the audit trail, and an approval emits `cloudops.release.approved`."""
+"""await-approval: the gate after a stage's deploy. The run waits with a typed form in the Prefect UI;
+the answer is recorded in the audit trail, and an approval emits `cloudops.release.approved`.
+
+A run of a deployment is suspended while it waits (its process exits, so no worker slot is held for
+days; on the answer a worker starts it again and each form already answered returns its answer at
+once). A run without a deployment cannot be started again by a worker, so it pauses in its process.
+"""
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from typing import Literal
+from uuid import UUID
 
-from prefect import flow, get_run_logger, pause_flow_run
+from prefect import flow, get_run_logger, pause_flow_run, suspend_flow_run
 from prefect.artifacts import create_markdown_artifact
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
@@ -68,19 +75,22 @@ def await_approval(
             f"Commit `{release.commit}`; snapshots: {', '.join(s.identifier for s in release.snapshots.values())}.",
         ]
     )
-    deadline = time.monotonic() + timeout_seconds
+    # From the run's scheduled start, so a suspended run started again keeps its first deadline.
+    deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
+    deployed = own_deployment_id() is not None
     attempt = 0
     answer: Approval | None = None
     while answer is None:
         attempt += 1
-        remaining = max(1, int(deadline - time.monotonic()))
+        remaining = max(1, int(deadline - datetime.now(UTC).timestamp()))
+        form = Approval.with_initial_data(description=description)
+        key = f"approval-{attempt}"
         try:
-            given = pause_flow_run(
-                wait_for_input=Approval.with_initial_data(description=description),
-                timeout=remaining,
-                poll_interval=poll_interval,
-                key=f"approval-{attempt}",
-            )
+            if deployed:
+                # The process exits here; the server fails the run if nobody answers in time.
+                given = suspend_flow_run(wait_for_input=form, timeout=remaining, key=key)
+            else:
+                given = pause_flow_run(wait_for_input=form, timeout=remaining, poll_interval=poll_interval, key=key)
         except FlowPauseTimeout:
             break
         if not stage_config.self_approval and started_by and given.approver == started_by:
@@ -114,16 +124,32 @@ def await_approval(
     )
     logger.info("%s in %s: %s by %s", release.id, stage, decision, actor)
     if decision == "approved":
-        emit_event(
-            event=APPROVED_EVENT,
-            resource={"prefect.resource.id": f"cloudops.release.{app.name}.{release.version}", "cloudops.stage": stage},
-            payload={
-                "application": app.name,
-                "version": release.version,
-                "stage": stage,
-                "next_stages": settings.next_stages(stage),
-                "digests": digests,
-                "approver": actor,
-            },
-        )
+        announce_approval(app.name, release.version, stage, settings.next_stages(stage), digests, actor)
     return entry
+
+
+def own_deployment_id() -> UUID | None:
+    """This run's own deployment (not a parent's: a subflow is not restarted by a worker when resumed)."""
+    context = FlowRunContext.get()
+    return context.flow_run.deployment_id if context and context.flow_run else None
+
+
+def announce_approval(
+    application: str, version: str, stage: str, next_stages: list[str], digests: dict[str, str], approver: str
+) -> None:
+    """Emit `cloudops.release.approved`; the promote deployment's trigger (prefect.yaml) promotes on it."""
+    resource = {"prefect.resource.id": f"cloudops.release.{application}.{version}", "cloudops.stage": stage}
+    if next_stages:  # the trigger matches on it: approving the last stage promotes nothing
+        resource["cloudops.next-stage"] = next_stages[0]
+    emit_event(
+        event=APPROVED_EVENT,
+        resource=resource,
+        payload={
+            "application": application,
+            "version": version,
+            "stage": stage,
+            "next_stages": next_stages,
+            "digests": digests,
+            "approver": approver,
+        },
+    )

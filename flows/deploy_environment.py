@@ -17,12 +17,14 @@ from cloudops.release_checks import require_promoted
 from cloudops.settings import load_settings
 from flows.package import application_of
 from tasks.deploy import deploy_stack, publish_endpoints
+from tasks.stage_slot import holds_stage
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
 
 @flow(name="deploy-environment", log_prints=False)
+@holds_stage("stage")
 def deploy_environment(
     stage: str,
     version: str = "latest",

@@ -16,11 +16,13 @@ from cloudops.settings import load_settings
 from flows.deploy_environment import deploy_environment
 from flows.package import application_of
 from tasks.promotion import copy_image_task, share_snapshots
+from tasks.stage_slot import holds_stage
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
 @flow(name="promote", log_prints=False)
+@holds_stage("to_stage")
 def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> audit.AuditEntry:
     """Promote release ``version`` into ``to_stage``; then deploy it as ``deploy_kind`` when given.
 
@@ -59,7 +61,9 @@ def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> aud
             "from": from_stage,
             "approved_by": approval.actor if approval else "(from the build stage)",
             "snapshots": ", ".join(shared),
-            "blobs_copied": str(sum(len(r.copied) for r in reports.values())),
+            # What this run moved, per image: a rerun after a crash copies only what the first run did not.
+            "blobs_copied": " ".join(f"{n}={len(r.copied)}" for n, r in sorted(reports.items())),
+            "blobs_present": " ".join(f"{n}={len(r.present) + len(r.mounted)}" for n, r in sorted(reports.items())),
         },
     )
     key = audit.record(build.session(), bucket, entry)

@@ -73,7 +73,7 @@ def release(
     stopped = ""
     for stage in path:
         entry = promote(version=built.version, to_stage=stage)
-        copied = int(entry.detail.get("blobs_copied", "0"))
+        copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
         progress(f"{stage}: promoted ({copied} blob(s) copied)")
         stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
         changed = tuple(s.stack for s in stacks if s.executed)

@@ -45,3 +45,15 @@ def test_the_nightly_build_has_a_timezone_and_a_slug() -> None:
     (schedule,) = nightly["schedules"]
     assert schedule["cron"] == "0 2 * * *"
     assert schedule["timezone"] and schedule["slug"] == "nightly-build"
+
+
+def test_an_approval_with_a_next_stage_triggers_promote_and_runs_send_heartbeats() -> None:
+    promote = next(d for d in deployments() if d["name"] == "promote")
+    (trigger,) = promote["triggers"]
+    assert trigger["expect"] == ["cloudops.release.approved"]
+    assert trigger["match"]["cloudops.next-stage"] == "*"  # the last stage's approval promotes nothing
+    assert set(trigger["parameters"]) == {"version", "to_stage"}
+    # the crash-silent-runs automation (deployments/automations.py) needs the runs' heartbeats
+    assert all(
+        int(d["work_pool"]["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) > 0 for d in deployments()
+    )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
 from cloudops.aws import rds
@@ -10,7 +20,10 @@ from cloudops.promotion import PromotionRefusedError, release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
+from cloudops.stage_slots import limit_name
 from tests.conftest import ReleaseSource
+
+REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +102,66 @@ def test_the_build_stage_receives_nothing(sandbox: Sandbox, release_env: Release
         PromotionRefusedError, match="stage 'build' is the build stage: it builds images and receives none"
     ):
         promote(version=release.version, to_stage="build")
+
+
+def blobs_of(sandbox: Sandbox, release: Release) -> dict[str, list[str]]:
+    """Each promoted image's blobs (config and layers), read from the build registry."""
+    found: dict[str, list[str]] = {}
+    with registry(sandbox, "build") as build:
+        for name, digest in release_digests(release).items():
+            manifest = json.loads(build.manifest(name, digest)[0])
+            assert "layers" in manifest, f"{name} is not a single-platform image"
+            layers = [layer["digest"] for layer in manifest["layers"]]
+            found[name] = list(dict.fromkeys([manifest["config"]["digest"], *layers]))
+    return found
+
+
+def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_missing(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.promote import promote
+
+    digests = release_digests(release)
+    # Given the release in staging, approved there, and not yet in prod
+    promote(version=release.version, to_stage="qa")
+    approve(sandbox, release, "qa", digests)
+    promote(version=release.version, to_stage="staging")
+    approve(sandbox, release, "staging", digests)
+    blobs = blobs_of(sandbox, release)
+    with registry(sandbox, "prod") as prod:
+        assert not any(prod.manifest_digest(name, digest) for name, digest in digests.items())
+
+        # When a promotion into prod is killed (SIGKILL: no handler, no retry runs) once a blob has landed
+        env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+        code = "import sys; from flows.promote import promote; promote(version=sys.argv[1], to_stage='prod')"
+        process = subprocess.Popen([sys.executable, "-c", code, release.version], env=env, cwd=REPO)
+        try:
+            deadline = time.monotonic() + 120
+            while not any(prod.blob_exists(name, blobs[name][0]) for name in blobs):  # configs land first
+                assert process.poll() is None, "the promotion ended before it could be killed"
+                assert time.monotonic() < deadline, "no blob reached prod"
+                time.sleep(0.005)
+            os.kill(process.pid, signal.SIGSTOP)  # frozen at once; killed below
+            missing = {name: [b for b in blobs[name] if not prod.blob_exists(name, b)] for name in blobs}
+            complete = [name for name, digest in digests.items() if prod.manifest_digest(name, digest)]
+        finally:
+            process.kill()
+            process.wait()
+        assert len(complete) < len(digests), "the promotion was not cut off half way (every image was there)"
+        assert sum(map(len, missing.values())) < sum(map(len, blobs.values()))
+    trail = audit.entries(sandbox.account("build"), "cloudops-build-111111111111", "commerce", release.version)
+    assert not [e for e in trail if e.kind == "promotion" and e.stage == "prod"]
+    # NOTE: the dead run's slot lease lapses after 60 s and `prefect server start`'s repossessor service frees
+    # it; the test harness's server does not run that service, so the test frees the slot itself.
+    with get_client(sync_client=True) as client:
+        client.delete_global_concurrency_limit_by_name(limit_name("prod"))
+
+    # Then a rerun finishes it with the right digests, copying exactly what the killed run had not
+    entry = promote(version=release.version, to_stage="prod")
+    assert entry.digests == digests
+    with registry(sandbox, "prod") as prod:
+        for name, digest in digests.items():
+            assert prod.manifest_digest(name, digest) == digest
+            assert prod.manifest_digest(name, release.version) == digest
+    assert entry.detail["blobs_copied"] == " ".join(f"{n}={len(missing[n])}" for n in sorted(missing))
+    assert entry.detail["blobs_present"] == " ".join(f"{n}={len(blobs[n]) - len(missing[n])}" for n in sorted(blobs))

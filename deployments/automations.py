@@ -1,0 +1,122 @@
+"""Automations that prefect.yaml cannot express (its triggers can only run their own deployment).
+
+``rerun-crashed``: a deployed cloudops run that crashed (its process or machine died, so no task retry
+ran) is scheduled again, the same run with the same parameters, for a worker to pick up; every step is
+idempotent, so it finishes what the crashed run started. Bounded: the trigger fires once per flow run and
+then ignores that run's crashes for ``RERUN_WINDOW``, so a run that keeps crashing is rerun once, not forever.
+
+``crash-silent-runs``: a run whose machine died cannot report its crash; once it has sent no heartbeat
+for ``SILENCE`` (runs send one every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, set for the process pool
+in prefect.yaml), it is marked Crashed, which the rerun above then picks up. Paused and suspended runs
+(an approval waiting for days) send none and are left alone.
+
+Create or update them against the server in PREFECT_API_URL (after ``prefect deploy --all``)::
+
+    uv run python -m deployments.automations
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+
+RERUN_CRASHED = "cloudops-rerun-crashed"
+RERUN_WINDOW = timedelta(days=7)
+RERUN_STATE_NAME = "AwaitingRerun"
+CRASH_SILENT = "cloudops-crash-silent-runs"
+SILENCE = timedelta(seconds=120)
+
+
+def rerun_crashed() -> AutomationCore:
+    """Schedule a crashed run of a cloudops deployment again, at most once per run within RERUN_WINDOW."""
+    return AutomationCore(
+        name=RERUN_CRASHED,
+        description=(
+            "A deployed cloudops run that crashed (its process died, so task retries never ran) is scheduled "
+            f"again with the same parameters; once per run within {RERUN_WINDOW.days} days."
+        ),
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
+            # Only runs of a deployment (a worker can pick them up again) carrying the project's tag.
+            match_related=[
+                ResourceSpecification({"prefect.resource.role": "deployment"}),
+                ResourceSpecification({"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.cloudops"}),
+            ],
+            for_each={"prefect.resource.id"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=RERUN_WINDOW,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.SCHEDULED,
+                name=RERUN_STATE_NAME,
+                message="Rerun by the cloudops-rerun-crashed automation: the run crashed",
+                force=True,  # Crashed is a final state; the rerun moves it back on purpose
+            )
+        ],
+    )
+
+
+def crash_silent_runs() -> AutomationCore:
+    """Mark Crashed a running cloudops run that stopped sending heartbeats (its machine died)."""
+    return AutomationCore(
+        name=CRASH_SILENT,
+        description=f"A running cloudops run with no heartbeat for {SILENCE.seconds} s is marked Crashed.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+                "prefect.flow-run.Paused",
+                "prefect.flow-run.Suspended",
+            },
+            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.cloudops"}
+            ),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=SILENCE,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"No heartbeat for {SILENCE.seconds} s: the run's process or machine died",
+            )
+        ],
+    )
+
+
+AUTOMATIONS = (rerun_crashed, crash_silent_runs)
+
+
+def create_automations() -> dict[str, UUID]:
+    """Create each automation, or update the one of the same name: running it twice changes nothing."""
+    created: dict[str, UUID] = {}
+    with get_client(sync_client=True) as client:
+        for make in AUTOMATIONS:
+            automation = make()
+            existing = client.read_automations_by_name(automation.name)
+            if existing:
+                client.update_automation(existing[0].id, automation)
+                created[automation.name] = existing[0].id
+            else:
+                created[automation.name] = client.create_automation(automation)
+    return created
+
+
+if __name__ == "__main__":
+    for name, automation_id in create_automations().items():
+        print(f"automation {name}: {automation_id}")

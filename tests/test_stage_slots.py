@@ -1,0 +1,143 @@
+"""One change at a time per stage: a second deploy, teardown or promotion into a busy stage queues or is refused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
+from prefect.runtime import flow_run
+
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.stage_slots import StageBusyError, limit_name
+from tasks.stage_slot import stage_slot
+from tests.conftest import CONFIG_FILE
+
+
+class Holder:
+    """A flow run in a thread that holds a stage's slot until the test lets it go."""
+
+    def __init__(self, stage: str) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.run_name = ""
+
+        @flow(name="hold-stage")
+        def hold_stage(stage: str) -> None:
+            with stage_slot(stage, "queue"):
+                self.run_name = str(flow_run.get_name())
+                self.entered.set()
+                self.release.wait(timeout=120)
+
+        self.thread = threading.Thread(target=hold_stage, args=(stage,), daemon=True)
+        self.thread.start()
+        assert self.entered.wait(timeout=60), "the holder never got the stage's slot"
+
+    def __enter__(self) -> Holder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+
+
+class Background:
+    """A flow called in a thread; its result or error is handed to the test."""
+
+    def __init__(self, fn: Callable[..., Any], **parameters: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.result = fn(**parameters)
+            except BaseException as error:  # handed to the test
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> Any:
+        self.thread.join(timeout=120)
+        assert not self.thread.is_alive(), "the flow did not finish"
+        if self.error:
+            raise self.error
+        return self.result
+
+
+@pytest.fixture
+def stage_env(sandbox: Sandbox, stage_blocks: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(CONFIG_FILE))
+    yield
+
+
+def teardown(stage: str) -> list[str]:
+    """Tear down single-instance in ``stage``: a real change of the stage that finds nothing to delete."""
+    from flows.teardown_environment import teardown_environment
+
+    return teardown_environment(stage=stage, kind="single-instance", confirm=f"{stage}/single-instance")
+
+
+def log_of_a_run(flow_name: str, text: str, run_id: UUID | None = None, bound: float = 60) -> UUID:
+    """The id of a run of ``flow_name`` (``run_id`` if given) that logged ``text`` (polled: logs arrive in batches)."""
+    deadline = time.monotonic() + bound
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            for run in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name]))):
+                if run_id is not None and run.id != run_id:
+                    continue
+                logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+                if any(text in log.message for log in logs):
+                    return run.id
+            time.sleep(0.5)
+    raise AssertionError(f"no {flow_name} run logged {text!r} within {bound} s")
+
+
+def test_a_busy_stage_refuses_a_second_run_naming_the_run_in_progress(
+    stage_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDOPS_STAGES__QA__WHEN_BUSY", "refuse")
+    with Holder("qa") as holder:
+        with pytest.raises(StageBusyError) as refused:
+            teardown("qa")
+        assert f"stage 'qa' is busy: flow run '{holder.run_name}'" in str(refused.value)
+        assert limit_name("qa") in str(refused.value)
+        # another stage is not held up by qa's run
+        assert teardown("staging") == []
+    assert teardown("qa") == []  # the slot is free again
+
+
+def test_a_busy_stage_queues_a_second_run_until_the_first_ends(stage_env: None) -> None:
+    with Holder("qa"):
+        queued = Background(teardown, stage="qa")
+        waiting = log_of_a_run("teardown-environment", "stage qa is busy")
+        # it cannot finish while the holder has the slot
+        assert queued.thread.is_alive()
+    assert queued.join() == []
+    with get_client(sync_client=True) as client:
+        messages = [
+            log.message
+            for log in client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[waiting])))
+        ]
+    assert any("holding stage qa" in message for message in messages)
+
+
+def test_a_flow_holding_the_stage_runs_its_subflow_for_the_same_stage(
+    stage_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """promote holds the stage and deploys it as a subflow: the subflow must not wait for (or refuse) its parent."""
+    monkeypatch.setenv("CLOUDOPS_STAGES__QA__WHEN_BUSY", "refuse")
+
+    @flow(name="outer-stage-change")
+    def outer() -> list[str]:
+        with stage_slot("qa", "refuse"):
+            return teardown("qa")
+
+    assert outer() == []
