@@ -48,10 +48,13 @@ def await_approval(
     timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
     poll_interval: int = 10,
+    trigger_promotion: bool = True,
 ) -> audit.AuditEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
     When the stage forbids self-approval, an answer from ``started_by`` is refused and the form asked again.
+    An approval emits `cloudops.release.approved`; with ``trigger_promotion`` (off when the caller promotes
+    the release itself, as the release flow does) the promote deployment's trigger then promotes it.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -124,7 +127,9 @@ def await_approval(
     )
     logger.info("%s in %s: %s by %s", release.id, stage, decision, actor)
     if decision == "approved":
-        announce_approval(app.name, release.version, stage, settings.next_stages(stage), digests, actor)
+        announce_approval(
+            app.name, release.version, stage, settings.next_stages(stage), digests, actor, trigger_promotion
+        )
     return entry
 
 
@@ -135,11 +140,19 @@ def own_deployment_id() -> UUID | None:
 
 
 def announce_approval(
-    application: str, version: str, stage: str, next_stages: list[str], digests: dict[str, str], approver: str
+    application: str,
+    version: str,
+    stage: str,
+    next_stages: list[str],
+    digests: dict[str, str],
+    approver: str,
+    trigger_promotion: bool = True,
 ) -> None:
     """Emit `cloudops.release.approved`; the promote deployment's trigger (prefect.yaml) promotes on it."""
     resource = {"prefect.resource.id": f"cloudops.release.{application}.{version}", "cloudops.stage": stage}
-    if next_stages:  # the trigger matches on it: approving the last stage promotes nothing
+    # The trigger matches on this label: approving the last stage promotes nothing, and neither does an
+    # approval whose caller promotes the release itself (the release flow), so nothing is promoted twice.
+    if next_stages and trigger_promotion:
         resource["cloudops.next-stage"] = next_stages[0]
     emit_event(
         event=APPROVED_EVENT,

@@ -101,6 +101,7 @@ def release(
                     timeout_seconds=approval_timeout_seconds,
                     started_by=started_by,
                     poll_interval=approval_poll_seconds,
+                    trigger_promotion=False,  # this flow promotes the release itself, right after
                 )
                 progress(f"{stage}: {approval.decision} by {approval.actor}")
             outcome = outcome.model_copy(

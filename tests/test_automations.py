@@ -85,7 +85,11 @@ def runs_of(client: SyncPrefectClient, deployment: str) -> list[FlowRun]:
 
 def test_an_approval_event_makes_the_server_start_promote_into_the_next_stage(deployed: dict[str, UUID]) -> None:
     version = "0.0.0-trigger-test"
-    announce_approval("commerce", version, "qa", ["staging"], {"app": "sha256:" + "1" * 64}, "qa.lead@example.com")
+    # The release flow promotes by itself after an approval: its approvals must not start a promote run too.
+    by_release = "0.0.0-promoted-by-the-release-flow"
+    digests = {"app": "sha256:" + "1" * 64}
+    announce_approval("commerce", by_release, "qa", ["staging"], digests, "qa.lead", trigger_promotion=False)
+    announce_approval("commerce", version, "qa", ["staging"], digests, "qa.lead@example.com")
 
     def promote_run() -> FlowRun | None:
         with get_client(sync_client=True) as client:
@@ -94,6 +98,9 @@ def test_an_approval_event_makes_the_server_start_promote_into_the_next_stage(de
     run = eventually("a promote run created by the approval trigger", promote_run)
     assert run.parameters == {"version": version, "to_stage": "staging"}
     assert run.deployment_id == deployed["promote"]
+    # The triggers service handles events in order: the earlier event was seen, and matched nothing.
+    with get_client(sync_client=True) as client:
+        assert [r for r in runs_of(client, "promote") if r.parameters.get("version") == by_release] == []
 
 
 def test_a_crashed_deployed_run_is_scheduled_again_once(deployed: dict[str, UUID]) -> None:
