@@ -169,8 +169,9 @@ def rollback_target(trail: list[AuditEntry], stage: str, kind: str) -> tuple[Dep
         )
     if len(deployed) == 1:
         raise NothingToRollBackError(
-            f"{stage} ({kind}) has only ever had release {deployed[0].version} deployed: there is no previous "
-            "release to roll back to; deploy the release you want with deploy-environment; nothing was touched"
+            f"{stage} ({kind}) runs release {deployed[0].version} and has no earlier release to roll back to "
+            "(releases rolled back from do not count); deploy the release you want with deploy-environment; "
+            "nothing was touched"
         )
     return deployed[-1], deployed[-2]
 
