@@ -25,6 +25,10 @@ class NothingToRollBackError(CloudOpsError):
     """A stage and kind with no release deployed before the current one."""
 
 
+class RollbackRefusedError(CloudOpsError):
+    """A rollback whose target release is gone from the stage or no longer approved."""
+
+
 class Deployed(BaseModel):
     """One release in a stage's history of one environment kind."""
 

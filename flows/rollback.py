@@ -14,7 +14,7 @@ from cloudops.promotion import PromotionRefusedError, check_approved
 from cloudops.registry import RegistryClient
 from cloudops.release import load_release
 from cloudops.release_checks import ReleaseNotPromotedError, require_promoted
-from cloudops.release_status import DEPLOY_KIND, FROM, NothingToRollBackError, rollback_target
+from cloudops.release_status import DEPLOY_KIND, FROM, NothingToRollBackError, RollbackRefusedError, rollback_target
 from cloudops.settings import load_settings
 from flows.deploy_environment import deploy_environment
 from flows.package import application_of
@@ -22,10 +22,6 @@ from tasks.audit import record_entry, run_actor
 from tasks.notify import FAILURE_HOOKS
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
-
-
-class RollbackRefusedError(NothingToRollBackError):
-    """A rollback whose target release is gone from the stage or no longer approved."""
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cloudops import audit
 from cloudops.aws import cloudformation
 from cloudops.release import Release, save_release
-from cloudops.release_status import NothingToRollBackError
+from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
 from cloudops.sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
@@ -81,7 +81,7 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
 
 def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: Sandbox, ops_app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
-    from flows.rollback import RollbackRefusedError, rollback
+    from flows.rollback import rollback
 
     first, second = ops_app.releases
     build = sandbox.account("build")
