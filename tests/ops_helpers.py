@@ -41,6 +41,17 @@ class OpsApp:
                 origin = next(n for n, i in self.built.images.items() if i.digest == digest)
                 copy_image(reader, origin, writer, name, digest)
 
+    def another_release(self, suffix: str, app_image: str) -> Release:
+        """One more release of this application whose app image is the built image ``app_image``."""
+        release = self.releases[0].model_copy(
+            update={
+                "version": f"{self.built.version}-{suffix}",
+                "images": {**self.built.images, "app": self.built.images[app_image]},
+            }
+        )
+        save_release(self.sandbox.account("build"), BUILD_BUCKET, release)
+        return release
+
     def approve(self, release: Release, stage: str, actor: str, decision: audit.Decision = "approved") -> None:
         """An answer of await-approval, recorded as that flow records it."""
         audit.record(
