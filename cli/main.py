@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import TypeAdapter
 
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
@@ -223,6 +224,51 @@ def approve_command(
 
 
 app.command("release")(friendly(release_command))
+
+
+@app.command("status")
+@friendly
+def status_command(
+    config: ConfigFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")] = False,
+) -> None:
+    """For each stage: the release deployed (by digest), when, who approved it there, and the one before it."""
+    from blocks.stage_accounts import load_stage_account
+    from cloudops import audit
+    from cloudops.release_status import StageStatus, release_status, status_text
+    from flows.package import application_of
+
+    settings = load_settings(config or config_path())
+    app_name = application_of(settings).name
+    build = load_stage_account(settings, settings.build_stage)
+    trail = audit.entries(build.session(), settings.stage(settings.build_stage).bucket, app_name)
+    stages = [s for s in settings.promotion_order() if s != settings.build_stage]
+    status = release_status(trail, stages, {s for s in stages if not settings.next_stages(s)})
+    if as_json:
+        typer.echo(TypeAdapter(list[StageStatus]).dump_json(status, indent=2).decode())
+    else:
+        typer.echo(f"{app_name}: {' -> '.join(settings.promotion_order())}\n")
+        typer.echo(status_text(status), nl=False)
+
+
+@app.command("rollback")
+@friendly
+def rollback_command(
+    stage: Annotated[str, typer.Argument(help="The stage to roll back.")],
+    kind: Annotated[
+        str, typer.Option(help="The environment: author-live, single-instance or lookup-service.")
+    ] = "author-live",
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+) -> None:
+    """Run rollback: redeploy the release STAGE ran before its current one (checked, recorded in the audit trail)."""
+    import getpass
+
+    from flows.rollback import rollback
+
+    entry = rollback(stage=stage, kind=kind, started_by=getpass.getuser(), reason=reason)  # type: ignore[call-overload]
+    typer.echo(f"{stage} ({kind}) rolled back from {entry.detail['from']} to {entry.version} by {entry.actor}")
+    for name, digest in entry.digests.items():
+        typer.echo(f"  {name:<7} {digest}")
 
 
 @app.command("config")

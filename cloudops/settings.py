@@ -134,6 +134,21 @@ class Application(BaseModel):
         return self
 
 
+class Notifications(BaseModel):
+    """Where the pipeline reports a failed run or a release waiting for approval."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    block: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$",
+        description=(
+            "A saved Prefect notification block as <block type slug>/<block name>, e.g. slack-webhook/ops or "
+            "custom-webhook/ops; none: no notifications."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """The root of the configuration."""
 
@@ -149,6 +164,9 @@ class Settings(BaseSettings):
     )
     stages: dict[StageName, Stage] = Field(min_length=1, description="The pipeline's stages by name.")
     application: Application | None = Field(default=None, description="The application the pipeline releases.")
+    notifications: Notifications = Field(
+        default_factory=Notifications, description="Notifications of failed runs and pending approvals."
+    )
 
     @classmethod
     def settings_customise_sources(

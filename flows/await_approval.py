@@ -27,6 +27,7 @@ from cloudops.promotion import release_digests
 from cloudops.release import load_release
 from cloudops.settings import load_settings
 from flows.package import application_of
+from tasks.notify import notify_pending_approval
 
 SEVEN_DAYS = 7 * 24 * 3600
 APPROVED_EVENT = "cloudops.release.approved"
@@ -81,6 +82,8 @@ def await_approval(
     # From the run's scheduled start, so a suspended run started again keeps its first deadline.
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
     deployed = own_deployment_id() is not None
+    if flow_run.get_run_count() <= 1:  # not again when a suspended run starts over after its answer
+        notify_pending_approval(release.version, stage, settings.next_stages(stage), digests)
     attempt = 0
     answer: Approval | None = None
     while answer is None:

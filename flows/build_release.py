@@ -16,6 +16,7 @@ from flows.build_images import build_images
 from flows.package import application_of
 from flows.package import package as package_flow
 from flows.snapshot import snapshot
+from tasks.notify import FAILURE_HOOKS
 from tasks.retry import AWS_RETRIES
 
 
@@ -36,7 +37,7 @@ def save(account: AwsAccount, bucket: str, release: Release) -> str:
     return save_release(account.session(), bucket, release)
 
 
-@flow(name="build-release", log_prints=False)
+@flow(name="build-release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_databases: str | None = None) -> Release:
     """The build side of a release, in the build account: the package, then images and snapshots concurrently.
 

@@ -8,22 +8,26 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
 from cloudops import config_store, deploy
 from cloudops.registry import RegistryClient
 from cloudops.release import load_release
 from cloudops.release_checks import require_promoted
+from cloudops.release_status import deploy_entry
 from cloudops.settings import load_settings
 from flows.package import application_of
+from tasks.audit import record_entry, run_actor
 from tasks.deploy import deploy_stack, publish_endpoints
+from tasks.notify import FAILURE_HOOKS
 from tasks.stage_slot import holds_stage
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
 
-@flow(name="deploy-environment", log_prints=False)
+@flow(name="deploy-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("stage")
 def deploy_environment(
     stage: str,
@@ -97,4 +101,6 @@ def deploy_environment(
         ),
         description=f"Deploy of {release.id} to {stage}",
     )
+    entry = deploy_entry(release, stage, kind, outcomes, run_actor(), flow_run.get_id())
+    record_entry(build, settings.stage(settings.build_stage).bucket, entry)
     return outcomes

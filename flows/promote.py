@@ -15,13 +15,14 @@ from cloudops.release import load_release
 from cloudops.settings import load_settings
 from flows.deploy_environment import deploy_environment
 from flows.package import application_of
+from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import copy_image_task, share_snapshots
 from tasks.stage_slot import holds_stage
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
-@flow(name="promote", log_prints=False)
+@flow(name="promote", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("to_stage")
 def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> audit.AuditEntry:
     """Promote release ``version`` into ``to_stage``; then deploy it as ``deploy_kind`` when given.

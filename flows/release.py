@@ -21,6 +21,7 @@ from flows.build_release import build_release
 from flows.deploy_environment import deploy_environment
 from flows.package import application_of
 from flows.promote import promote
+from tasks.notify import FAILURE_HOOKS
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 
@@ -29,7 +30,7 @@ class ReleaseStoppedError(CloudOpsError):
     """A release that did not reach its last stage: a stage rejected it, or nobody answered in time."""
 
 
-@flow(name="release", log_prints=False)
+@flow(name="release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 def release(
     ref: str = "HEAD",
     to_stage: str = "prod",

@@ -12,12 +12,13 @@ from cloudops.errors import CloudOpsError
 from cloudops.settings import load_settings
 from flows.package import application_of
 from tasks.deploy import clear_endpoints, delete_stack
+from tasks.notify import FAILURE_HOOKS
 from tasks.stage_slot import holds_stage
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
-@flow(name="teardown-environment", log_prints=False)
+@flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("stage")
 def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = "") -> list[str]:
     """Delete the stacks of ``kind`` in ``stage``; ``confirm`` must be "<stage>/<kind>"."""

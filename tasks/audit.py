@@ -1,0 +1,32 @@
+"""Appending to the audit trail from a flow, and naming who acts in a run."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+
+from blocks.aws_account import AwsAccount
+from cloudops import audit
+from tasks.retry import AWS_RETRIES
+
+
+@task(name="record-audit-entry", cache_policy=NO_CACHE, **AWS_RETRIES)
+def record_entry(account: AwsAccount, bucket: str, entry: audit.AuditEntry) -> str:
+    return audit.record(account.session(), bucket, entry)
+
+
+def run_actor(started_by: str = "") -> str:
+    """Who acts: ``started_by`` when given, else whoever created the flow run (a user, a deployment, an
+    automation) when the server knows, else the flow run itself."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if started_by:
+        return started_by
+    if run is None:
+        return "(outside a flow run)"
+    creator = run.created_by
+    if creator is not None and creator.display_value:
+        kind = (creator.type or "").lower()
+        return f"{creator.display_value}{f' ({kind})' if kind else ''} via flow-run:{run.id}"
+    return f"flow-run:{run.id}"

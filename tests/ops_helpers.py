@@ -1,0 +1,93 @@
+"""Set-up for the operations tests: an application of its own (so its audit trail, stacks and parameters
+are apart from the other tests'), with two releases made from the session's built release."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cloudops import audit
+from cloudops.image_copy import copy_image
+from cloudops.promotion import release_digests
+from cloudops.registry import RegistryClient
+from cloudops.release import Release, save_release
+from cloudops.sandbox.sandbox import Sandbox
+from cloudops.settings import Settings, load_settings
+from tests.conftest import ReleaseSource
+
+BUILD_BUCKET = "cloudops-build-111111111111"
+
+
+@dataclass(frozen=True)
+class OpsApp:
+    name: str
+    settings: Settings
+    sandbox: Sandbox
+    built: Release
+    releases: tuple[Release, Release]
+
+    def trail(self) -> list[audit.AuditEntry]:
+        return audit.entries(self.sandbox.account("build"), BUILD_BUCKET, self.name)
+
+    def copy_images(self, release: Release, to_stage: str, names: list[str]) -> None:
+        """Test set-up standing in for promote (which needs approvals): each image by digest into the stage."""
+        source, target = self.sandbox.state.registries["build"], self.sandbox.state.registries[to_stage]
+        with RegistryClient(source.login()) as reader, RegistryClient(target.login()) as writer:
+            for name in names:
+                digest = release.images[name].digest
+                origin = next(n for n, i in self.built.images.items() if i.digest == digest)
+                copy_image(reader, origin, writer, name, digest)
+
+    def another_release(self, suffix: str, app_image: str) -> Release:
+        """One more release of this application whose app image is the built image ``app_image``."""
+        release = self.releases[0].model_copy(
+            update={
+                "version": f"{self.built.version}-{suffix}",
+                "images": {**self.built.images, "app": self.built.images[app_image]},
+            }
+        )
+        save_release(self.sandbox.account("build"), BUILD_BUCKET, release)
+        return release
+
+    def approve(self, release: Release, stage: str, actor: str, decision: audit.Decision = "approved") -> None:
+        """An answer of await-approval, recorded as that flow records it."""
+        audit.record(
+            self.sandbox.account("build"),
+            BUILD_BUCKET,
+            audit.AuditEntry(
+                kind="approval",
+                application=self.name,
+                version=release.version,
+                stage=stage,
+                actor=actor,
+                digests=release_digests(release),
+                decision=decision,
+                ticket="OPS-1",
+            ),
+        )
+
+
+def make_ops_app(
+    sandbox: Sandbox, source: ReleaseSource, built: Release, monkeypatch: pytest.MonkeyPatch, folder: Path
+) -> OpsApp:
+    name = f"ops-{uuid.uuid4().hex[:6]}"
+    config = folder / "cloudops.toml"
+    text = source.config.read_text()
+    assert 'name = "commerce"' in text
+    config.write_text(text.replace('name = "commerce"', f'name = "{name}"'))
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(config))
+    first = built.model_copy(update={"application": name, "version": f"{built.version}-ops1"})
+    # the second release's app image is another image, so a rollback visibly changes the stacks
+    second = built.model_copy(
+        update={
+            "application": name,
+            "version": f"{built.version}-ops2",
+            "images": {**built.images, "app": built.images["broker"]},
+        }
+    )
+    for release in (first, second):
+        save_release(sandbox.account("build"), BUILD_BUCKET, release)
+    return OpsApp(name, load_settings(config), sandbox, built, (first, second))
