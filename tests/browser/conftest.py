@@ -17,11 +17,15 @@ import pytest
 from cloudops.aws import s3
 from cloudops.images import BuiltImage
 from cloudops.release import Release, release_key
+from cloudops.sandbox import prefect_server
+from cloudops.sandbox.processes import stop, sweep, wait_until
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
 from cloudops.snapshots import SnapshotRecord
 from tests.browser.prefect_ui import Screenshots
 
+# A fresh server's start took over 120 s (the sandbox's own limit) here while the suite and others ran beside it.
+SERVER_START_TIMEOUT = 300.0
 OUTPUT = Path(__file__).resolve().parent.parent / "output" / "browser"
 _written: list[Path] = []
 
@@ -37,13 +41,23 @@ class UiServer:
 
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[UiServer]:
-    """`prefect server start` with its UI on 127.0.0.1, through the sandbox's own starter."""
-    box = Sandbox(tmp_path_factory.mktemp("prefect-ui"), settings, auto_ports=True)
+    """`prefect server start` with its UI on 127.0.0.1, started by the sandbox's own starter on a free port."""
+    root = tmp_path_factory.mktemp("prefect-ui")
+    state = Sandbox(root, settings, auto_ports=True).state
+    state.logs.mkdir(parents=True, exist_ok=True)
+    pid = prefect_server.start(state)
     try:
-        box.up(("prefect",), report=lambda line: None)
-        yield UiServer(box.state.prefect_api_url)
+        wait_until(
+            lambda: prefect_server.answers(state),
+            part="Prefect server",
+            pid=pid,
+            log=state.logs / "prefect-server.log",
+            timeout=SERVER_START_TIMEOUT,
+        )
+        yield UiServer(state.prefect_api_url)
     finally:
-        box.down()
+        stop(pid)
+        sweep([root])
 
 
 @pytest.fixture(scope="session")
