@@ -11,6 +11,7 @@ SYSTEM_PACKAGES=(
   mariadb-client
   skopeo           # the reference image copier the promotion benchmark compares against
   debootstrap      # a minimal Debian root file system for base images (no Docker Hub here)
+  chromium         # the headless browser the UI tests drive with Playwright (no browser download needed)
   ca-certificates
   procps
 )
