@@ -8,6 +8,7 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
 from cloudops import audit, deploy
@@ -96,7 +97,9 @@ def release(
                 progress(f"{stage}: approved before by {approval.actor} ({when}); not asked again")
             else:
                 progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
-                approval = await_approval(
+                # Named after this run, so a person finds the form of this release's approval in the UI.
+                named = await_approval.with_options(flow_run_name=f"{flow_run.get_name()}-approval-{stage}")
+                approval = named(
                     version=built.version,
                     stage=stage,
                     timeout_seconds=approval_timeout_seconds,

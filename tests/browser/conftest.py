@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: a real Prefect server with its UI, the blocks in it, a release record, screenshots.
+"""Fixtures of the browser tests: a real Prefect server with its UI, the blocks in it, screenshots.
 
 The Prefect test harness serves the API only, so these tests start `prefect server start` (as the sandbox does) on
 a free port with its SQLite database in a temporary folder, once per session.
@@ -7,21 +7,16 @@ a free port with its SQLite database in a temporary folder, once per session.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cloudops.aws import s3
-from cloudops.images import BuiltImage
-from cloudops.release import Release, release_key
 from cloudops.sandbox import prefect_server
 from cloudops.sandbox.processes import stop, sweep, wait_until
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
-from cloudops.snapshots import SnapshotRecord
 from tests.browser.prefect_ui import Screenshots
 
 # A fresh server's start took over 120 s (the sandbox's own limit) here while the suite and others ran beside it.
@@ -69,50 +64,6 @@ def ui_blocks(sandbox: Sandbox, ui_server: UiServer) -> dict[str, str]:
 
     with temporary_settings(updates={PREFECT_API_URL: ui_server.api_url}):
         return save_sandbox_blocks(sandbox)
-
-
-@pytest.fixture
-def gate_release(sandbox: Sandbox, settings: Settings) -> Release:
-    """A release record of the example application in the build bucket, without building anything.
-
-    Only the gate reads it (for its digests); `latest` is left alone so other tests' releases are not disturbed.
-    """
-    version = f"ui-{uuid.uuid4().hex[:8]}"
-    images = {
-        name: BuiltImage(
-            name=name, registry="r", digest=f"sha256:{uuid.uuid4().hex * 2}", inputs="i", tags=(version,), rebuilt=False
-        )
-        for name in ("app", "broker", "mysql")
-    }
-    release = Release(
-        application="commerce",
-        version=version,
-        commit="c" * 40,
-        ref="main",
-        package_digest=f"sha256:{'p' * 64}",
-        package_uri="s3://unused/package",
-        images=images,
-        snapshots={
-            env: SnapshotRecord(
-                environment=env,
-                identifier=f"commerce-{env}-{version}",
-                arn=f"arn:aws:rds:eu-west-1:111111111111:snapshot:commerce-{env}-{version}",
-                shared_with=(),
-                created=False,
-            )
-            for env in ("author", "live")
-        },
-        datasets={},
-    )
-    bucket = settings.stage(settings.build_stage).bucket
-    s3.put_object(
-        sandbox.account(settings.build_stage),
-        bucket,
-        release_key(release.application, version),
-        release.model_dump_json().encode(),
-        "application/json",
-    )
-    return release
 
 
 @pytest.fixture

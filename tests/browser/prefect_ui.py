@@ -69,8 +69,8 @@ class Screenshots:
         return path
 
 
-def open_paused_run(page: Page, ui_url: str, run_name: str, shots: Screenshots) -> None:
-    """From the Runs page, search for ``run_name``, check that it is shown paused, and open it."""
+def open_run(page: Page, ui_url: str, run_name: str, shots: Screenshots, state: str) -> None:
+    """From the Runs page, search for ``run_name``, check that it is shown in ``state``, and open it."""
     page.goto(f"{ui_url}/runs")
     # the page holds a second, hidden search box for narrow screens
     search = page.get_by_placeholder("Search by flow run name").filter(visible=True)
@@ -80,11 +80,16 @@ def open_paused_run(page: Page, ui_url: str, run_name: str, shots: Screenshots) 
     # the list filters as the search box asks (after a debounce): wait until it shows only matching runs
     expect(page.locator(".flow-run-list-item").filter(has_not_text=run_name)).to_have_count(0)
     row = page.locator(".flow-run-list-item").filter(has=page.get_by_role("link", name=run_name, exact=True))
-    expect(row.first).to_contain_text("Paused")
-    shots.take(page, f"runs page shows {run_name} paused")
+    expect(row.first).to_contain_text(state, timeout=STATE_TIMEOUT_MS)
+    shots.take(page, f"runs page shows {run_name} {state.lower()}")
     link.click()
-    expect(run_state_badge(page)).to_have_text("Paused")
-    shots.take(page, f"{run_name} paused")
+    expect(run_state_badge(page)).to_have_text(state)
+    shots.take(page, f"{run_name} {state.lower()}")
+
+
+def open_paused_run(page: Page, ui_url: str, run_name: str, shots: Screenshots) -> None:
+    """The run ``run_name``, waiting for its approval."""
+    open_run(page, ui_url, run_name, shots, "Paused")
 
 
 def run_state_badge(page: Page) -> Locator:

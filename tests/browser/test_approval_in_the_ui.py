@@ -1,7 +1,7 @@
-"""QA approval given in a real browser: the paused run is found in the Prefect UI, its form filled and submitted.
+"""QA approval given in a real browser: a release pauses for QA approval; the paused approval run is found in the
+Prefect UI, its form filled and submitted; the release then promotes to staging (or, rejected, stops).
 
-The run under test is the await-approval gate, run in another process against the UI server; to drive the full
-release instead, start that flow in `GateRun` and keep the page steps (tests/browser/prefect_ui.py) as they are.
+The release flow runs in a process of its own against the UI server, as a person's `cloudops release` would.
 """
 
 from __future__ import annotations
@@ -18,55 +18,60 @@ import pytest
 from playwright.sync_api import Page
 
 from cloudops import audit
+from cloudops.promotion import release_digests
+from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
 from tests.browser import prefect_ui as ui
 from tests.browser.conftest import UiServer
+from tests.conftest import ReleaseSource
+from tests.test_release import reject_earlier
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-PAUSE_TIMEOUT = 180.0  # the flow's own start (imports, blocks, STS) on a busy 2-core machine
-END_TIMEOUT = 180.0
+PAUSE_TIMEOUT = 900.0  # the release's build check, promotion and QA deploy come first, on a busy 2-core machine
+END_TIMEOUT = 900.0
 
 
-class GateRun:
-    """await-approval for ``release`` in ``stage``, named ``name``, in a process of its own against ``server``."""
+class ReleaseRun:
+    """The release flow to staging, named ``name``, in a process of its own against ``server``."""
 
-    def __init__(self, server: UiServer, release: Release, stage: str, log: Path) -> None:
+    def __init__(self, server: UiServer, log: Path) -> None:
         self.server = server
-        self.name = f"{stage}-approval-{uuid.uuid4().hex[:6]}"
+        self.name = f"release-{uuid.uuid4().hex[:6]}"
+        self.approval_name = f"{self.name}-approval-qa"
         code = (
-            "import sys; from flows.await_approval import await_approval; "
-            "await_approval.with_options(flow_run_name=sys.argv[1])(version=sys.argv[2], stage=sys.argv[3], "
-            "poll_interval=1)"
+            "import sys; from flows.release import release; "
+            "release.with_options(flow_run_name=sys.argv[1])(ref='main', to_stage='staging', started_by='alice', "
+            "rds_databases='sandbox-mariadb', approval_poll_seconds=1)"
         )
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, self.name, release.version, stage],
+            [sys.executable, "-c", code, self.name],
             cwd=REPO,
             env={**os.environ, "PREFECT_API_URL": server.api_url},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
 
-    def state(self) -> str | None:
-        """The run's state type as the server has it (None before the run exists)."""
+    def state(self, name: str) -> str | None:
+        """The state type of run ``name`` as the server has it (None before the run exists)."""
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings(updates={PREFECT_API_URL: self.server.api_url}), get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.name])))
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
         return runs[0].state.type.value if runs and runs[0].state else None
 
     def wait_until_paused(self) -> None:
         deadline = time.monotonic() + PAUSE_TIMEOUT
-        while self.state() != "PAUSED":
-            assert self.process.poll() is None, f"the gate ended before pausing; see {self._log.name}"
-            assert time.monotonic() < deadline, f"{self.name} did not pause within {PAUSE_TIMEOUT} s"
+        while self.state(self.approval_name) != "PAUSED":
+            assert self.process.poll() is None, f"the release ended before pausing; see {self._log.name}"
+            assert time.monotonic() < deadline, f"{self.approval_name} did not pause within {PAUSE_TIMEOUT} s"
             time.sleep(0.5)
 
     def wait_for_end(self) -> int:
@@ -89,11 +94,17 @@ def page(tmp_path: Path) -> Iterator[Page]:
 
 
 @pytest.fixture
-def qa_gate(
-    ui_server: UiServer, ui_blocks: dict[str, str], gate_release: Release, shots: ui.Screenshots
-) -> Iterator[GateRun]:
-    """The release's QA gate, paused on the UI server (its output in the screenshots folder)."""
-    run = GateRun(ui_server, gate_release, "qa", shots.folder / "flow-run.log")
+def release_run(
+    sandbox: Sandbox,
+    ui_server: UiServer,
+    ui_blocks: dict[str, str],
+    release_env: ReleaseSource,
+    release: Release,
+    shots: ui.Screenshots,
+) -> Iterator[ReleaseRun]:
+    """A release of the session's build to staging, paused for QA approval on the UI server."""
+    reject_earlier(sandbox, release, "qa")  # so that an approval recorded by another test is not reused
+    run = ReleaseRun(ui_server, shots.folder / "release-run.log")
     try:
         run.wait_until_paused()
         yield run
@@ -107,25 +118,27 @@ def approvals(sandbox: Sandbox, settings: Settings, release: Release) -> list[au
     return [e for e in trail if e.kind == "approval"]
 
 
-def test_an_approval_in_the_ui_lets_the_run_go_on(
+def test_an_approval_in_the_ui_promotes_the_release_to_staging(
     sandbox: Sandbox,
     settings: Settings,
     ui_server: UiServer,
-    gate_release: Release,
-    qa_gate: GateRun,
+    release: Release,
+    release_run: ReleaseRun,
     page: Page,
     shots: ui.Screenshots,
 ) -> None:
-    ui.open_paused_run(page, ui_server.ui_url, qa_gate.name, shots)
+    ui.open_paused_run(page, ui_server.ui_url, release_run.approval_name, shots)
     ui.submit_approval_form(
         page, shots, decision="approve", approver="erin@example.com", ticket="QA-42", comment="checked in QA"
     )
     ui.wait_for_state(page, "Completed", shots)
-    ui.wait_for_log(page, f"{gate_release.id} in qa: approved by erin@example.com", shots)
+    ui.wait_for_log(page, f"{release.id} in qa: approved by erin@example.com", shots)
+    # the release goes on: promotion to staging and its deploy, then the run completes
+    ui.open_run(page, ui_server.ui_url, release_run.name, shots, "Completed")
+    ui.wait_for_log(page, "staging: promoted", shots)
 
-    assert qa_gate.wait_for_end() == 0
-    assert qa_gate.state() == "COMPLETED"
-    [entry] = approvals(sandbox, settings, gate_release)
+    assert release_run.wait_for_end() == 0
+    entry = approvals(sandbox, settings, release)[-1]
     assert (entry.stage, entry.decision, entry.actor, entry.ticket, entry.comment) == (
         "qa",
         "approved",
@@ -133,25 +146,32 @@ def test_an_approval_in_the_ui_lets_the_run_go_on(
         "QA-42",
         "checked in QA",
     )
-    assert entry.digests == {name: image.digest for name, image in gate_release.images.items()}
+    with RegistryClient(sandbox.state.registries["staging"].login()) as staging:
+        for name, digest in release_digests(release).items():
+            assert staging.manifest_digest(name, digest) == digest
 
 
 def test_a_rejection_in_the_ui_stops_the_release(
     sandbox: Sandbox,
     settings: Settings,
     ui_server: UiServer,
-    gate_release: Release,
-    qa_gate: GateRun,
+    release: Release,
+    release_run: ReleaseRun,
     page: Page,
     shots: ui.Screenshots,
 ) -> None:
-    ui.open_paused_run(page, ui_server.ui_url, qa_gate.name, shots)
+    ui.open_paused_run(page, ui_server.ui_url, release_run.approval_name, shots)
     ui.submit_approval_form(page, shots, decision="reject", approver="frank", comment="login page broken")
-    # the gate itself ends normally with its decision; what stops is the promotion that needed an approval
-    ui.wait_for_state(page, "Completed", shots)
-    ui.wait_for_log(page, f"{gate_release.id} in qa: rejected by frank", shots)
+    ui.wait_for_state(page, "Completed", shots)  # the gate itself ends normally with its decision
+    ui.wait_for_log(page, f"{release.id} in qa: rejected by frank", shots)
+    # the release stops there and fails, saying who rejected it and why
+    ui.open_run(page, ui_server.ui_url, release_run.name, shots, "Failed")
+    ui.wait_for_log(page, "rejected in qa by frank: login page broken", shots)
 
-    assert qa_gate.wait_for_end() == 0
-    [entry] = approvals(sandbox, settings, gate_release)
-    assert (entry.stage, entry.decision, entry.actor, entry.comment) == ("qa", "rejected", "frank", "login page broken")
-    assert audit.latest_approval([entry], gate_release.version, "qa") == entry
+    assert release_run.wait_for_end() != 0
+    trail = audit.entries(
+        sandbox.account("build"), settings.stage("build").bucket, release.application, release.version
+    )
+    rejected_at = max(i for i, e in enumerate(trail) if e.kind == "approval" and e.actor == "frank")
+    assert trail[rejected_at].decision == "rejected"
+    assert [e for e in trail[rejected_at:] if e.kind == "promotion" and e.stage == "staging"] == []
