@@ -110,9 +110,9 @@ class Sandbox:
     def _start(self, part: str) -> None:
         state = self.state
         if part == "moto":
-            pid = moto_server.start(state)
+            # Each pid is kept before the wait, so a part too slow to answer is still stopped by `down`.
+            state.pids["moto"] = pid = moto_server.start(state)
             self._wait(part, pid, lambda: moto_server.answers(state))
-            state.pids["moto"] = pid
         elif part == "registries":
             for registry in state.registries.values():
                 if registries.answers(registry):
@@ -122,15 +122,13 @@ class Sandbox:
                     f"registry of {registry.stage}", registry.pid, functools.partial(registries.answers, registry)
                 )
         elif part == "mariadb":
-            pid = mariadb.start(state)
+            state.pids["mariadb"] = pid = mariadb.start(state)
             self._wait(part, pid, lambda: mariadb.answers(state))
-            state.pids["mariadb"] = pid
         elif part == "docker":
             state.pids["docker"] = docker_engine.start(state, START_TIMEOUT["docker"])
         elif part == "prefect":
-            pid = prefect_server.start(state)
+            state.pids["prefect"] = pid = prefect_server.start(state)
             self._wait(part, pid, lambda: prefect_server.answers(state))
-            state.pids["prefect"] = pid
         elif part == "worker":
             if not prefect_server.answers(state):
                 raise SandboxError("the worker needs the Prefect server: start the 'prefect' part too")
