@@ -12,8 +12,9 @@ deployments_app = typer.Typer(help="The Prefect deployments of prefect.yaml.", n
 @deployments_app.command("create")
 @friendly
 def create() -> None:
-    """Create (or update) the work pool and every deployment of prefect.yaml on $PREFECT_API_URL's server."""
+    """Create (or update) the work pool, every deployment of prefect.yaml and the crash automations on
+    $PREFECT_API_URL's server."""
     from deployments.project import create_deployments
 
     for name in create_deployments():
-        typer.echo(f"  deployment {name}")
+        typer.echo(f"  {name}")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.prefect_worker import WORK_POOL, ensure_work_pool, prefect_command
+from deployments.automations import create_automations
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The work pool (unless it exists) and every deployment of prefect.yaml; the deployments' names.
+    """The work pool (unless it exists), every deployment of prefect.yaml and the automations; their names.
 
     Runs ``prefect deploy --all`` in ``project_dir`` with CLOUDOPS_PROJECT_DIR set, so that the pull step
     of each deployment changes into this project when a worker runs it.
@@ -37,4 +38,5 @@ def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
     if result.returncode != 0:
         raise CloudOpsError(f"prefect deploy --all failed in {project_dir}:\n{result.stdout[-3000:]}{result.stderr}")
     names = re.findall(r"Deployment '([^']+)' successfully created", result.stdout)
-    return names or [f"(see the output of prefect deploy) in pool {WORK_POOL}"]
+    deployments = [f"deployment {n}" for n in names] or [f"deployments (see `prefect deploy`) in pool {WORK_POOL}"]
+    return deployments + [f"automation {name}" for name in create_automations()]
