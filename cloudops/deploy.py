@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
@@ -68,8 +69,17 @@ def check_kind(kind: str) -> None:
         raise CloudOpsError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
+TEMPLATES: Traversable = resources.files("cloudops.templates.stacks")
+
+
 def template_body(name: str) -> str:
-    return resources.files("cloudops.templates.stacks").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return TEMPLATES.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def validate_templates(account: AccountSession, plans: list[StackPlan]) -> None:
+    """Every template the plans use, validated by CloudFormation before anything is touched."""
+    for name in sorted({plan.template for plan in plans}):
+        cloudformation.validate(account, template_body(name), name)
 
 
 def stage_network(account: AccountSession, vpc_id: str | None, subnet_ids: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -117,6 +127,14 @@ def stacks(kind: str, application: str, stage: str) -> list[tuple[str, str]]:
     if kind == "single-instance":
         return [(f"{application}-{stage}-single-instance", "single-instance")]
     return [(f"lookup-{stage}-prerequisites", "lookup"), (f"lookup-{stage}", "lookup")]
+
+
+def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, str]]:
+    """(stack name, environment) of each stack teardown deletes, newest first. The lookup service keeps its
+    prerequisites stack: its bucket holds the environment file and its EFS the data (the template retains
+    both), and a retained bucket would stop the next deploy from creating that stack again."""
+    named = stacks(kind, application, stage)
+    return list(reversed(named[1:] if kind == "lookup-service" else named))
 
 
 def plans(

@@ -21,13 +21,14 @@ Kind = Literal["author-live", "single-instance", "lookup-service"]
 @flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("stage")
 def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = "") -> list[str]:
-    """Delete the stacks of ``kind`` in ``stage``; ``confirm`` must be "<stage>/<kind>"."""
+    """Delete the stacks of ``kind`` in ``stage``; ``confirm`` must be "<stage>/<kind>". The lookup service's
+    prerequisites stack (environment file bucket, EFS with the data) stays for the next deploy."""
     logger = get_run_logger()
     settings = load_settings()
     stage_config = settings.stage(stage)
     app = application_of(settings)
-    created = deploy.stacks(kind, app.name, stage)
-    stacks = [stack for stack, _ in reversed(created)]
+    created = deploy.teardown_stacks(kind, app.name, stage)
+    stacks = [stack for stack, _ in created]
     if not stage_config.teardown_allowed:
         raise CloudOpsError(
             f"teardown of stage {stage!r} is not allowed by its configuration (teardown_allowed = false in "
@@ -39,4 +40,7 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
     deleted = [stack for stack in stacks if delete_stack(account, stack)]
     clear_endpoints(account, [config_store.path(stage, app.name, env) for env in sorted({e for _, e in created})])
     logger.info("deleted %s", ", ".join(deleted) or "nothing (no stack existed)")
+    kept = sorted({stack for stack, _ in deploy.stacks(kind, app.name, stage)} - set(stacks))
+    if kept:
+        logger.info("kept %s with the environment's data; delete it by hand to remove the data too", ", ".join(kept))
     return deleted

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+from botocore.exceptions import ClientError
 from prefect.exceptions import ParameterTypeError
 
 from cloudops import config_store, deploy
 from cloudops.aws import cloudformation
+from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.image_copy import copy_image
 from cloudops.registry import RegistryClient
-from cloudops.release import Release
+from cloudops.release import Release, save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
@@ -27,6 +32,35 @@ def copy_images(sandbox: Sandbox, release: Release, to_stage: str, names: list[s
     ):
         for name in names:
             copy_image(reader, name, writer, name, release.images[name].digest)
+
+
+def next_release(sandbox: Sandbox, release: Release, stage: str) -> Release:
+    """A later release whose only change is the app image (the broker's image bytes, copied into the stage's
+    ``app`` repository as a new digest there), recorded in the build bucket; ``latest`` stays as it was."""
+    digest = release.images["broker"].digest
+    source, target = sandbox.state.registries["build"], sandbox.state.registries[stage]
+    with RegistryClient(source.login()) as reader, RegistryClient(target.login()) as writer:
+        copy_image(reader, "broker", writer, "app", digest)
+    later = release.model_copy(
+        update={
+            "version": f"{release.version}-next",
+            "images": {**release.images, "app": release.images["app"].model_copy(update={"digest": digest})},
+        }
+    )
+    build, bucket = sandbox.account("build"), sandbox.settings.stage("build").bucket
+    save_release(build, bucket, later)
+    save_release(build, bucket, release)  # ``latest`` back to the session's release
+    return later
+
+
+def physical_ids(account: AccountSession, stack: str) -> dict[str, str]:
+    resources = account.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+    return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+
+
+def container_images(account: AccountSession, task_definition: str) -> dict[str, str]:
+    found = account.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    return {c["name"]: c["image"] for c in found["containerDefinitions"]}
 
 
 def test_a_release_not_in_the_stage_registry_touches_no_stack(
@@ -56,24 +90,70 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
     ]
     qa = sandbox.account("qa")
     ecs = qa.client("ecs")
+    registry = sandbox.state.registries["qa"].address
     for environment in ("author", "live"):
-        service = ecs.describe_services(cluster=f"commerce-qa-{environment}", services=["app"])["services"][0]
-        containers = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-        image = containers["containerDefinitions"][0]["image"]
-        assert image == f"{sandbox.state.registries['qa'].address}/app@{release.images['app'].digest}"
+        stack = f"commerce-qa-{environment}"
+        service = ecs.describe_services(cluster=stack, services=["app"])["services"][0]
+        assert container_images(qa, service["taskDefinition"]) == {
+            "app": f"{registry}/app@{release.images['app'].digest}"
+        }
+        # The endpoints reach the config store, each the address of the resource the stack created
+        resources = physical_ids(qa, stack)
+        database = qa.client("rds").describe_db_instances(DBInstanceIdentifier=resources["Database"])["DBInstances"][0]
+        balancer = qa.client("elbv2").describe_load_balancers(LoadBalancerArns=[resources["LoadBalancer"]])
         published = config_store.SsmConfigStore(qa).get(config_store.path("qa", "commerce", environment))
-        assert published["stack"] == f"commerce-qa-{environment}"
-        assert "db-password" in published  # created as a SecureString, never overwritten
-        # NOTE: moto gives a stack created through a CREATE change set no Outputs; real CloudFormation does,
-        # and then database_endpoint, broker_endpoint and app_endpoint are published here too.
+        assert published == {
+            "app_endpoint": f"http://{balancer['LoadBalancers'][0]['DNSName']}",
+            "database_endpoint": database["Endpoint"]["Address"],
+            "database_port": str(database["Endpoint"]["Port"]),
+            "broker_endpoint": "tcp://broker:1883",
+            "cluster": stack,
+            "stack": stack,
+            "db-password": published["db-password"],  # a SecureString the deploy created, never overwritten
+        }
+        assert ecs.describe_clusters(clusters=[published["cluster"]])["clusters"][0]["status"] == "ACTIVE"
 
     again = deploy_environment(stage="qa", version=release.version, kind="author-live")
     assert [(o.action, o.executed) for o in again] == [("update", False), ("update", False)]
 
-    # A later release with a new image and a new snapshot: the environment keeps its database
-    later = release.model_copy(
+    # A new release (only the app image differs): the app task definitions change, nothing else
+    before = {o.stack: physical_ids(qa, o.stack) for o in first}
+    later = next_release(sandbox, release, "qa")
+    updated = deploy_environment(stage="qa", version=later.version, kind="author-live")
+    assert [(o.stack, o.action, o.executed) for o in updated] == [
+        ("commerce-qa-author", "update", True),
+        ("commerce-qa-live", "update", True),
+    ]
+    for outcome in updated:
+        after = physical_ids(qa, outcome.stack)
+        assert {k for k in after if after[k] != before[outcome.stack][k]} == {"AppTaskDefinition"}
+        assert (
+            outcome.outputs["AppTaskDefinition"]
+            == after["AppTaskDefinition"]
+            != before[outcome.stack]["AppTaskDefinition"]
+        )
+        assert container_images(qa, after["AppTaskDefinition"]) == {
+            "app": f"{registry}/app@{later.images['app'].digest}"
+        }
+        assert container_images(qa, after["BrokerTaskDefinition"]) == {
+            "broker": f"{registry}/broker@{release.images['broker'].digest}"
+        }
+        # NOTE: CloudFormation also modifies AppService to run the new task definition (a rolling update;
+        # the change set it lists is tested with Stubber in test_deploy_stack.py); moto leaves the service
+        # on the old revision, so the service is not checked here.
+        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", "commerce", outcome.environment))
+        assert (
+            published["database_endpoint"]
+            == first[0 if outcome.environment == "author" else 1].outputs["DatabaseEndpoint"]
+        )
+    assert [(o.action, o.executed) for o in deploy_environment(stage="qa", version=later.version)] == [
+        ("update", False),
+        ("update", False),
+    ]
+
+    # A later release with a new snapshot: the environment keeps its database
+    newer = release.model_copy(
         update={
-            "images": {**release.images, "app": release.images["broker"]},
             "snapshots": {
                 **release.snapshots,
                 "author": release.snapshots["author"].model_copy(
@@ -83,16 +163,11 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
         }
     )
     (author_plan, _) = deploy.plans(
-        "author-live",
-        "qa",
-        "cloudops-qa-222222222222",
-        later,
-        sandbox.state.registries["qa"].address,
-        deploy.default_network(qa),
+        "author-live", "qa", "cloudops-qa-222222222222", newer, registry, deploy.default_network(qa)
     )
     lines: list[str] = []
-    updated = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
-    assert updated.executed and updated.action == "update"
+    kept = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
+    assert kept.executed and kept.action == "update"
     parameters = cloudformation.describe(qa, "commerce-qa-author").parameters  # type: ignore[union-attr]
     assert parameters["DbSnapshotIdentifier"] == release.snapshots["author"].arn
     assert parameters["AppImage"] == author_plan.parameters["AppImage"]
@@ -123,6 +198,16 @@ def test_teardown_needs_the_confirmation_then_deletes(
     deploy_environment(stage="staging", version=release.version, kind="single-instance")
     staging = sandbox.account("staging")
     assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
+    store = config_store.SsmConfigStore(staging)
+    prefix = config_store.path("staging", "commerce", "single-instance")
+    published = store.get(prefix)
+    assert {k: v for k, v in published.items() if k != "db-password"} == {
+        "cluster": "commerce-staging-single-instance",
+        "database_endpoint": "127.0.0.1",  # MySQL runs in the task, next to the app
+        "database_port": "3306",
+        "broker_endpoint": "tcp://127.0.0.1:1883",
+        "stack": "commerce-staging-single-instance",
+    }
     with pytest.raises(CloudOpsError, match="pass confirm=staging/single-instance; nothing was deleted"):
         teardown_environment(stage="staging", kind="single-instance", confirm="yes")
     assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
@@ -130,3 +215,75 @@ def test_teardown_needs_the_confirmation_then_deletes(
         "commerce-staging-single-instance"
     ]
     assert cloudformation.describe(staging, "commerce-staging-single-instance") is None
+    assert store.get(prefix) == {"db-password": published["db-password"]}  # the endpoints are gone
+
+
+def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_down(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.deploy_environment import deploy_environment
+    from flows.teardown_environment import teardown_environment
+
+    copy_images(sandbox, release, "qa", ["app", "mysql"])
+    outcomes = deploy_environment(stage="qa", version=release.version, kind="lookup-service")
+    assert [(o.stack, o.action, o.executed) for o in outcomes] == [
+        ("lookup-qa-prerequisites", "create", True),
+        ("lookup-qa", "create", True),
+    ]
+    qa = sandbox.account("qa")
+    prerequisites, service = outcomes
+    assert prerequisites.outputs["EnvBucketName"] == "lookup-qa-env-222222222222"  # from the stage's parameter file
+    # The service stack runs on the region's ECS-optimised AMI (AWS's public SSM parameter) and mounts the
+    # prerequisites' EFS access points
+    ami = qa.client("ssm").get_parameter(Name=deploy.ECS_AMI_PARAMETER)["Parameter"]["Value"]
+    template = physical_ids(qa, "lookup-qa")["LaunchTemplate"]
+    versions = qa.client("ec2").describe_launch_template_versions(LaunchTemplateId=template)["LaunchTemplateVersions"]
+    assert versions[0]["LaunchTemplateData"]["ImageId"] == ami
+    parameters = cloudformation.describe(qa, "lookup-qa").parameters  # type: ignore[union-attr]
+    access_points = {k: parameters[k] for k in ("DatabaseAccessPointId", "AuthoritiesAccessPointId")}
+    assert access_points == {k: prerequisites.outputs[k] for k in access_points}
+    assert all(ap.startswith("fsap-") for ap in access_points.values())
+    assert parameters["FileSystemId"] == prerequisites.outputs["FileSystemId"]
+    # NOTE: moto's DescribeTaskDefinition leaves out a volume's efsVolumeConfiguration; on AWS the task
+    # definition shows these access points on its database and authorities volumes.
+    registry = sandbox.state.registries["qa"].address
+    assert container_images(qa, service.outputs["TaskDefinition"]) == {
+        "mysql": f"{registry}/mysql@{release.images['mysql'].digest}",
+        "app": f"{registry}/app@{release.images['app'].digest}",
+    }
+    store = config_store.SsmConfigStore(qa)
+    assert store.get(config_store.path("qa", "commerce", "lookup")) == {"cluster": "lookup-qa", "stack": "lookup-qa"}
+
+    # Teardown deletes the service; the prerequisites (the environment file's bucket, the data on EFS) stay
+    assert teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service") == ["lookup-qa"]
+    assert cloudformation.describe(qa, "lookup-qa") is None
+    assert store.get(config_store.path("qa", "commerce", "lookup")) == {}
+    assert cloudformation.describe(qa, "lookup-qa-prerequisites") is not None
+    again = deploy_environment(stage="qa", version=release.version, kind="lookup-service")
+    assert [(o.stack, o.action, o.executed) for o in again] == [
+        ("lookup-qa-prerequisites", "update", False),
+        ("lookup-qa", "create", True),
+    ]
+    assert again[0].outputs == prerequisites.outputs
+
+
+def test_a_template_that_does_not_validate_fails_the_deploy_and_touches_nothing(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.deploy_environment import deploy_environment
+
+    # The packaged templates, one of them with a typo in a reference, stand in for a template edited by hand
+    shutil.copytree(Path(str(deploy.TEMPLATES)), tmp_path, dirs_exist_ok=True)
+    broken = tmp_path / "single-instance.yaml"
+    broken.write_text(broken.read_text().replace("Cluster: !Ref Cluster", "Cluster: !Ref Clustr", 1))
+    monkeypatch.setattr(deploy, "TEMPLATES", tmp_path)
+    copy_images(sandbox, release, "qa", ["app", "broker", "mysql"])
+
+    # NOTE: moto validates with cfn-lint; CloudFormation says "Template format error: Unresolved resource
+    # dependencies [Clustr] in the Resources block of the template". Either way the flow stops here.
+    with pytest.raises(cloudformation.TemplateError, match=r"template single-instance does not validate: .*Clustr"):
+        deploy_environment(stage="qa", version=release.version, kind="single-instance")
+    qa = sandbox.account("qa")
+    assert cloudformation.describe(qa, "commerce-qa-single-instance") is None
+    with pytest.raises(ClientError, match="ParameterNotFound"):  # not even the database password was created
+        qa.client("ssm").get_parameter(Name=config_store.path("qa", "commerce", "single-instance", "db-password"))

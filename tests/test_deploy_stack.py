@@ -66,8 +66,9 @@ def test_a_plan_missing_a_parameter_touches_no_stack(sandbox: Sandbox) -> None:
 
 
 def test_a_new_release_changes_the_task_definitions_and_their_services_only() -> None:
-    # NOTE: moto does not change a task definition on a parameter-only update; real CloudFormation replaces
-    # the task definition (a new revision) and modifies the service that uses it, as stubbed here.
+    # NOTE: moto lists no changes for a parameter-only update and leaves the service on the old task
+    # definition (the new revision itself is tested end to end in test_deploy.py); real CloudFormation lists
+    # the task definition's replacement (a new revision) and the service that uses it modified, as stubbed here.
     session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="eu-west-1")
     account = AccountSession("222222222222", "eu-west-1", session)
     (plan, _) = deploy.plans(

@@ -11,7 +11,8 @@ from cloudops.sandbox.state import SandboxState
 
 
 def start(state: SandboxState) -> int:
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(state.moto_port)]
+    # moto.server with the fix in cloudops/sandbox/moto_fixes.py (stack outputs after a change set)
+    command = [sys.executable, "-m", "cloudops.sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
     return spawn(command, state.logs / "moto.log")
 
 

@@ -1,0 +1,87 @@
+"""moto server with three fixes where its CloudFormation differs from AWS on the path our deploy takes.
+
+Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing else of moto changes:
+
+1. Stack outputs after a change set. ``create_change_set`` makes the stack of a ``CREATE`` change set from
+   an empty template (``Stack(template={})``), so its output map is built from nothing, and
+   ``execute_change_set`` applies the resources without building it again (only ``UpdateStack`` does, in
+   ``Stack.update``). A stack made or changed through a change set shows no ``Outputs`` (or its first
+   template's), where CloudFormation shows those of the template it executed. The fix does after
+   ``ExecuteChangeSet`` what ``Stack.update`` does: parse the executed template, keep its parameters, build
+   the output map and the exports from it.
+2. A task definition updated by a stack. ``TaskDefinition.create_from_cloudformation_json`` turns the
+   template's ``ContainerDefinitions`` and ``Volumes`` into the API's camelCase keys;
+   ``update_from_cloudformation_json`` registers them as written (``Image``, ``Name`` ...), so the new
+   revision has no image at all. The fix turns the keys the same way before moto's own update runs.
+3. ``!Ref`` of an ``AWS::EFS::AccessPoint``. The model has no ``physical_resource_id``, so the reference
+   resolves to the object's repr; CloudFormation gives the access point id (``fsap-...``).
+
+What stays as moto has it (the tests carry a ``NOTE``): a service whose task definition is replaced keeps
+the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
+
+Run as ``python -m cloudops.sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation.models import CloudFormationBackend
+from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+from moto.ecs.models import TaskDefinition
+from moto.efs.models import AccessPoint
+from moto.server import main
+
+_execute_change_set = CloudFormationBackend.execute_change_set
+_update_task_definition = TaskDefinition.update_from_cloudformation_json
+
+
+def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    _execute_change_set(self, change_set_name, stack_name)
+    change_set = self.change_sets.get(change_set_name) or next(
+        c for c in self.change_sets.values() if c.change_set_name == change_set_name
+    )
+    stack = self.stacks[change_set.stack_id]
+    stack._parse_template()
+    stack.description = stack.template_dict.get("Description")
+    if change_set.parameters:
+        stack.parameters = change_set.parameters
+    stack.output_map = stack._create_output_map()
+    for export in stack.exports:
+        self.exports[export.name] = export
+
+
+def update_task_definition(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    properties = dict(cloudformation_json["Properties"])
+    for key in ("ContainerDefinitions", "Volumes"):
+        properties[key] = remap_nested_keys(properties.get(key, []), pascal_to_camelcase)
+    return _update_task_definition(
+        original_resource=original_resource,
+        new_resource_name=new_resource_name,
+        cloudformation_json={**cloudformation_json, "Properties": properties},
+        account_id=account_id,
+        region_name=region_name,
+    )
+
+
+def access_point_id(self: Any) -> str:
+    return str(self.access_point_id)
+
+
+PATCHES: list[tuple[type, str, object]] = [
+    (CloudFormationBackend, "execute_change_set", execute_change_set),
+    (TaskDefinition, "update_from_cloudformation_json", classmethod(update_task_definition)),
+    (AccessPoint, "physical_resource_id", property(access_point_id)),
+]
+for owner, name, fixed in PATCHES:
+    setattr(owner, name, fixed)
+
+if __name__ == "__main__":
+    main()
