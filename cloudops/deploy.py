@@ -9,6 +9,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,6 +63,11 @@ class StackOutcome(BaseModel):
     changes: tuple[ResourceChange, ...] = ()
     outputs: dict[str, str] = {}
     change_set_markdown: str = ""
+
+
+def stack_tags(application: str, stage: str, version: str) -> dict[str, str]:
+    """The tags every stack of a deploy carries."""
+    return {"cloudops:application": application, "cloudops:stage": stage, "cloudops:version": version}
 
 
 def check_kind(kind: str) -> None:
@@ -296,6 +302,26 @@ def deploy_stack(
     )
 
 
+def preview_stack(account: AccountSession, plan: StackPlan, tags: dict[str, str]) -> str:
+    """What deploying ``plan`` would do, as markdown, changing nothing: an existing stack gets an UPDATE change
+    set that is described, then deleted; a stack that does not exist yet would be created."""
+    current = cloudformation.describe(account, plan.stack)
+    body = template_body(plan.template)
+    action = decide(plan.stack, current.status if current else None, recreate_failed=False)
+    if action is not Action.UPDATE:
+        document = _template(body)
+        resources = sorted(f"{name} ({spec.get('Type', '?')})" for name, spec in document["Resources"].items())
+        return f"### `{plan.stack}` will be created\n\n{len(resources)} resources: {', '.join(resources)}\n"
+    plan = keep_database(plan, current, restore_database=False)
+    change_set = cloudformation.create_change_set(account, plan.stack, body, plan.parameters, tags, action)
+    if change_set is None:
+        return f"### `{plan.stack}`: no changes\n"
+    try:
+        return changes_markdown(plan.stack, change_set.name, list(change_set.changes))
+    finally:
+        cloudformation.discard(account, change_set)
+
+
 def publish_endpoints(
     store: config_store.ConfigStore, stage: str, application: str, outcome: StackOutcome
 ) -> dict[str, str]:
@@ -307,12 +333,17 @@ def publish_endpoints(
 
 def _template_parameters(body: str) -> tuple[set[str], set[str]]:
     """A template's parameters, and those with a Default (read from its Parameters section)."""
+    parameters = _template(body).get("Parameters") or {}
+    return set(parameters), {name for name, spec in parameters.items() if "Default" in (spec or {})}
+
+
+def _template(body: str) -> dict[str, Any]:
+    """A template as data; its CloudFormation tags (!Ref, !Sub ...) read as nothing."""
     import yaml
 
     class _Loader(yaml.SafeLoader):
         pass
 
     _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    document = yaml.load(body, Loader=_Loader)  # a SafeLoader that reads CloudFormation tags as nothing
-    parameters = document.get("Parameters") or {}
-    return set(parameters), {name for name, spec in parameters.items() if "Default" in (spec or {})}
+    document: dict[str, Any] = yaml.load(body, Loader=_Loader)  # a SafeLoader with the tags read as nothing
+    return document

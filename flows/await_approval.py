@@ -22,14 +22,17 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from blocks.stage_accounts import load_stage_account
-from cloudops import audit
+from cloudops import audit, deploy
+from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
-from cloudops.release import load_release
-from cloudops.settings import load_settings
+from cloudops.release import Release, load_release
+from cloudops.settings import Settings, load_settings
 from flows.package import application_of
+from tasks.deploy import preview_deploy
 from tasks.notify import notify_pending_approval
 
 SEVEN_DAYS = 7 * 24 * 3600
+Kind = Literal["author-live", "single-instance", "lookup-service"]
 APPROVED_EVENT = "cloudops.release.approved"
 
 
@@ -50,12 +53,15 @@ def await_approval(
     started_by: str = "",
     poll_interval: int = 10,
     trigger_promotion: bool = True,
+    deploy_kind: Kind | None = "author-live",
 ) -> audit.AuditEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
     When the stage forbids self-approval, an answer from ``started_by`` is refused and the form asked again.
     An approval emits `cloudops.release.approved`; with ``trigger_promotion`` (off when the caller promotes
     the release itself, as the release flow does) the promote deployment's trigger then promotes it.
+    Above the form: the release's digests and what deploying it as ``deploy_kind`` in the next stage would
+    change there (a change set described and deleted; None leaves it out).
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -79,6 +85,11 @@ def await_approval(
             f"Commit `{release.commit}`; snapshots: {', '.join(s.identifier for s in release.snapshots.values())}.",
         ]
     )
+    if deploy_kind is not None and settings.next_stages(stage):
+        following = settings.next_stages(stage)[0]
+        description += f"\n\n## What deploying it to {following} will do\n\n" + next_stage_preview(
+            settings, release, following, deploy_kind
+        )
     # From the run's scheduled start, so a suspended run started again keeps its first deadline.
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
     deployed = own_deployment_id() is not None
@@ -134,6 +145,21 @@ def await_approval(
             app.name, release.version, stage, settings.next_stages(stage), digests, actor, trigger_promotion
         )
     return entry
+
+
+def next_stage_preview(settings: Settings, release: Release, stage: str, kind: str) -> str:
+    """What deploying ``release`` as ``kind`` in ``stage`` would change there, as markdown; nothing is changed.
+    A preview that cannot be made says why instead of stopping the approval."""
+    if kind == "lookup-service":
+        return "(the lookup service's stacks take their parameters from the prerequisites stack: not previewed)\n"
+    config = settings.stage(stage)
+    try:
+        account = load_stage_account(settings, stage)
+        network = deploy.stage_network(account.session(), config.vpc_id, config.subnet_ids)
+        plans = deploy.plans(kind, stage, config.bucket, release, account.registry_login().host, network)
+        return preview_deploy(account, plans, deploy.stack_tags(release.application, stage, release.version))
+    except CloudOpsError as error:
+        return f"(no preview: {error})\n"
 
 
 def own_deployment_id() -> UUID | None:

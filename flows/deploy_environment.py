@@ -66,7 +66,7 @@ def deploy_environment(
         secret = plan.parameters.get("DbPasswordParameter")
         if secret and store.ensure_secret(secret):
             logger.info("created the database password parameter %s (SecureString)", secret)
-    tags = {"cloudops:application": app.name, "cloudops:stage": stage, "cloudops:version": release.version}
+    tags = deploy.stack_tags(app.name, stage, release.version)
     outcomes: list[deploy.StackOutcome] = []
     if kind == "lookup-service":
         prerequisites, service = plans

@@ -106,6 +106,7 @@ def release(
                     started_by=started_by,
                     poll_interval=approval_poll_seconds,
                     trigger_promotion=False,  # this flow promotes the release itself, right after
+                    deploy_kind=deploy_kind,
                 )
                 progress(f"{stage}: {approval.decision} by {approval.actor}")
             outcome = outcome.model_copy(

@@ -36,6 +36,13 @@ def deploy_stack(
     )
 
 
+@task(name="preview-deploy", task_run_name="preview-deploy", cache_policy=NO_CACHE, **AWS_RETRIES)
+def preview_deploy(account: AwsAccount, plans: list[deploy.StackPlan], tags: dict[str, str]) -> str:
+    """What deploying ``plans`` would change, as markdown; nothing is changed."""
+    session = account.session()
+    return "\n".join(deploy.preview_stack(session, plan, tags) for plan in plans)
+
+
 @task(name="publish-endpoints", cache_policy=NO_CACHE, **AWS_RETRIES)
 def publish_endpoints(
     account: AwsAccount, stage: str, application: str, outcome: deploy.StackOutcome

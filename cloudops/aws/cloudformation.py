@@ -128,6 +128,11 @@ def _wait_for_change_set(account: AccountSession, stack: str, name: str) -> dict
         time.sleep(2)
 
 
+def discard(account: AccountSession, change_set: ChangeSet) -> None:
+    """Delete a change set that is not to be executed (a preview)."""
+    account.client("cloudformation").delete_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
+
+
 def execute(account: AccountSession, change_set: ChangeSet) -> StackInfo:
     """Execute the change set and wait; on failure, the failing resource and its reason."""
     cfn = account.client("cloudformation")
