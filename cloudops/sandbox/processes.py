@@ -68,12 +68,26 @@ def stop(pid: int | None, timeout: float = 20.0) -> None:
     raise SandboxError(f"process {pid} survived SIGKILL; inspect it with `ps -p {pid}`")
 
 
+def ancestors(pid: int) -> set[int]:
+    """``pid`` and the processes it descends from."""
+    found = {pid}
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        found.add(pid)
+    return found
+
+
 def processes_naming(folders: Sequence[Path]) -> list[int]:
-    """Pids of running processes whose command line names one of ``folders``."""
+    """Pids of running processes whose command line names one of ``folders``, but for this process and the
+    ones it runs under (`cloudops sandbox down --dir X` runs under a `uv run` that names X too)."""
     needles = [str(folder).encode() for folder in folders]
+    ours = ancestors(os.getpid())
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in ours:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
