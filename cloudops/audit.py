@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 
-Kind = Literal["approval", "promotion", "deploy", "rollback"]
+Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
 Decision = Literal["approved", "rejected", "timed-out"]
 
 

@@ -83,6 +83,22 @@ def deploy_entry(
     )
 
 
+def teardown_entry(
+    application: str, stage: str, kind: str, deleted: list[str], actor: str, flow_run_id: str | None
+) -> AuditEntry:
+    """The audit entry of a teardown: the environment of ``kind`` in ``stage`` is gone."""
+    return AuditEntry(
+        kind="teardown",
+        application=application,
+        version="-",
+        stage=stage,
+        actor=actor,
+        digests={},
+        flow_run_id=flow_run_id,
+        detail={DEPLOY_KIND: kind, "stacks": ", ".join(deleted)},
+    )
+
+
 def _deployed(entry: AuditEntry, rolled_back_from: str | None = None) -> Deployed:
     return Deployed(
         version=entry.version,
@@ -104,6 +120,8 @@ def history(trail: list[AuditEntry], stage: str, kind: str) -> list[Deployed]:
         if entry.kind == "deploy":
             if not stack or stack[-1].version != entry.version:
                 stack.append(_deployed(entry))
+        elif entry.kind == "teardown":
+            stack.clear()  # nothing runs there any more, and nothing is left to roll back to
         elif entry.kind == "rollback":
             # the rollback's own deploy pushed its target on top of the release it rolled back from
             done = stack.pop() if stack and stack[-1].version == entry.version else _deployed(entry)

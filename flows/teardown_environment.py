@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Literal
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
 from cloudops import config_store, deploy
 from cloudops.errors import CloudOpsError
+from cloudops.release_status import teardown_entry
 from cloudops.settings import load_settings
 from flows.package import application_of
+from tasks.audit import record_entry, run_actor
 from tasks.deploy import clear_endpoints, delete_stack
 from tasks.notify import FAILURE_HOOKS
 from tasks.stage_slot import holds_stage
@@ -40,6 +43,12 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
     deleted = [stack for stack in stacks if delete_stack(account, stack)]
     clear_endpoints(account, [config_store.path(stage, app.name, env) for env in sorted({e for _, e in created})])
     logger.info("deleted %s", ", ".join(deleted) or "nothing (no stack existed)")
+    build = load_stage_account(settings, settings.build_stage)
+    record_entry(
+        build,
+        settings.stage(settings.build_stage).bucket,
+        teardown_entry(app.name, stage, kind, deleted, run_actor(), flow_run.get_id()),
+    )
     kept = sorted({stack for stack, _ in deploy.stacks(kind, app.name, stage)} - set(stacks))
     if kept:
         logger.info("kept %s with the environment's data; delete it by hand to remove the data too", ", ".join(kept))

@@ -184,3 +184,19 @@ def test_a_real_deploy_is_recorded_and_the_command_shows_it(
     (row,) = stages[0]["kinds"]
     assert row["current"]["version"] == first.version and row["approved_by"] == "ann@example.com"
     assert row["previous"] is None and stages[1]["kinds"] == []
+
+
+def test_a_torn_down_environment_is_no_longer_deployed_nor_a_rollback_target() -> None:
+    from cloudops.release_status import teardown_entry
+
+    gone = teardown_entry("commerce", "qa", "author-live", ["commerce-qa-author"], "ops@example.com", "run")
+    trail = [deployed("1.1", "qa", 1), deployed("1.2", "qa", 2), gone.model_copy(update={"at": T0 + timedelta(3)})]
+    assert history(trail, "qa", "author-live") == []
+    (qa, _, _) = release_status(trail, STAGES, {"prod"})
+    assert qa.kinds == []
+    assert "qa: nothing deployed" in status_text(release_status(trail, STAGES, {"prod"}))
+    with pytest.raises(NothingToRollBackError, match="nothing of kind author-live is deployed in qa"):
+        rollback_target(trail, "qa", "author-live")
+    # deployed again afterwards: that release is current, and has nothing before it
+    again = [*trail, deployed("1.3", "qa", 5000)]
+    assert [d.version for d in history(again, "qa", "author-live")] == ["1.3"]
