@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,35 +20,17 @@ from prefect.settings import PREFECT_API_URL
 from cloudops import audit
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
+from tests.background import Background
 from tests.conftest import ReleaseSource
 
 pytestmark = pytest.mark.slow
 
 
-class Background:
-    """A flow run in a thread of this process; the test answers it from another process."""
+def gate(**parameters: Any) -> Background:
+    """await-approval in a thread, checking for the answer every second."""
+    from flows.await_approval import await_approval
 
-    def __init__(self, **parameters: Any) -> None:
-        from flows.await_approval import await_approval
-
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.result = await_approval(poll_interval=1, **parameters)
-            except BaseException as error:  # handed to the test
-                self.error = error
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def join(self) -> Any:
-        self.thread.join(timeout=120)
-        assert not self.thread.is_alive(), "the approval flow did not finish"
-        if self.error:
-            raise self.error
-        return self.result
+    return Background(await_approval, poll_interval=1, **parameters)
 
 
 def paused_run(known: set[str], timeout: float = 60) -> str:
@@ -96,7 +77,7 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
     seen: set[str] = set()
-    run = Background(version=release.version, stage="staging", started_by="alice")
+    run = gate(version=release.version, stage="staging", started_by="alice")
     # alice started the release and staging forbids self-approval: the form is asked again
     answer_from_another_process(paused_run(seen), decision="approve", approver="alice", ticket="QA-1")
     answer_from_another_process(paused_run(seen), decision="approve", approver="bob", ticket="QA-7", comment="ok")
@@ -126,12 +107,12 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
 
 def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
     seen: set[str] = set()
-    run = Background(version=release.version, stage="prod")
+    run = gate(version=release.version, stage="prod")
     answer_from_another_process(paused_run(seen), decision="reject", approver="carol", comment="not today")
     rejected = run.join()
     assert (rejected.decision, rejected.actor, rejected.comment) == ("rejected", "carol", "not today")
 
-    timed_out = Background(version=release.version, stage="prod", timeout_seconds=2).join()
+    timed_out = gate(version=release.version, stage="prod", timeout_seconds=2).join()
     assert timed_out.decision == "timed-out" and timed_out.actor == "(nobody)"
     assert [e.decision for e in trail(sandbox, release) if e.stage == "prod"][-2:] == ["rejected", "timed-out"]
 
@@ -155,7 +136,7 @@ def test_cloudops_approve_answers_the_waiting_run(
     assert nothing.returncode == 1
     assert f"no await-approval run is waiting for {release.version} in prod" in nothing.stderr
 
-    run = Background(version=release.version, stage="prod")
+    run = gate(version=release.version, stage="prod")
     paused_run(set())
     answered = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert answered.returncode == 0, answered.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -15,55 +14,26 @@ from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
+from tests.background import Background
 from tests.conftest import ReleaseSource
 from tests.test_approval import answer_from_another_process, paused_run
+from tests.test_promote import approve
 
 pytestmark = pytest.mark.slow
 BUCKET = "cloudops-build-111111111111"
 
 
-class Background:
-    """The release flow in a thread of this process; the test answers its approvals as a person would."""
+def release_in_background(**parameters: Any) -> Background:
+    """The release flow of the session's source in a thread; the test answers its approvals as a person would."""
+    from flows.release import release
 
-    def __init__(self, **parameters: Any) -> None:
-        from flows.release import release
-
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.result = release(ref="main", approval_poll_seconds=1, **parameters)
-            except BaseException as error:  # handed to the test
-                self.error = error
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def join(self) -> Any:
-        self.thread.join(timeout=500)
-        assert not self.thread.is_alive(), "the release flow did not finish"
-        if self.error:
-            raise self.error
-        return self.result
+    return Background(release, timeout=900, ref="main", approval_poll_seconds=1, **parameters)
 
 
 def reject_earlier(sandbox: Sandbox, release: Release, *stages: str) -> None:
     """Record a rejection as the last decision in ``stages``, so the release has to ask there again."""
     for stage in stages:
-        audit.record(
-            sandbox.account("build"),
-            BUCKET,
-            audit.AuditEntry(
-                kind="approval",
-                application=release.application,
-                version=release.version,
-                stage=stage,
-                actor="earlier.reviewer",
-                digests=release_digests(release),
-                decision="rejected",
-            ),
-        )
+        approve(sandbox, release, stage, release_digests(release), decision="rejected")
 
 
 def trail(sandbox: Sandbox, release: Release) -> list[audit.AuditEntry]:
@@ -74,7 +44,7 @@ def test_a_release_waits_for_qa_approval_then_goes_to_staging(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
     reject_earlier(sandbox, release, "qa")
-    run = Background(to_stage="staging", started_by="alice")
+    run = release_in_background(to_stage="staging", started_by="alice")
     answer_from_another_process(paused_run(set(), timeout=300), decision="approve", approver="qa.erin", ticket="QA-5")
     qa, staging = run.join().stages
 
@@ -100,7 +70,7 @@ def test_a_rejection_stops_the_release_before_the_next_stage(
 
     reject_earlier(sandbox, release, "qa")
     before = len(trail(sandbox, release))
-    run = Background(to_stage="prod")
+    run = release_in_background(to_stage="prod")
     answer_from_another_process(paused_run(set(), timeout=300), decision="reject", approver="qa.erin", comment="bug 7")
     with pytest.raises(ReleaseStoppedError, match=r"stopped before prod: rejected in qa by qa\.erin: bug 7"):
         run.join()

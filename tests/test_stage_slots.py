@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
@@ -17,6 +16,7 @@ from prefect.runtime import flow_run
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.stage_slots import StageBusyError, limit_name
 from tasks.stage_slot import stage_slot
+from tests.background import Background
 from tests.conftest import CONFIG_FILE
 
 
@@ -46,30 +46,6 @@ class Holder:
         self.release.set()
         self.thread.join(timeout=60)
         assert not self.thread.is_alive()
-
-
-class Background:
-    """A flow called in a thread; its result or error is handed to the test."""
-
-    def __init__(self, fn: Callable[..., Any], **parameters: Any) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.result = fn(**parameters)
-            except BaseException as error:  # handed to the test
-                self.error = error
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def join(self) -> Any:
-        self.thread.join(timeout=120)
-        assert not self.thread.is_alive(), "the flow did not finish"
-        if self.error:
-            raise self.error
-        return self.result
 
 
 @pytest.fixture
