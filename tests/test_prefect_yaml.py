@@ -37,6 +37,10 @@ def test_every_entrypoint_imports_with_a_valid_parameter_schema() -> None:
         "populate-data",
         "deploy-environment",
         "teardown-environment",
+        "promote",
+        "await-approval",
+        "rollback",
+        "release",
     } <= names
 
 
