@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
-from cloudops.aws import rds
+from cloudops.aws import rds, s3
 from cloudops.promotion import PromotionRefusedError, release_digests
 from cloudops.registry import RegistryClient
-from cloudops.release import Release
+from cloudops.release import Release, release_key
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.stage_slots import limit_name
 from tests.conftest import ReleaseSource
@@ -26,6 +27,7 @@ from tests.conftest import ReleaseSource
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
+BUILD_BUCKET = "cloudops-build-111111111111"
 
 
 def registry(sandbox: Sandbox, stage: str) -> RegistryClient:
@@ -38,7 +40,7 @@ def approve(
 ) -> None:
     audit.record(
         sandbox.account("build"),
-        "cloudops-build-111111111111",
+        BUILD_BUCKET,
         audit.AuditEntry(
             kind="approval",
             application=release.application,
@@ -65,7 +67,7 @@ def test_promotion_to_qa_copies_the_images_by_digest_and_is_recorded(
             assert qa.manifest_digest(name, release.commit) == digest
     for snapshot in release.snapshots.values():
         assert "222222222222" in rds.shared_with(sandbox.account("build"), snapshot.identifier)
-    trail = audit.entries(sandbox.account("build"), "cloudops-build-111111111111", "commerce", release.version)
+    trail = audit.entries(sandbox.account("build"), BUILD_BUCKET, "commerce", release.version)
     assert trail[-1] == entry and entry.kind == "promotion" and entry.detail["from"] == "build"
 
     again = promote(version=release.version, to_stage="qa")  # nothing to copy the second time
@@ -77,6 +79,11 @@ def test_staging_needs_the_approval_of_qa_for_exactly_these_digests(
 ) -> None:
     from flows.promote import promote
 
+    # A version of its own, so that approvals other tests recorded for the session's release do not count.
+    release = release.model_copy(update={"version": f"{release.version}-gate-{uuid.uuid4().hex[:6]}"})
+    record = release.model_dump_json().encode()
+    key = release_key(release.application, release.version)
+    s3.put_object(sandbox.account("build"), BUILD_BUCKET, key, record, "application/json")
     digests = release_digests(release)
     with pytest.raises(PromotionRefusedError, match="qa has no approval for it; it must be approved in qa first"):
         promote(version=release.version, to_stage="staging")
@@ -149,7 +156,7 @@ def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_mis
             process.wait()
         assert len(complete) < len(digests), "the promotion was not cut off half way (every image was there)"
         assert sum(map(len, missing.values())) < sum(map(len, blobs.values()))
-    trail = audit.entries(sandbox.account("build"), "cloudops-build-111111111111", "commerce", release.version)
+    trail = audit.entries(sandbox.account("build"), BUILD_BUCKET, "commerce", release.version)
     assert not [e for e in trail if e.kind == "promotion" and e.stage == "prod"]
     # NOTE: the dead run's slot lease lapses after 60 s and `prefect server start`'s repossessor service frees
     # it; the test harness's server does not run that service, so the test frees the slot itself.
