@@ -186,3 +186,9 @@ def release(
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
         patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
         yield build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests last: they release the session's build into QA and staging, and the deploy tests
+    expect stages that release has not reached yet (test_release, named after them, already runs later)."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))

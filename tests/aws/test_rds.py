@@ -20,9 +20,14 @@ def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(san
         MasterUserPassword="not-a-secret-1",
         AllocatedStorage=20,
     )
-    rds.create_snapshot(build, name, f"{name}-snap", {})
-    accounts = ["222222222222", "333333333333"]
-    # moto allows 20 shared accounts and counts an account shared again: re-runs must not add it again.
-    for _ in range(25):
-        assert rds.share_snapshot(build, f"{name}-snap", accounts) == accounts
-    assert rds.share_snapshot(build, f"{name}-snap", [*accounts, "444444444444"]) == [*accounts, "444444444444"]
+    try:
+        rds.create_snapshot(build, name, f"{name}-snap", {})
+        accounts = ["222222222222", "333333333333"]
+        # moto allows 20 shared accounts and counts an account shared again: re-runs must not add it again.
+        for _ in range(25):
+            assert rds.share_snapshot(build, f"{name}-snap", accounts) == accounts
+        everyone = [*accounts, "444444444444"]
+        assert rds.share_snapshot(build, f"{name}-snap", everyone) == everyone
+    finally:
+        rds.delete_snapshot(build, f"{name}-snap")
+        rds.delete_instance(build, name)

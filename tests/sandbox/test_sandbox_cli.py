@@ -44,7 +44,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         # Then every part answers
         status = cloudops("sandbox", "status", root=root)
         assert status.returncode == 0, status.stdout
-        assert status.stdout.count(" up ") == 8
+        assert status.stdout.count(" up ") == 9  # moto, 4 registries, mariadb, docker, prefect, worker
 
         # And env prints what a shell needs, without a password
         env = cloudops("sandbox", "env", root=root).stdout
@@ -70,7 +70,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         # When it is started again, nothing restarts
         again = cloudops("sandbox", "up", root=root)
         assert again.returncode == 0, again.stderr
-        assert again.stdout.count("already running") == 5
+        assert again.stdout.count("already running") == 6
         assert "0 created" in again.stdout
         assert SandboxState.load(root).pids == state.pids  # type: ignore[union-attr]
     finally:
