@@ -52,7 +52,8 @@ def release(env: dict[str, str], name: str) -> tuple[float, list[tuple[int, str]
     (WORK / f"release-{name}.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise SystemExit(f"the {name} release failed; see {WORK / f'release-{name}.log'}")
-    steps = [(int(m.group(1)), m.group(2)) for line in result.stdout.splitlines() if (m := PROGRESS.search(line))]
+    output = (result.stdout + result.stderr).splitlines()  # Prefect's console log goes to stderr
+    steps = [(int(m.group(1)), m.group(2)) for line in output if (m := PROGRESS.search(line))]
     return elapsed, steps
 
 
