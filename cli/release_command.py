@@ -30,7 +30,8 @@ def release_command(
     """Run release: build REF, then promote, deploy and (except in the last stage) wait for approval, stage by stage."""
     from cli.approvals import AutoApprover
     from cloudops.deploy import check_kind
-    from flows.release import Kind, ReleaseStoppedError, release
+    from flows.deploy_environment import Kind
+    from flows.release import ReleaseStoppedError, release
 
     check_kind(kind)
 

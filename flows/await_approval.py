@@ -27,12 +27,12 @@ from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release, load_release
 from cloudops.settings import Settings, load_settings
+from flows.deploy_environment import Kind
 from flows.package import application_of
 from tasks.deploy import preview_deploy
 from tasks.notify import notify_pending_approval
 
 SEVEN_DAYS = 7 * 24 * 3600
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 APPROVED_EVENT = "cloudops.release.approved"
 
 

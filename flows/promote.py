@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
@@ -13,13 +11,11 @@ from cloudops import audit
 from cloudops.promotion import check_approved, release_digests, source_stage
 from cloudops.release import load_release
 from cloudops.settings import load_settings
-from flows.deploy_environment import deploy_environment
+from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import copy_image_task, share_snapshots
 from tasks.stage_slot import holds_stage
-
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
 @flow(name="promote", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)

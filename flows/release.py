@@ -4,7 +4,6 @@ deploy, and (before going further) wait for that stage's approval."""
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -19,12 +18,10 @@ from cloudops.release_plan import ReleaseOutcome, StageOutcome, reusable_approva
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
-from flows.deploy_environment import deploy_environment
+from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from flows.promote import promote
 from tasks.notify import FAILURE_HOOKS
-
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
 class ReleaseStoppedError(CloudOpsError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
@@ -16,12 +14,10 @@ from cloudops.release import load_release
 from cloudops.release_checks import ReleaseNotPromotedError, require_promoted
 from cloudops.release_status import DEPLOY_KIND, FROM, NothingToRollBackError, RollbackRefusedError, rollback_target
 from cloudops.settings import load_settings
-from flows.deploy_environment import deploy_environment
+from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from tasks.audit import record_entry, run_actor
 from tasks.notify import FAILURE_HOOKS
-
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)

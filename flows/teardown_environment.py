@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
@@ -12,13 +10,12 @@ from cloudops import config_store, deploy
 from cloudops.errors import CloudOpsError
 from cloudops.release_status import teardown_entry
 from cloudops.settings import load_settings
+from flows.deploy_environment import Kind
 from flows.package import application_of
 from tasks.audit import record_entry, run_actor
 from tasks.deploy import clear_endpoints, delete_stack
 from tasks.notify import FAILURE_HOOKS
 from tasks.stage_slot import holds_stage
-
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 
 
 @flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
