@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
+from cli.in_process import runs_flows
 from cli.release_command import release_command
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.sandbox import PARTS, Sandbox
@@ -168,6 +169,7 @@ def accounts_show(
 
 @app.command("build")
 @friendly
+@runs_flows
 def build(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
     rds_databases: Annotated[
@@ -189,6 +191,7 @@ def build(
 
 @app.command("promote")
 @friendly
+@runs_flows
 def promote_command(
     version: Annotated[str, typer.Argument(help="The release version, or 'latest'.")],
     to: Annotated[str, typer.Option("--to", help="The stage to promote into.")],
@@ -223,7 +226,7 @@ def approve_command(
     typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
 
 
-app.command("release")(friendly(release_command))
+app.command("release")(friendly(runs_flows(release_command)))
 
 
 @app.command("status")
@@ -253,6 +256,7 @@ def status_command(
 
 @app.command("rollback")
 @friendly
+@runs_flows
 def rollback_command(
     stage: Annotated[str, typer.Argument(help="The stage to roll back.")],
     kind: Annotated[

@@ -26,6 +26,11 @@ IMAGES = {
     "single-instance": ["app", "broker", "mysql"],
     "lookup-service": ["app", "mysql"],
 }
+TEMPLATES_OF = {
+    "author-live": ("author-live",),
+    "single-instance": ("single-instance",),
+    "lookup-service": ("lookup-prerequisites", "lookup-service"),
+}
 ENVIRONMENTS = {"author-live": ["author", "live"], "single-instance": [], "lookup-service": []}
 CONFIG_FILES = {
     "author-live": ["author.env", "live.env"],
@@ -82,9 +87,10 @@ def template_body(name: str) -> str:
     return TEMPLATES.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
-def validate_templates(account: AccountSession, plans: list[StackPlan]) -> None:
-    """Every template the plans use, validated by CloudFormation before anything is touched."""
-    for name in sorted({plan.template for plan in plans}):
+def validate_templates(account: AccountSession, kind: str) -> None:
+    """Every template of ``kind``, validated by CloudFormation before anything is touched."""
+    check_kind(kind)
+    for name in TEMPLATES_OF[kind]:
         cloudformation.validate(account, template_body(name), name)
 
 

@@ -60,7 +60,7 @@ def deploy_environment(
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = deploy.stage_network(session, stage_config.vpc_id, stage_config.subnet_ids)
     plans = deploy.plans(kind, stage, stage_config.bucket, release, login.host, network)
-    deploy.validate_templates(session, plans)
+    deploy.validate_templates(session, kind)
     store = config_store.SsmConfigStore(session)
     for plan in plans:
         secret = plan.parameters.get("DbPasswordParameter")

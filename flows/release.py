@@ -21,7 +21,9 @@ from flows.build_release import build_release
 from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from flows.promote import promote
+from tasks.deploy import validate_templates
 from tasks.notify import FAILURE_HOOKS
+from tasks.stage_slot import stage_slot
 
 
 class ReleaseStoppedError(CloudOpsError):
@@ -61,7 +63,9 @@ def release(
         logger.info("[%5.0f s] %s", time.monotonic() - started, message)
 
     progress(f"release of {app.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
+    templates = validate_templates.submit(build, deploy_kind)  # while the build runs; none deploys unchecked
     built: Release = build_release(ref=ref, rds_databases=rds_databases)
+    templates.result()
     rebuilt = ReleaseOutcome(release=built, stages=()).rebuilt
     progress(
         f"built {built.id} (commit {built.commit[:12]}): "
@@ -71,10 +75,12 @@ def release(
     outcomes: list[StageOutcome] = []
     stopped = ""
     for stage in path:
-        entry = promote(version=built.version, to_stage=stage)
-        copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
-        progress(f"{stage}: promoted ({copied} blob(s) copied)")
-        stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
+        # The stage is held from the promotion to the end of its deploy: nobody deploys another release between.
+        with stage_slot(stage, settings.stage(stage).when_busy):
+            entry = promote(version=built.version, to_stage=stage)
+            copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
+            progress(f"{stage}: promoted ({copied} blob(s) copied)")
+            stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
         changed = tuple(s.stack for s in stacks if s.executed)
         progress(f"{stage}: deployed {deploy_kind} ({', '.join(changed) or 'no changes'})")
         outcome = StageOutcome(

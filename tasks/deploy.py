@@ -36,6 +36,12 @@ def deploy_stack(
     )
 
 
+@task(name="validate-templates", task_run_name="validate-templates-{kind}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def validate_templates(account: AwsAccount, kind: str) -> None:
+    """Every template of ``kind`` validated by CloudFormation (remembered for the rest of the process)."""
+    deploy.validate_templates(account.session(), kind)
+
+
 @task(name="preview-deploy", task_run_name="preview-deploy", cache_policy=NO_CACHE, **AWS_RETRIES)
 def preview_deploy(account: AwsAccount, plans: list[deploy.StackPlan], tags: dict[str, str]) -> str:
     """What deploying ``plans`` would change, as markdown; nothing is changed."""

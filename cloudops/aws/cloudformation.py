@@ -63,16 +63,18 @@ def describe(account: AccountSession, stack: str) -> StackInfo | None:
     )
 
 
-# Template texts an endpoint and account have accepted in this process, with their parameter names: a deploy
-# checks its templates before touching anything and each stack again, and the same text gets the same answer.
-# (ValidateTemplate takes about 0.1 s on AWS but 2-3 s on moto, which runs cfn-lint on each call.)
+# Template texts an endpoint and region have accepted in this process, with their parameter names: a release
+# checks its templates before touching anything in any stage, and the same text gets the same answer.
+# NOTE: ValidateTemplate checks the template itself (syntax, intrinsic functions, the public resource types);
+# only private registry types differ between accounts, and our templates use none, so one account's answer
+# stands for every account of the region. It takes about 0.1 s on AWS, 2-3 s on moto (cfn-lint per call).
 _VALID: dict[tuple[str, str, str], list[str]] = {}
 
 
 def validate(account: AccountSession, body: str, template_name: str) -> list[str]:
     """The template's parameter names, or a :class:`TemplateError` with CloudFormation's message."""
     cfn = account.client("cloudformation")
-    key = (cfn.meta.endpoint_url, account.account_id, hashlib.sha256(body.encode()).hexdigest())
+    key = (cfn.meta.endpoint_url, account.region, hashlib.sha256(body.encode()).hexdigest())
     if key in _VALID:
         return _VALID[key]
     try:

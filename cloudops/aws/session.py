@@ -10,6 +10,8 @@ fails on an expired role token), with the region always explicit, checked with
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     from types_boto3_sts.client import STSClient
 
 ROLE_SESSION_SECONDS = 3600
+# Accounts opened for a flow run, reused by its subflows and tasks in this process: the role is assumed
+# and the account checked once per run, not once per step (each costs STS calls and new clients). Bounded,
+# so a long-lived process (a test session, a served flow) keeps only the latest runs' sessions.
+OPENED_PER_PROCESS = 16
 # Retries inside botocore for throttling and 5xx; the task layer retries what is left.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
 
@@ -65,17 +71,20 @@ class AccountSession:
     session: boto3.Session
     endpoint_url: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # A boto3 Session is not thread-safe while it makes clients; concurrent tasks share this one.
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def client(self, service: str) -> Any:
-        """A client of ``service`` in this account and region (one per service, reused)."""
-        if service not in self._clients:
-            config = CLIENT_CONFIG
-            if service == "s3" and self.endpoint_url:
-                config = config.merge(Config(s3={"addressing_style": "path"}))
-            self._clients[service] = self.session.client(  # type: ignore[call-overload]  # a runtime name
-                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
-            )
-        return self._clients[service]
+        """A client of ``service`` in this account and region (one per service, reused; clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                config = CLIENT_CONFIG
+                if service == "s3" and self.endpoint_url:
+                    config = config.merge(Config(s3={"addressing_style": "path"}))
+                self._clients[service] = self.session.client(  # type: ignore[call-overload]  # a runtime name
+                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+                )
+            return self._clients[service]
 
 
 def role_session_name(prefix: str, run_id: str | None) -> str:
@@ -84,8 +93,31 @@ def role_session_name(prefix: str, run_id: str | None) -> str:
     return re.sub(r"[^\w+=,.@-]", "-", name)[:64]
 
 
+_opened: OrderedDict[tuple[AccountCredentials, str], AccountSession] = OrderedDict()
+_opening = threading.Lock()
+
+
 def open_account(credentials: AccountCredentials, *, where: str, run_id: str | None = None) -> AccountSession:
-    """A session for the account, checked to be that account. ``where`` names it in errors."""
+    """A session for the account, checked to be that account. ``where`` names it in errors.
+
+    Within a run (``run_id`` given) the same credentials give the same session, opened and checked once;
+    without one, every call opens and checks anew.
+    """
+    if run_id is None:
+        return _open(credentials, where=where, run_id=None)
+    key = (credentials, run_id)
+    with _opening:  # one run's concurrent tasks open an account once
+        if key in _opened:
+            _opened.move_to_end(key)
+            return _opened[key]
+        account = _open(credentials, where=where, run_id=run_id)
+        _opened[key] = account
+        while len(_opened) > OPENED_PER_PROCESS:
+            _opened.popitem(last=False)
+        return account
+
+
+def _open(credentials: AccountCredentials, *, where: str, run_id: str | None) -> AccountSession:
     try:
         base = boto3.Session(
             aws_access_key_id=credentials.aws_access_key_id,

@@ -1,25 +1,21 @@
 """A Prefect server with its UI, its default SQLite database in the sandbox folder.
 
-Started as the ``prefect server start`` command; this module does not import Prefect.
+Started as the ``prefect server start`` command, through ``cloudops.sandbox.prefect_server_fixes`` (its write
+transactions on SQLite take the write lock first); this module does not import Prefect.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import httpx
 
-from cloudops.errors import SandboxError
 from cloudops.sandbox.processes import spawn
 from cloudops.sandbox.state import SandboxState
 
 
 def start(state: SandboxState) -> int:
-    prefect = Path(sys.executable).parent / "prefect"
-    if not prefect.exists():
-        raise SandboxError(f"the prefect command is missing beside {sys.executable}; run scripts/setup.sh")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {
         "PREFECT_HOME": str(state.root / "prefect"),
@@ -29,7 +25,8 @@ def start(state: SandboxState) -> int:
         "PREFECT_SERVER_API_PORT": str(state.prefect_port),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
-    command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(state.prefect_port)]
+    command = [sys.executable, "-m", "cloudops.sandbox.prefect_server_fixes"]
+    command += ["server", "start", "--host", "127.0.0.1", "--port", str(state.prefect_port)]
     return spawn(command, state.logs / "prefect-server.log", env=env, cwd=state.root)
 
 

@@ -46,6 +46,8 @@ PARTS = ("moto", "registries", "mariadb", "docker", "prefect", "worker")
 AFTER_THE_OTHERS = ("worker",)
 DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "prefect": 4200, "registries": 5001}
 START_TIMEOUT = {"moto": 60.0, "registries": 30.0, "mariadb": 60.0, "docker": 90.0, "prefect": 120.0}
+# The log of a part whose file is not named after it (a registry's is registry-<stage>.log).
+LOGS = {"docker": "dockerd.log", "prefect": "prefect-server.log", "worker": "prefect-worker.log"}
 
 Report = Callable[[str], None]
 
@@ -137,7 +139,9 @@ class Sandbox:
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
         name = part.split()[0]
-        log = self.state.logs / ("registry-" + part.split()[-1] + ".log" if name == "registry" else f"{part}.log")
+        log = self.state.logs / (
+            "registry-" + part.split()[-1] + ".log" if name == "registry" else LOGS.get(name, f"{name}.log")
+        )
         wait_until(check, part=part, pid=pid, log=log, timeout=START_TIMEOUT.get(name, 60.0))
 
     def _check_ports(self, parts: list[str]) -> None:
