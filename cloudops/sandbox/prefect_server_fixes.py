@@ -38,7 +38,7 @@ async def begin_transaction(
 
 
 def apply() -> None:
-    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign,assignment]  # the fix
+    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]  # the fix
 
 
 if __name__ == "__main__":
@@ -46,4 +46,4 @@ if __name__ == "__main__":
     from prefect.cli import app
 
     sys.argv[0] = "prefect"  # the command's own arguments follow
-    sys.exit(app())
+    app()
