@@ -30,6 +30,7 @@ def release_command(
     """Run release: build REF, then promote, deploy and (except in the last stage) wait for approval, stage by stage."""
     from cli.approvals import AutoApprover
     from cloudops.deploy import check_kind
+    from cloudops.release_plan import promotion_text
     from flows.deploy_environment import Kind
     from flows.release import ReleaseStoppedError, release
 
@@ -62,7 +63,7 @@ def release_command(
     for stage in outcome.stages:
         approval = f"; {stage.decision} by {stage.approver}" if stage.decision else ""
         changed = ", ".join(stage.stacks_changed) or "no changes"
-        typer.echo(f"{stage.stage:<8} {stage.blobs_copied} blob(s) copied; {stage.deployed}: {changed}{approval}")
+        typer.echo(f"{stage.stage:<8} {promotion_text(stage)}; {stage.deployed}: {changed}{approval}")
     ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
     if ui:
         typer.echo(f"\nPrefect UI:        {ui}")
@@ -71,7 +72,9 @@ def release_command(
 
 
 def show_endpoints(stages: list[str]) -> None:
-    """Each deployed environment's endpoints, read back from its stage's config store."""
+    """Each deployed environment's endpoints, read back from its stage's config store (the stages at once)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from blocks.stage_accounts import load_stage_account
     from cloudops import config_store
     from cloudops.settings import load_settings
@@ -79,11 +82,17 @@ def show_endpoints(stages: list[str]) -> None:
 
     settings = load_settings()
     app = application_of(settings)
-    typer.echo("endpoints (from each stage's config store):")
-    for stage in stages:
+
+    def read(stage: str) -> tuple[str, dict[str, str]]:
         store = config_store.SsmConfigStore(load_stage_account(settings, stage).session())
         prefix = config_store.path(stage, app.name, "").rstrip("/")
-        for key, value in sorted(store.get(prefix).items()):
+        return prefix, store.get(prefix)
+
+    with ThreadPoolExecutor(max_workers=max(len(stages), 1)) as pool:
+        found = list(pool.map(read, stages))
+    typer.echo("endpoints (from each stage's config store):")
+    for prefix, values in found:
+        for key, value in sorted(values.items()):
             if key.endswith("db-password"):
                 continue  # a secret: never printed
             typer.echo(f"  {prefix}/{key} = {value}")

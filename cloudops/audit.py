@@ -1,12 +1,16 @@
 """The audit trail: approvals and promotions, append-only, in the build account's bucket.
 
-Each entry is its own object under ``audit/<application>/``, named by time and a random id and
-written only when absent, so nothing is ever overwritten or rewritten.
+Each entry is its own object under ``audit/<application>/``, named by time, kind, a random id and the release
+version (``2026/11/27/142803.123456-approval-1a2b3c4d@<version>.json``) and written only when absent, so
+nothing is ever overwritten or rewritten. A release's entries are found from the key listing alone, and an
+entry read once is not read again in the same process.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -16,6 +20,8 @@ from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 
 Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
+# Objects read at once when a trail is read (S3 answers each GET on its own).
+READERS = 8
 Decision = Literal["approved", "rejected", "timed-out"]
 
 
@@ -42,7 +48,10 @@ def prefix(application: str) -> str:
 
 def record(account: AccountSession, bucket: str, entry: AuditEntry) -> str:
     """Append ``entry``; its key."""
-    key = f"{prefix(entry.application)}{entry.at:%Y/%m/%d/%H%M%S.%f}-{entry.kind}-{uuid.uuid4().hex[:8]}.json"
+    key = (
+        f"{prefix(entry.application)}{entry.at:%Y/%m/%d/%H%M%S.%f}-{entry.kind}-{uuid.uuid4().hex[:8]}"
+        f"@{entry.version}.json"
+    )
     account.client("s3").put_object(
         Bucket=bucket,
         Key=key,
@@ -53,12 +62,32 @@ def record(account: AccountSession, bucket: str, entry: AuditEntry) -> str:
     return key
 
 
+def version_in(key: str) -> str | None:
+    """The release version in an entry's key; None for an entry written before keys named it."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    return name.rsplit("@", 1)[1] if "@" in name else None
+
+
+# Entries already read, by bucket and key: an entry is never rewritten, and its key is unique (a random id).
+_read: dict[tuple[str, str], AuditEntry] = {}
+_reading = threading.Lock()
+
+
 def entries(account: AccountSession, bucket: str, application: str, version: str | None = None) -> list[AuditEntry]:
-    """The trail, oldest first (optionally of one release)."""
-    found = [
-        AuditEntry.model_validate_json(s3.get_object(account, bucket, key))
-        for key in sorted(s3.list_keys(account, bucket, prefix(application)))
-    ]
+    """The trail, oldest first (optionally of one release: only its entries are read)."""
+    keys = sorted(s3.list_keys(account, bucket, prefix(application)))
+    if version is not None:
+        keys = [key for key in keys if version_in(key) in (version, None)]
+    with _reading:
+        missing = [key for key in keys if (bucket, key) not in _read]
+    if missing:
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            bodies = list(pool.map(lambda key: s3.get_object(account, bucket, key), missing))
+        with _reading:
+            for key, body in zip(missing, bodies, strict=True):
+                _read[(bucket, key)] = AuditEntry.model_validate_json(body)
+    with _reading:
+        found = [_read[(bucket, key)] for key in keys]
     return [e for e in found if version is None or e.version == version]
 
 

@@ -18,6 +18,7 @@ class StageOutcome(BaseModel):
 
     stage: str
     promoted: bool = False
+    promotion_reused: bool = False
     blobs_copied: int = 0
     deployed: str = ""
     stacks_changed: tuple[str, ...] = ()
@@ -68,6 +69,21 @@ def reusable_approval(trail: list[AuditEntry], version: str, stage: str, digests
     return None
 
 
+def previous_promotion(trail: list[AuditEntry], version: str, stage: str, digests: dict[str, str]) -> AuditEntry | None:
+    """The last promotion of exactly these digests into ``stage``: a re-run of the release does not promote again
+    while what it copied is still there."""
+    done = [
+        e for e in trail if e.kind == "promotion" and e.version == version and e.stage == stage and e.digests == digests
+    ]
+    return done[-1] if done else None
+
+
+def promotion_text(outcome: StageOutcome) -> str:
+    if outcome.promotion_reused:
+        return "promoted before (nothing to copy)"
+    return f"{outcome.blobs_copied} blob(s) copied"
+
+
 def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: str = "") -> str:
     """The release and each stage's outcome, as the run's closing artifact."""
     lines = [
@@ -88,7 +104,7 @@ def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: st
         "|---|---|---|---|---|---|",
     ]
     for o in outcomes:
-        promotion = f"{o.blobs_copied} blob(s) copied" if o.promoted else "-"
+        promotion = promotion_text(o) if o.promoted else "-"
         approval = "-"
         if o.decision:
             approval = f"{o.decision} by {o.approver}" + (" (recorded before)" if o.approval_reused else "")

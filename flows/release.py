@@ -14,7 +14,14 @@ from cloudops import audit, deploy
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
-from cloudops.release_plan import ReleaseOutcome, StageOutcome, reusable_approval, stages_to, summary_markdown
+from cloudops.release_plan import (
+    ReleaseOutcome,
+    StageOutcome,
+    previous_promotion,
+    reusable_approval,
+    stages_to,
+    summary_markdown,
+)
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
@@ -23,6 +30,7 @@ from flows.package import application_of
 from flows.promote import promote
 from tasks.deploy import validate_templates
 from tasks.notify import FAILURE_HOOKS
+from tasks.promotion import not_in_stage
 from tasks.stage_slot import stage_slot
 
 
@@ -77,15 +85,23 @@ def release(
     for stage in path:
         # The stage is held from the promotion to the end of its deploy: nobody deploys another release between.
         with stage_slot(stage, settings.stage(stage).when_busy):
-            entry = promote(version=built.version, to_stage=stage)
-            copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
-            progress(f"{stage}: promoted ({copied} blob(s) copied)")
+            trail = audit.entries(build.session(), bucket, app.name, built.version)
+            before = previous_promotion(trail, built.version, stage, digests)
+            promoted_before = before is not None and not not_in_stage(load_stage_account(settings, stage), stage, built)
+            if before is not None and promoted_before:
+                copied = 0
+                progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
+            else:
+                entry = promote(version=built.version, to_stage=stage)
+                copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
+                progress(f"{stage}: promoted ({copied} blob(s) copied)")
             stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
         changed = tuple(s.stack for s in stacks if s.executed)
         progress(f"{stage}: deployed {deploy_kind} ({', '.join(changed) or 'no changes'})")
         outcome = StageOutcome(
             stage=stage,
             promoted=True,
+            promotion_reused=promoted_before,
             blobs_copied=copied,
             deployed=deploy_kind,
             stacks_changed=changed,

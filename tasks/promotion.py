@@ -8,7 +8,10 @@ from prefect.cache_policies import NO_CACHE
 from blocks.aws_account import AwsAccount
 from cloudops.aws import rds
 from cloudops.image_copy import CopyReport, copy_image
+from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
+from cloudops.release import Release
+from cloudops.release_checks import missing_images, unshared_snapshots
 from tasks.retry import AWS_RETRIES
 
 
@@ -38,3 +41,12 @@ def share_snapshots(build: AwsAccount, identifiers: list[str], account_id: str) 
     """Let the destination account restore the release's snapshots (the build account owns them)."""
     session = build.session()
     return {identifier: rds.share_snapshot(session, identifier, [account_id]) for identifier in identifiers}
+
+
+@task(name="check-promoted", task_run_name="check-promoted-{stage}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def not_in_stage(account: AwsAccount, stage: str, release: Release) -> list[str]:
+    """What of the release the stage lacks: its images by digest in the stage's registry, its snapshots shared
+    with the stage's account (empty: a promotion would copy nothing)."""
+    with RegistryClient(account.registry_login()) as registry:
+        missing = missing_images(registry, release, sorted(release_digests(release)))
+    return missing + unshared_snapshots(account.session(), release, sorted(release.snapshots))

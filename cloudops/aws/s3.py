@@ -74,6 +74,16 @@ def get_object(account: AccountSession, bucket: str, key: str) -> bytes:
 
 def list_keys(account: AccountSession, bucket: str, prefix: str = "") -> list[str]:
     paginator = account.client("s3").get_paginator("list_objects_v2")
-    return [
-        item["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for item in page.get("Contents", [])
-    ]
+    try:
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+    except ClientError as error:
+        if error.response["Error"].get("Code") == "NoSuchBucket":
+            raise AwsError(
+                f"bucket {bucket} does not exist in account {account.account_id}; "
+                "initialise the account with `cloudops accounts init`"
+            ) from None
+        raise AwsError(f"cannot list s3://{bucket}/{prefix}: {error.response['Error'].get('Code')}") from None
