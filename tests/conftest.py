@@ -20,6 +20,8 @@ import pytest
 from cloudops.datapop import MySqlTarget
 from cloudops.images import BuiltImage
 from cloudops.release import Release
+from cloudops.sandbox import prefect_server
+from cloudops.sandbox.processes import stop, sweep, wait_until
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings, load_settings
@@ -192,3 +194,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser tests last: they release the session's build into QA and staging, and the deploy tests
     expect stages that release has not reached yet (test_release, named after them, already runs later)."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
+# A fresh server's start took over 120 s (the sandbox's own limit) here while the suite and others ran beside it.
+SERVER_START_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class UiServer:
+    api_url: str
+
+    @property
+    def ui_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[UiServer]:
+    """`prefect server start` with its UI on 127.0.0.1, as the sandbox starts it, on a free port (browser tests)."""
+    root = tmp_path_factory.mktemp("prefect-ui")
+    state = Sandbox(root, settings, auto_ports=True).state
+    state.logs.mkdir(parents=True, exist_ok=True)
+    pid = prefect_server.start(state)
+    try:
+        wait_until(
+            lambda: prefect_server.answers(state),
+            part="Prefect server",
+            pid=pid,
+            log=state.logs / "prefect-server.log",
+            timeout=SERVER_START_TIMEOUT,
+        )
+        yield UiServer(state.prefect_api_url)
+    finally:
+        stop(pid)
+        sweep([root])

@@ -92,8 +92,14 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     assert [(o.decision, o.approver) for o in first[:2]] == [("approved", "auto-approver")] * 2
     assert len(approvals) == 2 and all("automatically" in line for line in approvals)
 
+    promotions = [e for e in trail(sandbox, release) if e.kind == "promotion"]
+    assert [e.stage for e in promotions[-3:]] == ["qa", "staging", "prod"]
+
     # No approver this time: a pause would time out after 5 s and stop the release.
     again = release_flow(ref="main", to_stage="prod", started_by="alice", approval_timeout_seconds=5)
     assert again.rebuilt == []
     assert [(o.stage, o.approval_reused) for o in again.stages] == [("qa", True), ("staging", True), ("prod", False)]
     assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again.stages)
+    # Each stage still has the images and snapshots: not promoted again (no promote run, no new promotion entry)
+    assert all(o.promotion_reused for o in again.stages)
+    assert [e for e in trail(sandbox, release) if e.kind == "promotion"] == promotions

@@ -8,7 +8,13 @@ from cloudops.audit import AuditEntry, Decision
 from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.images import BuiltImage
 from cloudops.release import Release
-from cloudops.release_plan import StageOutcome, reusable_approval, stages_to, summary_markdown
+from cloudops.release_plan import (
+    StageOutcome,
+    previous_promotion,
+    reusable_approval,
+    stages_to,
+    summary_markdown,
+)
 from cloudops.settings import Settings
 from cloudops.snapshots import SnapshotRecord
 
@@ -48,6 +54,18 @@ def test_only_the_last_decision_for_exactly_these_digests_is_reused() -> None:
     assert reusable_approval([approved, decision("qa", "rejected")], "1.0", "qa", DIGESTS) is None
     other = decision("qa", "approved", {**DIGESTS, "app": "sha256:" + "c" * 64})
     assert reusable_approval([other], "1.0", "qa", DIGESTS) is None
+
+
+def test_a_promotion_of_exactly_these_digests_into_the_stage_is_found() -> None:
+    def promoted(stage: str, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> AuditEntry:
+        return decision(stage, "approved", digests, version).model_copy(update={"kind": "promotion", "decision": None})
+
+    first, second = promoted("qa"), promoted("qa")
+    assert previous_promotion([first, promoted("staging"), second], "1.0", "qa", DIGESTS) == second
+    assert previous_promotion([first], "1.0", "staging", DIGESTS) is None
+    assert previous_promotion([first], "1.1", "qa", DIGESTS) is None
+    assert previous_promotion([decision("qa", "approved")], "1.0", "qa", DIGESTS) is None  # an approval is no copy
+    assert previous_promotion([promoted("qa", {**DIGESTS, "app": "sha256:" + "c" * 64})], "1.0", "qa", DIGESTS) is None
 
 
 def test_the_summary_shows_each_stage_and_why_it_stopped() -> None:

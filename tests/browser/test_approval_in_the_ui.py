@@ -24,8 +24,7 @@ from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
 from tests.browser import prefect_ui as ui
-from tests.browser.conftest import UiServer
-from tests.conftest import ReleaseSource
+from tests.conftest import ReleaseSource, UiServer
 from tests.test_release import reject_earlier
 
 pytestmark = pytest.mark.slow
