@@ -3,13 +3,15 @@ orchestration overhead: the same flow graph with each task's work replaced by a 
 
 Run by hand from the repository root:  uv run python bench/release_bench.py
 It uses a sandbox of its own (bench/.work/release-sandbox, free ports), purged first so the cold run
-builds everything (the Debian base image too), and purged at the end.
+builds everything (the Debian base image too), and purged at the end. The release with no change runs three
+times (the median is reported); bench/release_timeline.py shows where the last one's time went.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ WORK = REPO / "bench" / ".work"
 SANDBOX = WORK / "release-sandbox"
 PARTS = ("moto", "registries", "mariadb", "docker", "prefect")
 PROGRESS = re.compile(r"\[\s*(\d+) s\] (.*)$")
+NO_CHANGE_RUNS = 3
 
 
 def environment(sandbox: Sandbox) -> dict[str, str]:
@@ -78,7 +81,7 @@ def main() -> None:
         save_sandbox_blocks_in_its_server(sandbox)
         env = environment(sandbox)
         cold, cold_steps = release(env, "cold")
-        warm, warm_steps = release(env, "no-change")
+        warm = [release(env, f"no-change-{n}") for n in range(1, NO_CHANGE_RUNS + 1)]
         noop = subprocess.run(
             [sys.executable, str(REPO / "bench" / "noop_release.py")],
             env=env,
@@ -87,17 +90,32 @@ def main() -> None:
             check=True,
             cwd=REPO,
         ).stdout.strip()
+        timeline = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "release_timeline.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout
     finally:
         sandbox.purge()
     cold_flow = cold_steps[-1][0] if cold_steps else 0
-    warm_flow = warm_steps[-1][0] if warm_steps else 0
+    commands = sorted(elapsed for elapsed, _ in warm)
+    flows = sorted(steps[-1][0] if steps else 0 for _, steps in warm)
+    command, flow = statistics.median(commands), statistics.median(flows)
     print(f"cold: {cold:.1f} s as a command, {cold_flow} s of flow (first to last progress line)")
-    print(f"no change: {warm:.1f} s as a command ({warm / cold:.1%}), {warm_flow} s of flow")
+    print(
+        f"no change (median of {len(warm)}): {command:.1f} s as a command ({command / cold:.1%}; "
+        f"{commands[0]:.1f}-{commands[-1]:.1f} s), {flow} s of flow ({flow / cold_flow:.1%}; {flows[0]}-{flows[-1]} s)"
+    )
     print(f"no-op graph: {noop}")
     print("cold, per step:")
     print("\n".join(per_stage(cold_steps)))
-    print("no change, per step:")
-    print("\n".join(per_stage(warm_steps)))
+    print("no change (the last run), per step:")
+    print("\n".join(per_stage(warm[-1][1])))
+    print("no change (the last run), every subflow and task:")
+    print(timeline)
 
 
 if __name__ == "__main__":

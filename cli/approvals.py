@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Literal
 from uuid import UUID
 
 from prefect import resume_flow_run
@@ -29,6 +30,21 @@ def paused_approval_runs() -> list[FlowRun]:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
             ),
         )
+
+
+def form_answer(
+    decision: Literal["approve", "reject"], approver: str, ticket: str = "", comment: str = ""
+) -> dict[str, str]:
+    """An answer to the approval form, checked by the form's own model (the UI's form and the CLI give the same)."""
+    from pydantic import ValidationError
+
+    from flows.await_approval import Approval
+
+    try:
+        return Approval(decision=decision, approver=approver, ticket=ticket, comment=comment).model_dump(mode="json")
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise CloudOpsError(f"the approval form refuses this answer ({problems}); give your name as approver") from None
 
 
 def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
@@ -74,13 +90,8 @@ class AutoApprover:
                 if run.id in self._ignored:
                     continue
                 self._ignored.add(run.id)
-                answer = {
-                    "decision": "approve",
-                    "approver": self.approver,
-                    "ticket": "",
-                    "comment": "approved automatically by `cloudops release --auto-approve` (sandbox demo)",
-                }
-                resume_flow_run(run.id, run_input=answer)
+                comment = "approved automatically by `cloudops release --auto-approve` (sandbox demo)"
+                resume_flow_run(run.id, run_input=form_answer("approve", self.approver, comment=comment))
                 self.report(
                     f"approved {run.parameters.get('version')} in {run.parameters.get('stage')} automatically "
                     f"as {self.approver!r} (--auto-approve)"

@@ -219,9 +219,9 @@ def approve_command(
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
 ) -> None:
     """Answer the paused await-approval run of VERSION in a stage (for scripted pipelines)."""
-    from cli.approvals import answer_waiting_run
+    from cli.approvals import answer_waiting_run, form_answer
 
-    answer = {"decision": "reject" if reject else "approve", "approver": approver, "ticket": ticket, "comment": comment}
+    answer = form_answer("reject" if reject else "approve", approver, ticket, comment)
     run_id = answer_waiting_run(version, stage, answer)
     typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
 

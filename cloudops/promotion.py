@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cloudops.audit import AuditEntry, latest_approval
 from cloudops.errors import CloudOpsError
+from cloudops.image_copy import CopyReport
 from cloudops.release import Release
 from cloudops.settings import Settings
 
@@ -51,3 +52,17 @@ def check_approved(settings: Settings, release: Release, to_stage: str, trail: l
             f"({', '.join(differ)}); approve the digests being promoted"
         )
     return approval
+
+
+def copy_detail(reports: dict[str, CopyReport]) -> dict[str, str]:
+    """What a promotion moved, per image, for its audit entry: a rerun after a crash copies only what the first
+    run did not."""
+    return {
+        "blobs_copied": " ".join(f"{n}={len(r.copied)}" for n, r in sorted(reports.items())),
+        "blobs_present": " ".join(f"{n}={len(r.present) + len(r.mounted)}" for n, r in sorted(reports.items())),
+    }
+
+
+def blobs_copied(entry: AuditEntry) -> int:
+    """How many blobs the promotion of ``entry`` copied, over all its images."""
+    return sum(int(item.split("=", 1)[1]) for item in entry.detail.get("blobs_copied", "").split())

@@ -8,7 +8,7 @@ from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
 from cloudops import audit
-from cloudops.promotion import check_approved, release_digests, source_stage
+from cloudops.promotion import check_approved, copy_detail, release_digests, source_stage
 from cloudops.release import load_release
 from cloudops.settings import load_settings
 from flows.deploy_environment import Kind, deploy_environment
@@ -58,9 +58,7 @@ def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> aud
             "from": from_stage,
             "approved_by": approval.actor if approval else "(from the build stage)",
             "snapshots": ", ".join(shared),
-            # What this run moved, per image: a rerun after a crash copies only what the first run did not.
-            "blobs_copied": " ".join(f"{n}={len(r.copied)}" for n, r in sorted(reports.items())),
-            "blobs_present": " ".join(f"{n}={len(r.present) + len(r.mounted)}" for n, r in sorted(reports.items())),
+            **copy_detail(reports),
         },
     )
     key = audit.record(build.session(), bucket, entry)

@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from blocks.stage_accounts import load_stage_account
 from cloudops import audit, deploy
 from cloudops.errors import CloudOpsError
-from cloudops.promotion import release_digests
+from cloudops.promotion import blobs_copied, release_digests
 from cloudops.release import Release
 from cloudops.release_plan import (
     ReleaseOutcome,
@@ -93,7 +93,7 @@ def release(
                 progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
             else:
                 entry = promote(version=built.version, to_stage=stage)
-                copied = sum(int(item.split("=")[1]) for item in entry.detail.get("blobs_copied", "").split())
+                copied = blobs_copied(entry)
                 progress(f"{stage}: promoted ({copied} blob(s) copied)")
             stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
         changed = tuple(s.stack for s in stacks if s.executed)

@@ -132,6 +132,11 @@ def test_cloudops_approve_answers_the_waiting_run(
         "CHG-9",
     ]
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    nameless = subprocess.run(
+        [*command[:6], "", *command[7:]], capture_output=True, text=True, env=env, check=False
+    )  # an empty --approver
+    assert nameless.returncode == 1
+    assert "the approval form refuses this answer (approver: String should have at least 1" in nameless.stderr
     nothing = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert nothing.returncode == 1
     assert f"no await-approval run is waiting for {release.version} in prod" in nothing.stderr
