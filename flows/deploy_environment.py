@@ -35,6 +35,7 @@ def deploy_environment(
     kind: Kind = "author-live",
     recreate_failed: bool = False,
     restore_database: bool = False,
+    started_by: str = "",
 ) -> list[deploy.StackOutcome]:
     """Deploy release ``version`` of the application as environment ``kind`` in ``stage``.
 
@@ -43,6 +44,7 @@ def deploy_environment(
     changes). ``recreate_failed`` lets a stack left in ROLLBACK_COMPLETE by a failed first create be
     deleted and created again. An existing Author or Live environment keeps its database unless
     ``restore_database`` replaces it with the release's snapshot (the change set flags the replacement).
+    ``started_by``: who the audit trail names as deploying it (a release passes its own; else who started the run).
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -102,6 +104,6 @@ def deploy_environment(
         ),
         description=f"Deploy of {release.id} to {stage}",
     )
-    entry = deploy_entry(release, stage, kind, outcomes, run_actor(), flow_run.get_id())
+    entry = deploy_entry(release, stage, kind, outcomes, run_actor(started_by), flow_run.get_id())
     record_entry(build, settings.stage(settings.build_stage).bucket, entry)
     return outcomes

@@ -28,6 +28,7 @@ from flows.build_release import build_release
 from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from flows.promote import promote
+from tasks.audit import run_actor
 from tasks.deploy import validate_templates
 from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import not_in_stage
@@ -66,6 +67,7 @@ def release(
     build = load_stage_account(settings, settings.build_stage)
     bucket = settings.stage(settings.build_stage).bucket
     started = time.monotonic()
+    actor = run_actor(started_by)  # who the audit trail names for this release's deploys
 
     def progress(message: str) -> None:
         logger.info("[%5.0f s] %s", time.monotonic() - started, message)
@@ -95,7 +97,7 @@ def release(
                 entry = promote(version=built.version, to_stage=stage)
                 copied = blobs_copied(entry)
                 progress(f"{stage}: promoted ({copied} blob(s) copied)")
-            stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind)
+            stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind, started_by=actor)
         changed = tuple(s.stack for s in stacks if s.executed)
         progress(f"{stage}: deployed {deploy_kind} ({', '.join(changed) or 'no changes'})")
         outcome = StageOutcome(

@@ -58,7 +58,7 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
         except ReleaseNotPromotedError as error:
             raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
-    outcomes = deploy_environment(stage=stage, version=release.version, kind=kind)
+    outcomes = deploy_environment(stage=stage, version=release.version, kind=kind, started_by=started_by)
     entry = audit.AuditEntry(
         kind="rollback",
         application=app.name,

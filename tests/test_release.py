@@ -92,6 +92,8 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     assert [(o.decision, o.approver) for o in first[:2]] == [("approved", "auto-approver")] * 2
     assert len(approvals) == 2 and all("automatically" in line for line in approvals)
 
+    deploys = [e for e in trail(sandbox, release) if e.kind == "deploy"]
+    assert [(e.stage, e.actor) for e in deploys[-3:]] == [("qa", "alice"), ("staging", "alice"), ("prod", "alice")]
     promotions = [e for e in trail(sandbox, release) if e.kind == "promotion"]
     assert [e.stage for e in promotions[-3:]] == ["qa", "staging", "prod"]
 
