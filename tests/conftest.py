@@ -192,8 +192,15 @@ def release(
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser tests last: they release the session's build into QA and staging, and the deploy tests
-    expect stages that release has not reached yet (test_release, named after them, already runs later)."""
-    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+    expect stages that release has not reached yet (test_release, named after them, already runs later).
+    Just before them, the other tests of the UI's Prefect server, so it runs only at the end of the session."""
+
+    def order(item: pytest.Item) -> int:
+        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+            return 2
+        return 1 if "ui_server" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=order)
 
 
 # A fresh server's start took over 120 s (the sandbox's own limit) here while the suite and others ran beside it.
