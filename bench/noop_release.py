@@ -17,16 +17,9 @@ from uuid import UUID
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterId,
-    FlowRunFilterStartTime,
-)
 from prefect.client.schemas.objects import FlowRun, TaskRun
-from prefect.client.schemas.sorting import FlowRunSort
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from release_timeline import release_graph  # beside this script
 
 
 @task(cache_policy=NO_CACHE)
@@ -35,28 +28,11 @@ def noop() -> None:
 
 
 def the_cold_release() -> tuple[FlowRun, list[FlowRun], list[TaskRun], dict[UUID, str]]:
+    """The first release run on the server (the benchmark's cold one), its flow runs and task runs, and each
+    flow run's flow name."""
+    root, runs, tasks = release_graph(1, oldest=True)
     with get_client(sync_client=True) as client:
-        root = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["release"])), sort=FlowRunSort.START_TIME_ASC, limit=1
-        )[0]
-        assert root.start_time and root.end_time
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                start_time=FlowRunFilterStartTime(after_=root.start_time, before_=root.end_time)
-            ),
-            limit=200,
-        )
-        tasks: list[TaskRun] = []
-        for offset in range(0, 5000, 200):
-            page = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs])),
-                limit=200,
-                offset=offset,
-            )
-            tasks += page
-            if len(page) < 200:
-                break
-        names = {r.flow_id: client.read_flow(r.flow_id).name for r in runs}
+        names = {flow_id: client.read_flow(flow_id).name for flow_id in {r.flow_id for r in runs}}
     return root, runs, tasks, {r.id: names[r.flow_id] for r in runs}
 
 

@@ -60,6 +60,14 @@ def release(env: dict[str, str], name: str) -> tuple[float, list[tuple[int, str]
     return elapsed, steps
 
 
+def script(name: str, env: dict[str, str]) -> str:
+    """What another script of bench/ prints, run against the sandbox."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / name)], env=env, capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return done.stdout
+
+
 def per_stage(steps: list[tuple[int, str]]) -> list[str]:
     """The time from each progress line to the next."""
     rows = []
@@ -82,22 +90,8 @@ def main() -> None:
         env = environment(sandbox)
         cold, cold_steps = release(env, "cold")
         warm = [release(env, f"no-change-{n}") for n in range(1, NO_CHANGE_RUNS + 1)]
-        noop = subprocess.run(
-            [sys.executable, str(REPO / "bench" / "noop_release.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
-        timeline = subprocess.run(
-            [sys.executable, str(REPO / "bench" / "release_timeline.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
-        ).stdout
+        noop = script("noop_release.py", env).strip()
+        timeline = script("release_timeline.py", env)
     finally:
         sandbox.purge()
     cold_flow = cold_steps[-1][0] if cold_steps else 0

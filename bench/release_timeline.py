@@ -23,12 +23,14 @@ from prefect.client.schemas.objects import FlowRun, TaskRun
 from prefect.client.schemas.sorting import FlowRunSort
 
 
-def release_graph(nth: int, name: str = "release") -> tuple[FlowRun, list[FlowRun], list[TaskRun]]:
-    """The ``nth`` newest run of flow ``name`` (a release), every flow run started while it ran, and their task runs."""
+def release_graph(
+    nth: int, name: str = "release", oldest: bool = False
+) -> tuple[FlowRun, list[FlowRun], list[TaskRun]]:
+    """The ``nth`` newest (or oldest) run of flow ``name`` (a release), every flow run started while it ran, and
+    their task runs."""
+    order = FlowRunSort.START_TIME_ASC if oldest else FlowRunSort.START_TIME_DESC
     with get_client(sync_client=True) as client:
-        roots = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[name])), sort=FlowRunSort.START_TIME_DESC, limit=nth
-        )
+        roots = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[name])), sort=order, limit=nth)
         if len(roots) < nth:
             raise SystemExit(f"there are {len(roots)} {name} runs on this server, not {nth}")
         root = roots[nth - 1]
