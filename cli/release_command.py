@@ -68,31 +68,7 @@ def release_command(
     if ui:
         typer.echo(f"\nPrefect UI:        {ui}")
         typer.echo(f"release artifact:  {ui}/artifacts/key/release-summary")
-    show_endpoints([stage.stage for stage in outcome.stages])
-
-
-def show_endpoints(stages: list[str]) -> None:
-    """Each deployed environment's endpoints, read back from its stage's config store (the stages at once)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from blocks.stage_accounts import load_stage_account
-    from cloudops import config_store
-    from cloudops.settings import load_settings
-    from flows.package import application_of
-
-    settings = load_settings()
-    app = application_of(settings)
-
-    def read(stage: str) -> tuple[str, dict[str, str]]:
-        store = config_store.SsmConfigStore(load_stage_account(settings, stage).session())
-        prefix = config_store.path(stage, app.name, "").rstrip("/")
-        return prefix, store.get(prefix)
-
-    with ThreadPoolExecutor(max_workers=max(len(stages), 1)) as pool:
-        found = list(pool.map(read, stages))
-    typer.echo("endpoints (from each stage's config store):")
-    for prefix, values in found:
-        for key, value in sorted(values.items()):
-            if key.endswith("db-password"):
-                continue  # a secret: never printed
-            typer.echo(f"  {prefix}/{key} = {value}")
+    typer.echo("endpoints (read back from each stage's config store):")
+    for stage in outcome.stages:
+        for name, value in stage.config.items():
+            typer.echo(f"  {name} = {value}")

@@ -23,6 +23,7 @@ class StageOutcome(BaseModel):
     deployed: str = ""
     stacks_changed: tuple[str, ...] = ()
     endpoints: dict[str, str] = {}
+    config: dict[str, str] = {}  # the stage's config store after the deploy, by parameter name (no secrets)
     decision: str = ""
     approver: str = ""
     approval_reused: bool = False

@@ -29,7 +29,7 @@ from flows.deploy_environment import Kind, deploy_environment
 from flows.package import application_of
 from flows.promote import promote
 from tasks.audit import run_actor
-from tasks.deploy import validate_templates
+from tasks.deploy import read_endpoints, validate_templates
 from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import not_in_stage
 from tasks.stage_slot import stage_slot
@@ -108,6 +108,7 @@ def release(
             deployed=deploy_kind,
             stacks_changed=changed,
             endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
+            config=read_endpoints(load_stage_account(settings, stage), stage, app.name),
         )
         if stage != path[-1]:
             trail = audit.entries(build.session(), bucket, app.name, built.version)

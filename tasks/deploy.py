@@ -57,6 +57,14 @@ def publish_endpoints(
     return deploy.publish_endpoints(store, stage, application, outcome)
 
 
+@task(name="read-endpoints", task_run_name="read-endpoints-{stage}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def read_endpoints(account: AwsAccount, stage: str, application: str) -> dict[str, str]:
+    """Every value the stage's config store holds for the application, by parameter name; secrets left out."""
+    prefix = config_store.path(stage, application, "").rstrip("/")
+    values = config_store.SsmConfigStore(account.session()).get(prefix)
+    return {f"{prefix}/{key}": value for key, value in sorted(values.items()) if not key.endswith("db-password")}
+
+
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def delete_stack(account: AwsAccount, stack: str) -> bool:
     return cloudformation.delete(account.session(), stack)

@@ -106,6 +106,10 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     assert again.rebuilt == []
     assert [(o.stage, o.approval_reused) for o in again.stages] == [("qa", True), ("staging", True), ("prod", False)]
     assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again.stages)
+    # What each stage's config store says after the deploy, for the command to print; never the password
+    prod = again.stages[-1].config
+    assert prod[f"/cloudops/prod/{release.application}/live/app_endpoint"].startswith("http://")
+    assert not any(name.endswith("db-password") for stage in again.stages for name in stage.config)
     # Each stage still has the images and snapshots: not promoted again (no promote run, no new promotion entry)
     assert all(o.promotion_reused for o in again.stages)
     assert [e for e in trail(sandbox, release) if e.kind == "promotion"] == promotions
