@@ -62,6 +62,7 @@ def release_command(
         typer.echo(f"  snapshot {environment:<7} {snap.identifier}")
     for stage in outcome.stages:
         approval = f"; {stage.decision} by {stage.approver}" if stage.decision else ""
+        approval += " (recorded before, not asked again)" if stage.approval_reused else ""
         changed = ", ".join(stage.stacks_changed) or "no changes"
         typer.echo(f"{stage.stage:<8} {promotion_text(stage)}; {stage.deployed}: {changed}{approval}")
     ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
