@@ -155,13 +155,14 @@ def plans(
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
     app = release.application
     names = stacks(kind, app, stage)
+    templates = TEMPLATES_OF[kind]  # the templates validate_templates checks
     vpc, subnets = network
     common = {"Application": app, "Stage": stage, "VpcId": vpc, "SubnetIds": ",".join(subnets)}
     if kind == "author-live":
         return [
             StackPlan(
                 stack=stack,
-                template="author-live",
+                template=templates[0],
                 environment=environment,
                 parameters={
                     **common,
@@ -179,7 +180,7 @@ def plans(
         return [
             StackPlan(
                 stack=names[0][0],
-                template="single-instance",
+                template=templates[0],
                 environment="single-instance",
                 parameters={
                     **common,
@@ -192,10 +193,10 @@ def plans(
             )
         ]
     return [
-        StackPlan(stack=names[0][0], template="lookup-prerequisites", environment="lookup", parameters={}),
+        StackPlan(stack=names[0][0], template=templates[0], environment="lookup", parameters={}),
         StackPlan(
             stack=names[1][0],
-            template="lookup-service",
+            template=templates[1],
             environment="lookup",
             parameters={
                 "Stage": stage,

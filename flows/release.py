@@ -87,9 +87,10 @@ def release(
     for stage in path:
         # The stage is held from the promotion to the end of its deploy: nobody deploys another release between.
         with stage_slot(stage, settings.stage(stage).when_busy):
+            account = load_stage_account(settings, stage)
             trail = audit.entries(build.session(), bucket, app.name, built.version)
             before = previous_promotion(trail, built.version, stage, digests)
-            promoted_before = before is not None and not not_in_stage(load_stage_account(settings, stage), stage, built)
+            promoted_before = before is not None and not not_in_stage(account, stage, built)
             if before is not None and promoted_before:
                 copied = 0
                 progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
@@ -108,7 +109,7 @@ def release(
             deployed=deploy_kind,
             stacks_changed=changed,
             endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
-            config=read_endpoints(load_stage_account(settings, stage), stage, app.name),
+            config=read_endpoints(account, stage, app.name),
         )
         if stage != path[-1]:
             trail = audit.entries(build.session(), bucket, app.name, built.version)

@@ -21,6 +21,32 @@ from tests.conftest import ReleaseSource
 BUILD_BUCKET = "cloudops-build-111111111111"
 
 
+def approve(
+    sandbox: Sandbox,
+    release: Release,
+    stage: str,
+    digests: dict[str, str],
+    decision: audit.Decision = "approved",
+    actor: str = "qa.lead@example.com",
+    ticket: str = "QA-42",
+) -> None:
+    """An approval decision for ``digests`` of ``release`` in ``stage``, recorded as await-approval records it."""
+    audit.record(
+        sandbox.account("build"),
+        BUILD_BUCKET,
+        audit.AuditEntry(
+            kind="approval",
+            application=release.application,
+            version=release.version,
+            stage=stage,
+            actor=actor,
+            digests=digests,
+            decision=decision,
+            ticket=ticket,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class OpsApp:
     name: str
@@ -54,20 +80,7 @@ class OpsApp:
 
     def approve(self, release: Release, stage: str, actor: str, decision: audit.Decision = "approved") -> None:
         """An answer of await-approval, recorded as that flow records it."""
-        audit.record(
-            self.sandbox.account("build"),
-            BUILD_BUCKET,
-            audit.AuditEntry(
-                kind="approval",
-                application=self.name,
-                version=release.version,
-                stage=stage,
-                actor=actor,
-                digests=release_digests(release),
-                decision=decision,
-                ticket="OPS-1",
-            ),
-        )
+        approve(self.sandbox, release, stage, release_digests(release), decision, actor=actor, ticket="OPS-1")
 
 
 def make_ops_app(

@@ -23,6 +23,7 @@ from cloudops.release import Release, release_key
 from cloudops.sandbox.sandbox import Sandbox
 from cloudops.stage_slots import limit_name
 from tests.conftest import ReleaseSource
+from tests.ops_helpers import approve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,25 +34,6 @@ BUILD_BUCKET = "cloudops-build-111111111111"
 def registry(sandbox: Sandbox, stage: str) -> RegistryClient:
     state = sandbox.state.registries[stage]
     return RegistryClient(state.login())
-
-
-def approve(
-    sandbox: Sandbox, release: Release, stage: str, digests: dict[str, str], decision: str = "approved"
-) -> None:
-    audit.record(
-        sandbox.account("build"),
-        BUILD_BUCKET,
-        audit.AuditEntry(
-            kind="approval",
-            application=release.application,
-            version=release.version,
-            stage=stage,
-            actor="qa.lead@example.com",
-            digests=digests,
-            decision=decision,
-            ticket="QA-42",
-        ),
-    )
 
 
 def test_promotion_to_qa_copies_the_images_by_digest_and_is_recorded(

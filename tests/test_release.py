@@ -16,8 +16,8 @@ from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
 from tests.background import Background
 from tests.conftest import ReleaseSource
+from tests.ops_helpers import approve
 from tests.test_approval import answer_from_another_process, paused_run
-from tests.test_promote import approve
 
 pytestmark = pytest.mark.slow
 BUCKET = "cloudops-build-111111111111"
