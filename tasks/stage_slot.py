@@ -43,15 +43,22 @@ LEASE = 60.0
 _held: ContextVar[frozenset[str]] = ContextVar("cloudops_stage_slots_held", default=frozenset())
 
 
-def ensure_limit(stage: str) -> None:
-    """Create the stage's limit (1 slot) when it is missing; an existing one is left as the operator set it."""
+def slot_taken(stage: str) -> bool:
+    """Whether ``stage``'s slot is held now; its limit (1 slot) is created first when missing.
+
+    An existing limit is left as the operator set it. Asking first spares a run into a busy stage Prefect's
+    ERROR line for a refused acquisition; a run that takes the slot between the two calls is still caught
+    by that refusal.
+    """
     name = limit_name(stage)
     with get_client(sync_client=True) as client:
         try:
-            client.read_global_concurrency_limit_by_name(name)
+            limit = client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
             with suppress(ObjectAlreadyExists):  # another run created it at the same moment
                 client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            return False
+    return limit.active and limit.active_slots >= limit.limit
 
 
 def runs_changing(stage: str, exclude: str | None) -> tuple[str, ...]:
@@ -85,13 +92,16 @@ def stage_slot(stage: str, when_busy: WhenBusy) -> Iterator[None]:
     run_id = flow_run.get_id()
     holder = ConcurrencyLeaseHolder(type="flow_run", id=UUID(run_id)) if run_id else None
     name = limit_name(stage)
-    ensure_limit(stage)
+    busy = slot_taken(stage)
     with ExitStack() as stack:
-        try:
-            stack.enter_context(concurrency(name, max_retries=0, lease_duration=LEASE, strict=True, holder=holder))
-        except ConcurrencySlotAcquisitionError as error:
-            if not _locked(error):
-                raise
+        if not busy:
+            try:
+                stack.enter_context(concurrency(name, max_retries=0, lease_duration=LEASE, strict=True, holder=holder))
+            except ConcurrencySlotAcquisitionError as error:
+                if not _locked(error):
+                    raise
+                busy = True
+        if busy:
             holders = runs_changing(stage, exclude=run_id)
             if when_busy == "refuse":
                 raise StageBusyError(stage, holders) from None
