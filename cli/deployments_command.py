@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from cli.friendly import friendly
+from cli.prefect_server import needs_prefect_server
 
 deployments_app = typer.Typer(help="The Prefect deployments of prefect.yaml.", no_args_is_help=True)
 
 
 @deployments_app.command("create")
 @friendly
+@needs_prefect_server
 def create() -> None:
     """Create (or update) the work pool, every deployment of prefect.yaml and the crash automations on
     $PREFECT_API_URL's server."""

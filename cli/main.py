@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
 from cli.in_process import runs_flows
+from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.sandbox import PARTS, Sandbox
@@ -117,6 +118,7 @@ def sandbox_env(directory: SandboxDir = None, config: ConfigFile = None) -> None
 
 @blocks_app.command("register")
 @friendly
+@needs_prefect_server
 def blocks_register(
     config: ConfigFile = None,
     overwrite: Annotated[bool, typer.Option(help="Replace blocks that exist.")] = False,
@@ -139,6 +141,7 @@ def blocks_register(
 
 @accounts_app.command("show")
 @friendly
+@needs_prefect_server
 def accounts_show(
     config: ConfigFile = None,
     check: Annotated[bool, typer.Option(help="Load each stage's block and verify it with STS.")] = False,
@@ -169,6 +172,7 @@ def accounts_show(
 
 @app.command("build")
 @friendly
+@needs_prefect_server
 @runs_flows
 def build(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
@@ -191,6 +195,7 @@ def build(
 
 @app.command("promote")
 @friendly
+@needs_prefect_server
 @runs_flows
 def promote_command(
     version: Annotated[str, typer.Argument(help="The release version, or 'latest'.")],
@@ -210,6 +215,7 @@ def promote_command(
 
 @app.command("approve")
 @friendly
+@needs_prefect_server
 def approve_command(
     version: Annotated[str, typer.Argument(help="The release version waiting for approval.")],
     stage: Annotated[str, typer.Option("--stage", help="The stage whose approval this is.")],
@@ -226,11 +232,12 @@ def approve_command(
     typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
 
 
-app.command("release")(friendly(runs_flows(release_command)))
+app.command("release")(friendly(needs_prefect_server(runs_flows(release_command))))
 
 
 @app.command("status")
 @friendly
+@needs_prefect_server
 def status_command(
     config: ConfigFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")] = False,
@@ -256,6 +263,7 @@ def status_command(
 
 @app.command("rollback")
 @friendly
+@needs_prefect_server
 @runs_flows
 def rollback_command(
     stage: Annotated[str, typer.Argument(help="The stage to roll back.")],

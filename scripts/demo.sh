@@ -27,7 +27,6 @@ cat <<DONE
 Done in $((SECONDS - started)) s. The sandbox is up. Look at:
   Prefect UI:          ${PREFECT_API_URL%/api}/runs  (the release run and its subflows; Deployments: run any flow with a form)
   The release:         ${PREFECT_API_URL%/api}/artifacts/key/release-summary
-  Where it is:         uv run cloudops status
-  Use it from a shell: eval "\$(uv run cloudops sandbox env)"
+  Where it is:         eval "\$(uv run cloudops sandbox env)"; uv run cloudops status   (in a new shell)
   Stop it:             uv run cloudops sandbox down
 DONE

@@ -55,6 +55,14 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         assert state.mariadb_password.get_secret_value() not in env
         assert all(r.password.get_secret_value() not in env for r in state.registries.values())
 
+        # And a command from a shell that has not taken up that environment says how, instead of
+        # starting a temporary Prefect server of its own that knows nothing of the sandbox
+        unset = cloudops("status", root=root)
+        assert unset.returncode == 1, unset.stdout + unset.stderr
+        assert f"the sandbox's answers at {state.prefect_api_url}" in unset.stderr
+        assert 'eval "$(uv run cloudops sandbox env)"' in unset.stderr
+        assert "temporary server" not in unset.stdout + unset.stderr
+
         # And the blocks in the sandbox's Prefect server reach their accounts
         env_vars = dict(line.removeprefix("export ").split("=", 1) for line in env.splitlines())
         shown = subprocess.run(
