@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import os
 from typing import Annotated, cast
 
 import typer
@@ -28,6 +27,8 @@ def release_command(
     approval_timeout: Annotated[int, typer.Option(help="Seconds to wait for each approval.")] = 7 * 24 * 3600,
 ) -> None:
     """Run release: build REF, then promote, deploy and (except in the last stage) wait for approval, stage by stage."""
+    from prefect.settings import PREFECT_UI_URL
+
     from cli.approvals import AutoApprover
     from cloudops.deploy import check_kind
     from cloudops.release_plan import promotion_text
@@ -39,19 +40,23 @@ def release_command(
     if auto_approve:
         typer.echo(f"approvals: given automatically as {AUTO_APPROVER!r} through each run's form (--auto-approve)")
     approver = AutoApprover(AUTO_APPROVER, report=lambda line: typer.echo(f"  {line}")) if auto_approve else None
+    with approver or contextlib.nullcontext():
+        state = release(
+            return_state=True,
+            ref=ref,
+            to_stage=to,
+            deploy_kind=cast(Kind, kind),
+            approval_timeout_seconds=approval_timeout,
+            started_by=getpass.getuser(),
+            rds_databases=rds_databases,
+            approval_poll_seconds=1 if auto_approve else 10,
+        )
+    ui = PREFECT_UI_URL.value()
+    run_link = f"{ui}/runs/flow-run/{state.state_details.flow_run_id}" if ui else ""
     try:
-        with approver or contextlib.nullcontext():
-            outcome = release(
-                ref=ref,
-                to_stage=to,
-                deploy_kind=cast(Kind, kind),
-                approval_timeout_seconds=approval_timeout,
-                started_by=getpass.getuser(),
-                rds_databases=rds_databases,
-                approval_poll_seconds=1 if auto_approve else 10,
-            )
+        outcome = state.result()
     except ReleaseStoppedError as error:
-        typer.echo(f"stopped: {error}", err=True)
+        typer.echo(f"stopped: {error}" + (f" (the run: {run_link})" if run_link else ""), err=True)
         raise typer.Exit(1) from None
     built = outcome.release
     typer.echo(f"\nrelease {built.id} (commit {built.commit[:12]}), package {built.package_digest}")
@@ -65,11 +70,33 @@ def release_command(
         approval += " (recorded before, not asked again)" if stage.approval_reused else ""
         changed = ", ".join(stage.stacks_changed) or "no changes"
         typer.echo(f"{stage.stage:<8} {promotion_text(stage)}; {stage.deployed}: {changed}{approval}")
-    ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
     if ui:
         typer.echo(f"\nPrefect UI:        {ui}")
+        typer.echo(f"release run:       {run_link}")
         typer.echo(f"release artifact:  {ui}/artifacts/key/release-summary")
     typer.echo("endpoints (read back from each stage's config store):")
     for stage in outcome.stages:
-        for name, value in stage.config.items():
-            typer.echo(f"  {name} = {value}")
+        for line in endpoint_lines(stage.config):
+            typer.echo(f"  {line}")
+
+
+# Config store values the stage lines already show (the stack) or that only name it (the cluster).
+NOT_ENDPOINTS = {"stack", "cluster", "database_port"}
+
+
+def endpoint_lines(config: dict[str, str]) -> list[str]:
+    """A stage's config store values as a block per environment: its path, then each endpoint by name."""
+    environments: dict[str, dict[str, str]] = {}
+    for name, value in config.items():
+        path, _, key = name.rpartition("/")
+        environments.setdefault(path, {})[key] = value
+    lines: list[str] = []
+    for path, values in environments.items():
+        lines.append(path)
+        for key, value in values.items():
+            if key in NOT_ENDPOINTS:
+                continue
+            if key == "database_endpoint" and "database_port" in values:
+                value = f"{value}:{values['database_port']}"
+            lines.append(f"  {key.removesuffix('_endpoint'):<9} {value}")
+    return lines

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+from prefect.settings import PREFECT_UI_URL
+from typer.testing import CliRunner
 
 from cli.approvals import AutoApprover
+from cli.main import app
 from cloudops import audit
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
@@ -101,15 +105,26 @@ def test_approved_all_the_way_to_prod_and_a_rerun_asks_nothing_and_changes_nothi
     promotions = [e for e in trail(sandbox, release) if e.kind == "promotion"]
     assert [e.stage for e in promotions[-3:]] == ["qa", "staging", "prod"]
 
-    # No approver this time: a pause would time out after 5 s and stop the release.
-    again = release_flow(ref="main", to_stage="prod", started_by="alice", approval_timeout_seconds=5)
-    assert again.rebuilt == []
-    assert [(o.stage, o.approval_reused) for o in again.stages] == [("qa", True), ("staging", True), ("prod", False)]
-    assert all(o.blobs_copied == 0 and o.stacks_changed == () for o in again.stages)
-    # What each stage's config store says after the deploy, for the command to print; never the password
-    prod = again.stages[-1].config
-    assert prod[f"/cloudops/prod/{release.application}/live/app_endpoint"].startswith("http://")
-    assert not any(name.endswith("db-password") for stage in again.stages for name in stage.config)
-    # Each stage still has the images and snapshots: not promoted again (no promote run, no new promotion entry)
-    assert all(o.promotion_reused for o in again.stages)
+    # Again, as a person runs it: the command. No approver this time: a pause would time out after 5 s and stop it.
+    shown = CliRunner().invoke(app, ["release", "--ref", "main", "--to", "prod", "--approval-timeout", "5"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert "  rebuilt: nothing (the package, images and snapshots were there)" in lines
+    # Each stage still has the images and snapshots: not promoted again (no promote run, no new promotion
+    # entry); no stack changes; the approvals recorded before are not asked for again
+    reused = "promoted before (nothing to copy); author-live: no changes"
+    assert [line for line in lines if line.split(" ", 1)[0] in ("qa", "staging", "prod")] == [
+        f"qa       {reused}; approved by auto-approver (recorded before, not asked again)",
+        f"staging  {reused}; approved by auto-approver (recorded before, not asked again)",
+        f"prod     {reused}",
+    ]
     assert [e for e in trail(sandbox, release) if e.kind == "promotion"] == promotions
+    # Where to look: the run, and each environment's endpoints read back from its stage's config store
+    ui = PREFECT_UI_URL.value()
+    (run_line,) = [line for line in lines if line.startswith("release run:")]
+    assert run_line.split()[-1].startswith(f"{ui}/runs/flow-run/")
+    prod_live = lines.index(f"  /cloudops/prod/{release.application}/live")
+    app_line, broker_line, database_line = lines[prod_live + 1 : prod_live + 4]
+    assert app_line.startswith("    app       http://") and broker_line.startswith("    broker    ")
+    assert re.match(r"    database  \S+:3306$", database_line)
+    assert "db-password" not in shown.output  # the config store's secret is never printed
