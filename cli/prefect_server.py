@@ -1,8 +1,9 @@
-"""The Prefect server a command talks to: a shell that has not taken up the running sandbox is told how.
+"""The Prefect server a command talks to: one must be set, and a shell that has not taken up the sandbox is told how.
 
-Without PREFECT_API_URL (from the environment or a Prefect profile) Prefect starts a temporary server of its
-own, with none of the sandbox's blocks, runs or approvals. When the sandbox is up, that is never what the
-person meant: the command stops at once and says how to use the sandbox instead.
+Without PREFECT_API_URL (from the environment or a Prefect profile) Prefect would start a temporary server of
+its own for the command: none of the sandbox's (or anyone's) blocks, runs or approvals, no UI to approve
+in, and on its first start it often times out creating its database. So the command stops at once and
+says which server to use: the sandbox's when it is up, or how to get one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def running_sandbox_api() -> str | None:
 
 
 def check_prefect_server() -> None:
-    """Stop with a clear error when no Prefect server is set but the sandbox's is up."""
+    """Stop with a clear error when no Prefect server is set, saying which one to use."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
@@ -45,6 +46,11 @@ def check_prefect_server() -> None:
             'use the sandbox with `eval "$(uv run cloudops sandbox env)"` and run the command again '
             "(or set PREFECT_API_URL to the server you mean)"
         )
+    raise CloudOpsError(
+        "no Prefect server is set (PREFECT_API_URL): for the local sandbox run `uv run cloudops sandbox up`, "
+        'then `eval "$(uv run cloudops sandbox env)"`; otherwise set PREFECT_API_URL to your Prefect server '
+        "(`prefect server start`, or Prefect Cloud after `prefect cloud login`)"
+    )
 
 
 def needs_prefect_server(command: Callable[P, R]) -> Callable[P, R]:
