@@ -12,8 +12,6 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import httpx
-
 from cloudops.errors import CloudOpsError
 from cloudops.sandbox.state import SandboxState, sandbox_dir
 
@@ -23,6 +21,8 @@ R = TypeVar("R")
 
 def running_sandbox_api() -> str | None:
     """The API address of the sandbox's Prefect server, when the sandbox folder has one that answers."""
+    import httpx
+
     state = SandboxState.load(sandbox_dir())
     if state is None:
         return None
