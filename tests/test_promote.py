@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -25,10 +27,24 @@ from cloudops.stage_slots import limit_name
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import approve
 
+T = TypeVar("T")
+
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 BUILD_BUCKET = "cloudops-build-111111111111"
+
+
+def settled(read: Callable[[], T], pause: float = 1.0, readings: int = 30) -> T:
+    """``read()`` once two readings ``pause`` seconds apart agree."""
+    last = read()
+    for _ in range(readings):
+        time.sleep(pause)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"still changing after {readings} readings: {last}")
 
 
 def registry(sandbox: Sandbox, stage: str) -> RegistryClient:
@@ -130,8 +146,13 @@ def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_mis
                 assert process.poll() is None, "the promotion ended before it could be killed"
                 assert time.monotonic() < deadline, "no blob reached prod"
                 time.sleep(0.005)
-            os.kill(process.pid, signal.SIGSTOP)  # frozen at once; killed below
-            missing = {name: [b for b in blobs[name] if not prod.blob_exists(name, b)] for name in blobs}
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            # A request the run had sent in full may still be committed by the registry after the kill:
+            # what is missing is read until two readings a second apart agree.
+            missing = settled(
+                lambda: {name: [b for b in blobs[name] if not prod.blob_exists(name, b)] for name in blobs}
+            )
             complete = [name for name, digest in digests.items() if prod.manifest_digest(name, digest)]
         finally:
             process.kill()
