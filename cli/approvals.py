@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Literal
 from uuid import UUID
 
+import httpx
 from prefect import resume_flow_run
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
@@ -17,19 +18,38 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import FlowPauseTimeout, NotPausedError
 
 from cloudops.errors import CloudOpsError
 
 
-def paused_approval_runs() -> list[FlowRun]:
-    """The await-approval runs waiting for an answer."""
+def paused_approval_runs(form_saved: bool = True) -> list[FlowRun]:
+    """The await-approval runs waiting for an answer: paused, with their form saved (unless ``form_saved`` is False).
+
+    A pausing run becomes Paused first and saves its form (the input schema) a moment later; an answer in
+    between is refused by the server ("Run input schema not found"), so such a run is not waiting yet.
+    """
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
+        runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["await-approval"])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
             ),
         )
+        return [run for run in runs if not form_saved or _form_saved(client, run)]
+
+
+def _form_saved(client: SyncPrefectClient, run: FlowRun) -> bool:
+    keyset = run.state.state_details.run_input_keyset if run.state else None
+    if not keyset or "schema" not in keyset:
+        return False
+    try:
+        client.read_flow_run_input(run.id, keyset["schema"])
+    except httpx.HTTPStatusError as error:
+        if error.response.status_code == httpx.codes.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def form_answer(
@@ -60,7 +80,13 @@ def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
             "or check the version and stage"
         )
     run = waiting[0]
-    resume_flow_run(run.id, run_input=answer)
+    try:
+        resume_flow_run(run.id, run_input=answer)
+    except (NotPausedError, FlowPauseTimeout, RuntimeError) as error:
+        raise CloudOpsError(
+            f"the await-approval run {run.name!r} ({run.id}) for {version} in {stage} took no answer: {error}; "
+            "see the run in the Prefect UI (it may have been answered or timed out meanwhile)"
+        ) from None
     return str(run.id)
 
 
@@ -72,7 +98,7 @@ class AutoApprover:
         self.approver = approver
         self.report = report
         self.poll_seconds = poll_seconds
-        self._ignored: set[UUID] = {run.id for run in paused_approval_runs()}
+        self._ignored: set[UUID] = {run.id for run in paused_approval_runs(form_saved=False)}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="auto-approver", daemon=True)
 
@@ -87,12 +113,20 @@ class AutoApprover:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             for run in paused_approval_runs():
-                if run.id in self._ignored:
-                    continue
-                self._ignored.add(run.id)
-                comment = "approved automatically by `cloudops release --auto-approve` (sandbox demo)"
-                resume_flow_run(run.id, run_input=form_answer("approve", self.approver, comment=comment))
-                self.report(
-                    f"approved {run.parameters.get('version')} in {run.parameters.get('stage')} automatically "
-                    f"as {self.approver!r} (--auto-approve)"
-                )
+                if run.id not in self._ignored:
+                    self._approve(run)
+
+    def _approve(self, run: FlowRun) -> None:
+        """Answer ``run``'s form; a failure is reported and tried again at the next poll (the thread lives on)."""
+        what = f"{run.parameters.get('version')} in {run.parameters.get('stage')}"
+        comment = "approved automatically by `cloudops release --auto-approve` (sandbox demo)"
+        try:
+            resume_flow_run(run.id, run_input=form_answer("approve", self.approver, comment=comment))
+        except NotPausedError:
+            self._ignored.add(run.id)  # answered by someone else meanwhile
+            return
+        except Exception as error:  # any failure: say it, try again
+            self.report(f"could not approve {what} yet ({error}); trying again")
+            return
+        self._ignored.add(run.id)
+        self.report(f"approved {what} automatically as {self.approver!r} (--auto-approve)")
