@@ -203,7 +203,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=order)
 
 
-# A fresh server's start took over 120 s (the sandbox's own limit) here while the suite and others ran beside it.
+# A fresh server's start took over 120 s here while the suite and others ran beside it (the sandbox allows 300 s too).
 SERVER_START_TIMEOUT = 300.0
 
 

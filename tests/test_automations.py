@@ -28,6 +28,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed, Running
 
+from cli.approvals import paused_approval_runs
 from cloudops import audit
 from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
@@ -175,6 +176,8 @@ def test_a_deployed_approval_run_is_suspended_and_a_worker_finishes_it(
 
             # the run waits suspended: its process has exited, the worker holds nothing for it
             eventually("the deployed approval run suspended", state_of(run.id, "Suspended"), bound=240)
+            # (its form is saved just after it is suspended; an answer before that is refused)
+            eventually("its form", lambda: True if run.id in {r.id for r in paused_approval_runs()} else None)
             resume_flow_run(run.id, run_input={"decision": "approve", "approver": "erin", "ticket": "CHG-5"})
             eventually("the resumed run finished by the worker", state_of(run.id, "Completed"), bound=240)
     finally:

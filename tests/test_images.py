@@ -17,7 +17,7 @@ import pytest
 
 from cloudops import images
 from cloudops.errors import ImageBuildError
-from cloudops.netutil import free_port
+from cloudops.netutil import free_port, free_ports
 from cloudops.registry import RegistryClient, TagConflictError
 from cloudops.sandbox.docker_engine import client as docker_client
 from cloudops.sandbox.sandbox import Sandbox
@@ -60,7 +60,7 @@ def test_the_mysql_image_starts_with_the_author_data_and_the_app_serves_it(
     mysql = built_images["mysql"]
     app = built_images["app"]
     engine.images.pull(f"{mysql.registry}/mysql", tag=mysql.tags[0], auth_config=_auth(sandbox))
-    db_port, app_port = free_port(), free_port()
+    db_port, app_port = free_ports(2)
     password = secrets.token_urlsafe(16)
     db_env = {"MYSQL_PORT": str(db_port), "MYSQL_BIND": "127.0.0.1", "MYSQL_PASSWORD": password}
     with running(engine, mysql.reference, db_env) as db:

@@ -68,7 +68,7 @@ def answers(state: SandboxState) -> bool:
     if not state.docker_socket.exists():
         return False
     try:
-        engine = docker.DockerClient(base_url=state.docker_host, timeout=3)
+        engine = docker.DockerClient(base_url=state.docker_host, timeout=5)
         try:
             return bool(engine.ping())
         finally:

@@ -76,7 +76,7 @@ def connect(state: SandboxState, database: str | None = None) -> pymysql.connect
         user=MYSQL_USER,
         password=state.mariadb_password.get_secret_value(),
         database=database,
-        connect_timeout=3,
+        connect_timeout=5,
         autocommit=True,
     )
 

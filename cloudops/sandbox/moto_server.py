@@ -18,6 +18,6 @@ def start(state: SandboxState) -> int:
 
 def answers(state: SandboxState) -> bool:
     try:
-        return httpx.get(f"{state.moto_url}/moto-api/", timeout=2).status_code == 200
+        return httpx.get(f"{state.moto_url}/moto-api/", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False

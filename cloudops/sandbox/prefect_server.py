@@ -32,6 +32,6 @@ def start(state: SandboxState) -> int:
 
 def answers(state: SandboxState) -> bool:
     try:
-        return httpx.get(f"{state.prefect_api_url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{state.prefect_api_url}/health", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False

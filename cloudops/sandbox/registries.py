@@ -70,6 +70,6 @@ def start(state: SandboxState, registry: RegistryState, read_only: bool = False,
 def answers(registry: RegistryState) -> bool:
     """True when the registry answers and asks for its password (401 without one)."""
     try:
-        return httpx.get(f"http://{registry.address}/v2/", timeout=2).status_code == 401
+        return httpx.get(f"http://{registry.address}/v2/", timeout=5).status_code == 401
     except httpx.HTTPError:
         return False

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
 from cloudops.errors import SandboxError
-from cloudops.netutil import free_port
+from cloudops.netutil import free_port, free_ports
 from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, prefect_worker, registries
 from cloudops.sandbox.processes import (
     alive,
@@ -45,7 +45,8 @@ PARTS = ("moto", "registries", "mariadb", "docker", "prefect", "worker")
 # The worker runs flow runs of the deployments: it starts after the others, once the Prefect server answers.
 AFTER_THE_OTHERS = ("worker",)
 DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "prefect": 4200, "registries": 5001}
-START_TIMEOUT = {"moto": 60.0, "registries": 30.0, "mariadb": 60.0, "docker": 90.0, "prefect": 120.0}
+# Upper bounds for a loaded 2-core machine (a Prefect server once took over 120 s there); a healthy start: seconds.
+START_TIMEOUT = {"moto": 120.0, "registries": 60.0, "mariadb": 120.0, "docker": 180.0, "prefect": 300.0}
 # The log of a part whose file is not named after it (a registry's is registry-<stage>.log).
 LOGS = {"docker": "dockerd.log", "prefect": "prefect-server.log", "worker": "prefect-worker.log"}
 
@@ -297,22 +298,24 @@ class Sandbox:
 
     def _load_or_plan_state(self) -> SandboxState:
         state = SandboxState.load(self.root)
+        stages = [stage for stage in self.settings.promotion_order() if state is None or stage not in state.registries]
+        # Picked together, so no two parts are given the same port
+        ports = free_ports(3 + len(stages)) if self.auto_ports else []
         if state is None:
-            pick = free_port if self.auto_ports else None
             state = SandboxState(
                 root=self.root,
-                moto_port=pick() if pick else DEFAULT_PORTS["moto"],
-                mariadb_port=pick() if pick else DEFAULT_PORTS["mariadb"],
-                prefect_port=pick() if pick else DEFAULT_PORTS["prefect"],
+                moto_port=ports.pop() if ports else DEFAULT_PORTS["moto"],
+                mariadb_port=ports.pop() if ports else DEFAULT_PORTS["mariadb"],
+                prefect_port=ports.pop() if ports else DEFAULT_PORTS["prefect"],
             )
-        taken = {r.port for r in state.registries.values()}
-        for index, stage in enumerate(self.settings.promotion_order()):
-            if stage not in state.registries:
-                port = free_port() if self.auto_ports else DEFAULT_PORTS["registries"] + index
-                while port in taken:
-                    port = free_port()
-                taken.add(port)
-                state.registries[stage] = RegistryState(stage=stage, port=port)
+        taken = {state.moto_port, state.mariadb_port, state.prefect_port} | {r.port for r in state.registries.values()}
+        for stage in stages:
+            index = self.settings.promotion_order().index(stage)
+            port = ports.pop() if ports else DEFAULT_PORTS["registries"] + index
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            state.registries[stage] = RegistryState(stage=stage, port=port)
         return state
 
     def _answers(self, part: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 
 from blocks.aws_account import AwsAccount
@@ -103,23 +104,20 @@ def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_bloc
     assert block.registry_login().password.get_secret_value() == registry_password  # the secret is there
     assert all(secret not in repr(block) and secret not in str(block) for secret in secrets)
 
-    async def logs_and_artifacts() -> str:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-        async with get_client() as client:
-            logs = await client.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(run_id)]))
-            )
-            artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
-            )
-        assert any("block:" in log.message for log in logs)
-        assert artifacts
-        return "\n".join([*(log.message for log in logs), *(str(a.data) for a in artifacts)])
-
-    import asyncio
-
-    text = asyncio.run(logs_and_artifacts())
+    # Logs travel to the server in batches (the flush above gives up quietly after 5 s): polled until all three
+    by_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+    artifacts_of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = [log.message for log in client.read_logs(log_filter=by_run)]
+            if all(any(m.startswith(start) for m in logs) for start in ("block:", "block as dict:", "registry login:")):
+                break
+            assert time.monotonic() < deadline, f"the run's three log lines did not all arrive within 60 s: {logs}"
+            time.sleep(0.5)
+        artifacts = client.read_artifacts(artifact_filter=artifacts_of_run)
+    assert artifacts
+    text = "\n".join([*logs, *(str(a.data) for a in artifacts)])
     assert "**********" in text
     assert all(secret not in text for secret in secrets)
 
