@@ -21,14 +21,10 @@ R = TypeVar("R")
 
 def running_sandbox_api() -> str | None:
     """The API address of the sandbox's Prefect server, when the sandbox folder has one that answers."""
-    import httpx
+    from cloudops.sandbox import prefect_server
 
     state = SandboxState.load(sandbox_dir())
-    if state is None:
-        return None
-    try:
-        httpx.get(f"{state.prefect_api_url}/health", timeout=2).raise_for_status()
-    except httpx.HTTPError:
+    if state is None or not prefect_server.answers(state):
         return None
     return state.prefect_api_url
 

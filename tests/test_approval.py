@@ -22,6 +22,7 @@ from cloudops.release import Release
 from cloudops.sandbox.sandbox import Sandbox
 from tests.background import Background
 from tests.conftest import ReleaseSource
+from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -88,11 +89,8 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
 
     # The event travels through the client's events worker and the server's batched persister: polled
     api = str(PREFECT_API_URL.value())
-    deadline = time.monotonic() + 90
-    staging: list[dict[str, Any]] = []
-    while not staging:
-        assert time.monotonic() < deadline, "no cloudops.release.approved event for bob in staging within 90 s"
-        time.sleep(0.5)
+
+    def bobs_staging_approval() -> dict[str, Any] | None:
         try:
             response = httpx.post(
                 f"{api}/events/filter",
@@ -105,13 +103,12 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
                 timeout=30,
             )
         except httpx.TimeoutException:
-            continue
-        staging = [
-            e
-            for e in response.json().get("events", [])
-            if (e["payload"]["stage"], e["payload"]["approver"]) == ("staging", "bob")
-        ]
-    assert staging[0]["payload"]["next_stages"] == ["prod"]
+            return None
+        mine = (e for e in response.json().get("events", []) if e["payload"]["approver"] == "bob")
+        return next((e for e in mine if e["payload"]["stage"] == "staging"), None)
+
+    event = eventually("a cloudops.release.approved event for bob in staging", bobs_staging_approval, bound=90)
+    assert event["payload"]["next_stages"] == ["prod"]
 
 
 def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:

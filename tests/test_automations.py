@@ -12,10 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 from uuid import UUID
 
 import pytest
@@ -35,20 +33,9 @@ from cloudops.sandbox.sandbox import Sandbox
 from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAME, create_automations
 from flows.await_approval import announce_approval
 from tests.conftest import ReleaseSource
+from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
-
-
-def eventually(what: str, probe: Callable[[], T | None], bound: float = 90) -> T:
-    """Poll ``probe`` until it returns something; fail naming ``what`` after ``bound`` seconds."""
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not seen within {bound} s")
 
 
 @pytest.fixture(scope="module")

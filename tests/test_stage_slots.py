@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from cloudops.stage_slots import StageBusyError, limit_name
 from tasks.stage_slot import stage_slot
 from tests.background import Background
 from tests.conftest import CONFIG_FILE
+from tests.polling import eventually
 
 
 class Holder:
@@ -64,17 +64,18 @@ def teardown(stage: str) -> list[str]:
 
 def log_of_a_run(flow_name: str, text: str, run_id: UUID | None = None, bound: float = 60) -> UUID:
     """The id of a run of ``flow_name`` (``run_id`` if given) that logged ``text`` (polled: logs arrive in batches)."""
-    deadline = time.monotonic() + bound
     with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
+
+        def run_that_logged() -> UUID | None:
             for run in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name]))):
                 if run_id is not None and run.id != run_id:
                     continue
                 logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
                 if any(text in log.message for log in logs):
                     return run.id
-            time.sleep(0.5)
-    raise AssertionError(f"no {flow_name} run logged {text!r} within {bound} s")
+            return None
+
+        return eventually(f"a {flow_name} run that logged {text!r}", run_that_logged, bound=bound)
 
 
 def test_a_busy_stage_refuses_a_second_run_naming_the_run_in_progress(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from cloudops.sandbox.sandbox import Sandbox
 from cloudops.sandbox.state import SANDBOX_SECRET_ACCESS_KEY
 from cloudops.settings import Settings
 from tests.conftest import CONFIG_FILE
+from tests.polling import eventually
 
 
 def test_what_the_qa_block_creates_the_prod_block_cannot_see(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
@@ -107,14 +107,14 @@ def test_secrets_never_reach_repr_logs_or_artifacts(sandbox: Sandbox, stage_bloc
     # Logs travel to the server in batches (the flush above gives up quietly after 5 s): polled until all three
     by_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(run_id)]))
     artifacts_of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
-    deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
-        while True:
+
+        def all_three_lines() -> list[str] | None:
             logs = [log.message for log in client.read_logs(log_filter=by_run)]
-            if all(any(m.startswith(start) for m in logs) for start in ("block:", "block as dict:", "registry login:")):
-                break
-            assert time.monotonic() < deadline, f"the run's three log lines did not all arrive within 60 s: {logs}"
-            time.sleep(0.5)
+            starts = ("block:", "block as dict:", "registry login:")
+            return logs if all(any(m.startswith(start) for m in logs) for start in starts) else None
+
+        logs = eventually("the run's three log lines", all_three_lines, bound=60)
         artifacts = client.read_artifacts(artifact_filter=artifacts_of_run)
     assert artifacts
     text = "\n".join([*logs, *(str(a.data) for a in artifacts)])
