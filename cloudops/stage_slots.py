@@ -16,6 +16,11 @@ def limit_name(stage: str) -> str:
     return f"{LIMIT_PREFIX}{stage}"
 
 
+def holder_variable(stage: str) -> str:
+    """The Prefect variable in which the run holding ``stage``'s slot names itself (the limit cannot say)."""
+    return f"{limit_name(stage)}-holder"
+
+
 class StageBusyError(CloudOpsError):
     """Another deploy, teardown or promotion into the stage is running, and the stage refuses to queue."""
 

@@ -20,21 +20,18 @@ import httpx
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import ConcurrencyLeaseHolder, StateType
+from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
+from prefect.variables import Variable
 
 from cloudops.settings import WhenBusy, load_settings
-from cloudops.stage_slots import StageBusyError, limit_name
+from cloudops.stage_slots import StageBusyError, holder_variable, limit_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# Parameters that name the stage a run changes (promote: to_stage; deploy and teardown: stage).
-STAGE_PARAMETERS = ("stage", "to_stage")
 
 # The slot's lease, renewed by Prefect every 3/4 of it while the run lives: a run whose process died frees
 # its stage within a minute (the server's shortest lease), so its automatic rerun is not held up long.
@@ -61,20 +58,39 @@ def slot_taken(stage: str) -> bool:
     return limit.active and limit.active_slots >= limit.limit
 
 
-def runs_changing(stage: str, exclude: str | None) -> tuple[str, ...]:
-    """The running flow runs whose parameters name ``stage``: who holds the slot, as far as the API can tell."""
+def record_holder(stage: str, run_id: str, run_name: str) -> None:
+    """Name the run that has just taken ``stage``'s slot, for a run that finds the stage busy.
+
+    Prefect's API does not say who holds a global concurrency limit's slot, and the running runs whose
+    parameters name the stage are not the answer: a run whose process was killed stays Running for ever.
+    """
+    Variable.set(holder_variable(stage), {"id": run_id, "name": run_name}, overwrite=True)
+
+
+def forget_holder(stage: str, run_id: str) -> None:
+    """Remove ``run_id``'s record, called while it still holds the slot (so no later holder's is removed)."""
+    record = Variable.get(holder_variable(stage), default=None)
+    if isinstance(record, dict) and record.get("id") == run_id:
+        Variable.unset(holder_variable(stage))
+
+
+def slot_holder(stage: str, exclude: str | None) -> tuple[str, ...]:
+    """The run that holds ``stage``'s slot, as it recorded itself; none if that run has ended or none is recorded.
+
+    A run that has just taken the slot and not yet recorded itself, or one whose holder took it outside a
+    cloudops flow, is not named.
+    """
+    record = Variable.get(holder_variable(stage), default=None)
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str) or record["id"] == exclude:
+        return ()
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
-            ),
-            limit=200,
-        )
-    return tuple(
-        f"flow run {run.name!r} ({run.id})"
-        for run in runs
-        if str(run.id) != exclude and any(run.parameters.get(key) == stage for key in STAGE_PARAMETERS)
-    )
+        try:
+            run = client.read_flow_run(UUID(record["id"]))
+        except (ObjectNotFound, ValueError):
+            return ()
+    if run.state is not None and run.state.is_final():
+        return ()
+    return (f"flow run {run.name!r} ({run.id})",)
 
 
 def _locked(error: ConcurrencySlotAcquisitionError) -> bool:
@@ -102,7 +118,7 @@ def stage_slot(stage: str, when_busy: WhenBusy) -> Iterator[None]:
                     raise
                 busy = True
         if busy:
-            holders = runs_changing(stage, exclude=run_id)
+            holders = slot_holder(stage, exclude=run_id)
             if when_busy == "refuse":
                 raise StageBusyError(stage, holders) from None
             logger.info(
@@ -113,11 +129,15 @@ def stage_slot(stage: str, when_busy: WhenBusy) -> Iterator[None]:
             )
             stack.enter_context(concurrency(name, lease_duration=LEASE, strict=True, holder=holder))
         logger.info("holding stage %s (%s)", stage, name)
+        if run_id:
+            record_holder(stage, run_id, str(flow_run.get_name()))
         token = _held.set(_held.get() | {stage})
         try:
             yield
         finally:
             _held.reset(token)
+            if run_id:
+                forget_holder(stage, run_id)  # before the slot is given back
 
 
 def holds_stage(parameter: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -12,9 +12,11 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
 from prefect.runtime import flow_run
+from prefect.states import Running
+from prefect.variables import Variable
 
 from cloudops.sandbox.sandbox import Sandbox
-from cloudops.stage_slots import StageBusyError, limit_name
+from cloudops.stage_slots import StageBusyError, holder_variable, limit_name
 from tasks.stage_slot import stage_slot
 from tests.background import Background
 from tests.conftest import CONFIG_FILE
@@ -28,11 +30,13 @@ class Holder:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.run_name = ""
+        self.run_id = ""
 
         @flow(name="hold-stage")
         def hold_stage(stage: str) -> None:
             with stage_slot(stage, "queue"):
                 self.run_name = str(flow_run.get_name())
+                self.run_id = str(flow_run.get_id())
                 self.entered.set()
                 self.release.wait(timeout=120)
 
@@ -78,18 +82,33 @@ def log_of_a_run(flow_name: str, text: str, run_id: UUID | None = None, bound: f
         return eventually(f"a {flow_name} run that logged {text!r}", run_that_logged, bound=bound)
 
 
+def a_dead_run_left_running(stage: str) -> str:
+    """A run of ``stage`` whose process was killed: Running for ever, holding nothing. Returns its name."""
+
+    @flow(name="killed-stage-change")
+    def killed(stage: str) -> None: ...
+
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(killed, parameters={"stage": stage}, state=Running())
+    return run.name
+
+
 def test_a_busy_stage_refuses_a_second_run_naming_the_run_in_progress(
     stage_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLOUDOPS_STAGES__QA__WHEN_BUSY", "refuse")
+    dead = a_dead_run_left_running("qa")
     with Holder("qa") as holder:
         with pytest.raises(StageBusyError) as refused:
             teardown("qa")
+        assert refused.value.holders == (f"flow run {holder.run_name!r} ({holder.run_id})",)  # only the holder
+        assert dead not in str(refused.value)
         assert f"stage 'qa' is busy: flow run '{holder.run_name}'" in str(refused.value)
         assert limit_name("qa") in str(refused.value)
         # another stage is not held up by qa's run
         assert teardown("staging") == []
     assert teardown("qa") == []  # the slot is free again
+    assert Variable.get(holder_variable("qa")) is None  # and no run is named as its holder
 
 
 class ErrorsLogged(logging.Handler):
