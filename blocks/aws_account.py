@@ -7,23 +7,15 @@ endpoint override for the sandbox) and its registry login override for the sandb
 
 from __future__ import annotations
 
-import functools
 from typing import ClassVar
 
 from prefect.blocks.core import Block
 from pydantic import Field, PrivateAttr, SecretStr
 
+from blocks.run_root import root_run_id
 from cloudops.aws import ecr
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
 from cloudops.registry import RegistryLogin
-
-
-@functools.lru_cache(maxsize=256)
-def _root_run_id(run_id: str) -> str:
-    """The run at the top of ``run_id``'s tree (the current run): the run this process was started for."""
-    from prefect.runtime import flow_run
-
-    return flow_run.get_root_flow_run_id() or run_id
 
 
 class AwsAccount(Block):
@@ -84,12 +76,8 @@ class AwsAccount(Block):
         subflows), and the subflows and tasks of that run share the session.
         """
         if self._session is None:
-            from prefect.runtime import flow_run
-
             name = self._block_document_name or f"account {self.account_id}"
-            run_id = flow_run.get_id()
-            root = _root_run_id(run_id) if run_id else None
-            self._session = open_account(self.credentials(), where=f"block {name!r}", run_id=root)
+            self._session = open_account(self.credentials(), where=f"block {name!r}", run_id=root_run_id())
         return self._session
 
     def registry_login(self) -> RegistryLogin:

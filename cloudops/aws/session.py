@@ -21,6 +21,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.loaders import Loader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
@@ -117,15 +118,36 @@ def open_account(credentials: AccountCredentials, *, where: str, run_id: str | N
         return account
 
 
+# botocore parses a service's model (JSON, megabytes for EC2) once per session that makes a client of it:
+# about 1 s for the seven services of an account on this machine. Every session here shares one loader, so
+# a process parses each model once, whatever the number of accounts (a release opens four).
+_LOADER = Loader()
+_LOADER_LOCK = threading.Lock()
+
+
+def _boto3_session(core: botocore.session.Session | None = None, **kwargs: Any) -> boto3.Session:
+    """A boto3 session on ``core`` (a new botocore session if None) whose service models come from ``_LOADER``."""
+    core = core or botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    with _LOADER_LOCK:
+        session = boto3.Session(botocore_session=core, **kwargs)
+        # boto3 adds its own data folder to the loader's search path at every session: once is enough.
+        _LOADER.search_paths[:] = list(dict.fromkeys(_LOADER.search_paths))
+    return session
+
+
 def _open(credentials: AccountCredentials, *, where: str, run_id: str | None) -> AccountSession:
     try:
-        base = boto3.Session(
+        base = _boto3_session(
             aws_access_key_id=credentials.aws_access_key_id,
             aws_secret_access_key=_reveal(credentials.aws_secret_access_key),
             aws_session_token=_reveal(credentials.aws_session_token),
             profile_name=credentials.profile_name,
             region_name=credentials.region,
         )
+        if credentials.profile_name is not None and credentials.profile_name not in base.available_profiles:
+            # boto3 finds a missing profile while making its own loader; with the shared one, it is found here
+            raise ProfileNotFound(profile=credentials.profile_name)
     except ProfileNotFound:
         raise CredentialsError(
             f"{where}: AWS profile {credentials.profile_name!r} does not exist; create it with "
@@ -199,7 +221,7 @@ def _assume_role_session(base: boto3.Session, credentials: AccountCredentials, n
     core = botocore.session.get_session()
     core._credentials = refreshable  # type: ignore[attr-defined]  # botocore's documented way to hand a session refreshable credentials
     core.set_config_variable("region", credentials.region)
-    return boto3.Session(botocore_session=core, region_name=credentials.region)
+    return _boto3_session(core, region_name=credentials.region)
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

@@ -140,6 +140,35 @@ def test_a_flow_runs_calls_under_a_role_session_named_after_it(sandbox: Sandbox,
     assert arn == f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"
 
 
+def test_subflows_and_their_tasks_use_the_top_runs_role_session(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+    """Two levels of subflows and a task in a thread: one account session, named after the run at the top."""
+    from prefect import task
+    from prefect.runtime import flow_run
+
+    def caller_arn() -> str:
+        account = load_block(AwsAccount, stage_blocks["qa"])
+        return str(account.session().client("sts").get_caller_identity()["Arn"])
+
+    @task
+    def in_a_task() -> str:
+        return caller_arn()
+
+    @flow
+    def grandchild() -> list[str]:
+        return [caller_arn(), in_a_task.submit().result()]
+
+    @flow
+    def child() -> list[str]:
+        return grandchild()
+
+    @flow
+    def top() -> tuple[list[str], str]:
+        return child(), str(flow_run.get_id())
+
+    arns, run_id = top()
+    assert arns == [f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"] * 2
+
+
 def test_blocks_register_saves_a_block_per_stage_from_the_configuration(prefect_harness: None, tmp_path: Path) -> None:
     import os
     import subprocess
