@@ -36,8 +36,12 @@ class SsmConfigStore:
         self.ssm = account.client("ssm")
 
     def put(self, prefix: str, values: dict[str, str]) -> None:
+        """Write the values under ``prefix`` that differ from what is there: every write is a new version of
+        the parameter (SSM keeps 100), and a redeploy that changes nothing should not look like a change."""
+        current = self.get(prefix)
         for key, value in sorted(values.items()):
-            self.ssm.put_parameter(Name=f"{prefix}/{key}", Value=value, Type="String", Overwrite=True)
+            if current.get(key) != value:
+                self.ssm.put_parameter(Name=f"{prefix}/{key}", Value=value, Type="String", Overwrite=True)
 
     def get(self, prefix: str) -> dict[str, str]:
         found: dict[str, str] = {}

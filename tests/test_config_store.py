@@ -36,6 +36,17 @@ def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox:
     # Another account's store does not see them
     assert config_store.SsmConfigStore(sandbox.account("prod")).get(f"/cloudops/qa/{application}/live") == {}
 
+    # Published again with one endpoint changed: only that parameter gets a new version
+    moved = outcome.model_copy(update={"outputs": {**outcome.outputs, "AppEndpoint": "http://live-456.elb"}})
+    deploy.publish_endpoints(store, "qa", application, moved)
+    ssm = qa.client("ssm")
+    versions = {
+        p["Name"].rsplit("/", 1)[1]: p["Version"]
+        for p in ssm.get_parameters_by_path(Path=f"/cloudops/qa/{application}/live")["Parameters"]
+    }
+    assert versions == {"app_endpoint": 2, "database_endpoint": 1, "database_port": 1, "broker_endpoint": 1, "stack": 1}
+    assert store.get(f"/cloudops/qa/{application}/live")["app_endpoint"] == "http://live-456.elb"
+
 
 def test_a_secret_parameter_is_created_once_and_never_overwritten(sandbox: Sandbox) -> None:
     store = config_store.SsmConfigStore(sandbox.account("qa"))
