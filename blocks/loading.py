@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+import threading
+from collections import OrderedDict
+from typing import TypeVar, cast
 
 from prefect.blocks.core import Block
 
+from blocks.run_root import root_run_id
 from cloudops.errors import MissingBlockError
 
 B = TypeVar("B", bound=Block)
 
+# Blocks loaded for a run tree, reused by its subflows and tasks in this process (a release loads its
+# account blocks a dozen times); a new run loads them again, so an edited block counts from the next run.
+LOADED_PER_PROCESS = 64
+_loaded: OrderedDict[tuple[type[Block], str, str], Block] = OrderedDict()
+_loading = threading.Lock()
+
 
 def load_block(block_type: type[B], name: str) -> B:
-    """The saved block of ``block_type`` called ``name`` (synchronous callers only)."""
+    """The saved block of ``block_type`` called ``name`` (synchronous callers only), once per run tree."""
+    root = root_run_id()
+    if root is None:
+        return _load(block_type, name)
+    key = (cast(type[Block], block_type), name, root)
+    with _loading:
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return cast(B, _loaded[key])
+    block = _load(block_type, name)
+    with _loading:
+        _loaded[key] = block
+        while len(_loaded) > LOADED_PER_PROCESS:
+            _loaded.popitem(last=False)
+    return block
+
+
+def _load(block_type: type[B], name: str) -> B:
     try:
         block = block_type.load(name)
     except ValueError:

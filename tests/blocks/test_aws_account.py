@@ -169,6 +169,20 @@ def test_subflows_and_their_tasks_use_the_top_runs_role_session(sandbox: Sandbox
     assert arns == [f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"] * 2
 
 
+def test_a_run_loads_a_block_once_and_the_next_run_loads_it_again(
+    sandbox: Sandbox, stage_blocks: dict[str, str]
+) -> None:
+    @flow
+    def loads_twice() -> tuple[AwsAccount, AwsAccount]:
+        return load_block(AwsAccount, stage_blocks["qa"]), load_block(AwsAccount, stage_blocks["qa"])
+
+    first, again = loads_twice()
+    assert first is again
+    later, _ = loads_twice()
+    assert later is not first  # an edited block counts from the next run
+    assert load_block(AwsAccount, stage_blocks["qa"]) is not load_block(AwsAccount, stage_blocks["qa"])  # no run
+
+
 def test_blocks_register_saves_a_block_per_stage_from_the_configuration(prefect_harness: None, tmp_path: Path) -> None:
     import os
     import subprocess
