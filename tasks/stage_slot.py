@@ -68,10 +68,17 @@ def record_holder(stage: str, run_id: str, run_name: str) -> None:
 
 
 def forget_holder(stage: str, run_id: str) -> None:
-    """Remove ``run_id``'s record, called while it still holds the slot (so no later holder's is removed)."""
-    record = Variable.get(holder_variable(stage), default=None)
-    if isinstance(record, dict) and record.get("id") == run_id:
-        Variable.unset(holder_variable(stage))
+    """Remove ``run_id``'s record, called while it still holds the slot (so no later holder's is removed).
+
+    A record left behind (the API unreachable at that moment) names a run that has ended, which
+    :func:`slot_holder` does not name; so a failure here does not hide the error the run ends with.
+    """
+    try:
+        record = Variable.get(holder_variable(stage), default=None)
+        if isinstance(record, dict) and record.get("id") == run_id:
+            Variable.unset(holder_variable(stage))
+    except httpx.HTTPError as error:
+        get_run_logger().warning("could not remove the record of stage %s's holder: %s", stage, error)
 
 
 def slot_holder(stage: str, exclude: str | None) -> tuple[str, ...]:
