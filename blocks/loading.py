@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import TypeVar, cast
 
 from prefect.blocks.core import Block
 
 from blocks.run_root import root_run_id
+from cloudops.bounded_cache import BoundedCache
 from cloudops.errors import MissingBlockError
 
 B = TypeVar("B", bound=Block)
@@ -16,8 +15,7 @@ B = TypeVar("B", bound=Block)
 # Blocks loaded for a run tree, reused by its subflows and tasks in this process (a release loads its
 # account blocks a dozen times); a new run loads them again, so an edited block counts from the next run.
 LOADED_PER_PROCESS = 64
-_loaded: OrderedDict[tuple[type[Block], str, str], Block] = OrderedDict()
-_loading = threading.Lock()
+_loaded: BoundedCache[tuple[type[Block], str, str], Block] = BoundedCache(LOADED_PER_PROCESS)
 
 
 def load_block(block_type: type[B], name: str) -> B:
@@ -25,17 +23,7 @@ def load_block(block_type: type[B], name: str) -> B:
     root = root_run_id()
     if root is None:
         return _load(block_type, name)
-    key = (cast(type[Block], block_type), name, root)
-    with _loading:
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return cast(B, _loaded[key])
-    block = _load(block_type, name)
-    with _loading:
-        _loaded[key] = block
-        while len(_loaded) > LOADED_PER_PROCESS:
-            _loaded.popitem(last=False)
-    return block
+    return cast(B, _loaded.get((block_type, name, root), lambda: _load(block_type, name)))
 
 
 def _load(block_type: type[B], name: str) -> B:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.loaders import Loader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from cloudops.bounded_cache import BoundedCache
 from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
 
 if TYPE_CHECKING:
@@ -94,8 +94,7 @@ def role_session_name(prefix: str, run_id: str | None) -> str:
     return re.sub(r"[^\w+=,.@-]", "-", name)[:64]
 
 
-_opened: OrderedDict[tuple[AccountCredentials, str], AccountSession] = OrderedDict()
-_opening = threading.Lock()
+_opened: BoundedCache[tuple[AccountCredentials, str], AccountSession] = BoundedCache(OPENED_PER_PROCESS)
 
 
 def open_account(credentials: AccountCredentials, *, where: str, run_id: str | None = None) -> AccountSession:
@@ -106,16 +105,8 @@ def open_account(credentials: AccountCredentials, *, where: str, run_id: str | N
     """
     if run_id is None:
         return _open(credentials, where=where, run_id=None)
-    key = (credentials, run_id)
-    with _opening:  # one run's concurrent tasks open an account once
-        if key in _opened:
-            _opened.move_to_end(key)
-            return _opened[key]
-        account = _open(credentials, where=where, run_id=run_id)
-        _opened[key] = account
-        while len(_opened) > OPENED_PER_PROCESS:
-            _opened.popitem(last=False)
-        return account
+    # one run's concurrent tasks open an account once
+    return _opened.get((credentials, run_id), lambda: _open(credentials, where=where, run_id=run_id))
 
 
 # botocore parses a service's model (JSON, megabytes for EC2) once per session that makes a client of it:
