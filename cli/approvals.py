@@ -23,8 +23,11 @@ from prefect.exceptions import FlowPauseTimeout, NotPausedError
 from cloudops.errors import CloudOpsError
 
 
-def paused_approval_runs(form_saved: bool = True) -> list[FlowRun]:
-    """The await-approval runs waiting for an answer: paused, with their form saved (unless ``form_saved`` is False).
+def paused_approval_runs(
+    form_saved: bool = True, wanted: Callable[[FlowRun], bool] = lambda run: True
+) -> list[FlowRun]:
+    """The ``wanted`` await-approval runs waiting for an answer: paused, with their form saved (unless
+    ``form_saved`` is False; only the wanted runs' forms are read).
 
     A pausing run becomes Paused first and saves its form (the input schema) a moment later; an answer in
     between is refused by the server ("Run input schema not found"), so such a run is not waiting yet.
@@ -36,7 +39,7 @@ def paused_approval_runs(form_saved: bool = True) -> list[FlowRun]:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
             ),
         )
-        return [run for run in runs if not form_saved or _form_saved(client, run)]
+        return [run for run in runs if wanted(run) and (not form_saved or _form_saved(client, run))]
 
 
 def _form_saved(client: SyncPrefectClient, run: FlowRun) -> bool:
@@ -69,11 +72,9 @@ def form_answer(
 
 def answer_waiting_run(version: str, stage: str, answer: dict[str, str]) -> str:
     """Resume the paused await-approval run of ``version`` in ``stage`` with ``answer``; its id."""
-    waiting = [
-        run
-        for run in paused_approval_runs()
-        if run.parameters.get("stage") == stage and run.parameters.get("version") in (version, "latest")
-    ]
+    waiting = paused_approval_runs(
+        wanted=lambda run: run.parameters.get("stage") == stage and run.parameters.get("version") in (version, "latest")
+    )
     if not waiting:
         raise CloudOpsError(
             f"no await-approval run is waiting for {version} in {stage}; start one (the await-approval deployment) "
@@ -112,9 +113,8 @@ class AutoApprover:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
-            for run in paused_approval_runs():
-                if run.id not in self._ignored:
-                    self._approve(run)
+            for run in paused_approval_runs(wanted=lambda run: run.id not in self._ignored):
+                self._approve(run)
 
     def _approve(self, run: FlowRun) -> None:
         """Answer ``run``'s form; a failure is reported and tried again at the next poll (the thread lives on)."""
