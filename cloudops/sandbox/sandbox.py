@@ -298,9 +298,11 @@ class Sandbox:
 
     def _load_or_plan_state(self) -> SandboxState:
         state = SandboxState.load(self.root)
-        stages = [stage for stage in self.settings.promotion_order() if state is None or stage not in state.registries]
-        # Picked together, so no two parts are given the same port
-        ports = free_ports(3 + len(stages)) if self.auto_ports else []
+        order = self.settings.promotion_order()
+        stages = [stage for stage in order if state is None or stage not in state.registries]
+        # Picked together, so no two parts are given the same port: the three servers' (for a new sandbox)
+        # and the registries' still missing
+        ports = free_ports((3 if state is None else 0) + len(stages)) if self.auto_ports else []
         if state is None:
             state = SandboxState(
                 root=self.root,
@@ -310,8 +312,7 @@ class Sandbox:
             )
         taken = {state.moto_port, state.mariadb_port, state.prefect_port} | {r.port for r in state.registries.values()}
         for stage in stages:
-            index = self.settings.promotion_order().index(stage)
-            port = ports.pop() if ports else DEFAULT_PORTS["registries"] + index
+            port = ports.pop() if ports else DEFAULT_PORTS["registries"] + order.index(stage)
             while port in taken:
                 port = free_port()
             taken.add(port)
