@@ -20,8 +20,8 @@ from pydantic import SecretStr
 
 from cloudops.image_copy import copy_image
 from cloudops.registry import RegistryClient, RegistryLogin
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import load_settings
+from sandbox.sandbox import Sandbox
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "copy"

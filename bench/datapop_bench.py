@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from cloudops.datapop import MySqlTarget, populate
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import load_settings
+from sandbox.sandbox import Sandbox
+from sandbox.state import MYSQL_USER
 
 WORK = Path(__file__).resolve().parent / ".work" / "datapop"
 ROWS = 100_000

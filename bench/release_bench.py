@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import load_settings
+from sandbox.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / ".work"
@@ -47,7 +47,7 @@ def release(env: dict[str, str], name: str) -> tuple[float, list[tuple[int, str]
         "prod",
         "--auto-approve",
         "--rds-databases",
-        "sandbox-mariadb",
+        "cloudops-sandbox-rds-data/sandbox-mariadb",
     ]
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import SecretStr
-
 from blocks.aws_account import AwsAccount
 from blocks.mysql_server import MySqlServer
 from cloudops.aws.session import AccountCredentials
 from cloudops.registry import RegistryLogin
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings
-
-SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"
 
 
 def register_block_types() -> None:
     AwsAccount.register_type_and_schema()
     MySqlServer.register_type_and_schema()
-
-
-def save_mysql_server(name: str, host: str, port: int, user: str, password: SecretStr) -> str:
-    MySqlServer(host=host, port=port, user=user, password=password).save(name, overwrite=True)
-    return name
 
 
 def block_for(credentials: AccountCredentials, registry: RegistryLogin | None = None) -> AwsAccount:
@@ -66,13 +55,3 @@ def credentials_from_config(settings: Settings, stage: str) -> AccountCredential
         role_arn=config.role_arn,
         role_session_name=f"cloudops-{stage}",
     )
-
-
-def save_sandbox_blocks(sandbox: Sandbox) -> dict[str, str]:
-    """Every sandbox account's block (with its registry login) and the MySQL server block, in the current server."""
-    registries = sandbox.state.registries
-    saved = save_stage_blocks(sandbox.settings, sandbox.credentials, lambda stage: registries[stage].login())
-    saved["rds"] = save_mysql_server(
-        SANDBOX_MYSQL_BLOCK, "127.0.0.1", sandbox.state.mariadb_port, MYSQL_USER, sandbox.state.mariadb_password
-    )
-    return saved

@@ -16,9 +16,9 @@ from cli.in_process import runs_flows
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
 from cloudops.errors import CloudOpsError
-from cloudops.sandbox.sandbox import PARTS, Sandbox
-from cloudops.sandbox.state import sandbox_dir
 from cloudops.settings import config_path, load_settings
+from sandbox.sandbox import PARTS, Sandbox
+from sandbox.state import sandbox_dir
 
 app = typer.Typer(
     help="cloudops-flows: the release pipeline of a container application on multi-account AWS.",
@@ -177,7 +177,11 @@ def accounts_show(
 def build(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
     rds_databases: Annotated[
-        str | None, typer.Option(help="The sandbox's MySQL Server block for RDS data (sandbox-mariadb).")
+        str | None,
+        typer.Option(
+            help="The block keeping RDS instances' data in the sandbox "
+            "(cloudops-sandbox-rds-data/sandbox-mariadb); none on AWS."
+        ),
     ] = None,
     share_with: Annotated[list[str] | None, typer.Option(help="Stages that may restore the snapshots.")] = None,
 ) -> None:

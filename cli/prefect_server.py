@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from cloudops.errors import CloudOpsError
-from cloudops.sandbox.state import SandboxState, sandbox_dir
+from sandbox.state import SandboxState, sandbox_dir
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,7 +21,7 @@ R = TypeVar("R")
 
 def running_sandbox_api() -> str | None:
     """The API address of the sandbox's Prefect server, when the sandbox folder has one that answers."""
-    from cloudops.sandbox import prefect_server
+    from sandbox import prefect_server
 
     state = SandboxState.load(sandbox_dir())
     if state is None or not prefect_server.answers(state):

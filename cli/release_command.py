@@ -18,7 +18,11 @@ def release_command(
         str, typer.Option(help="What to deploy in each stage: author-live, single-instance or lookup-service.")
     ] = "author-live",
     rds_databases: Annotated[
-        str | None, typer.Option(help="The sandbox's MySQL Server block for RDS data (sandbox-mariadb).")
+        str | None,
+        typer.Option(
+            help="The block keeping RDS instances' data in the sandbox "
+            "(cloudops-sandbox-rds-data/sandbox-mariadb); none on AWS."
+        ),
     ] = None,
     auto_approve: Annotated[
         bool,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from blocks.register import save_sandbox_blocks
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.blocks import save_sandbox_blocks
+from sandbox.sandbox import Sandbox
 
 
 def save_sandbox_blocks_in_its_server(sandbox: Sandbox) -> dict[str, str]:

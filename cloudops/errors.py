@@ -69,14 +69,6 @@ class AwsError(CloudOpsError):
     """An AWS call that failed for a reason that is not transient."""
 
 
-class SandboxError(CloudOpsError):
-    """The local sandbox of real parts cannot start, answer or stop."""
-
-
-class PortInUseError(SandboxError):
-    """A sandbox part's port is taken by another process."""
-
-
 class DataSetError(CloudOpsError):
     """A data-set folder that is malformed, a data set changed after it was applied, or one that failed."""
 

@@ -7,7 +7,7 @@ instance, and share the snapshot with the stage accounts that deploy the release
 Where an instance's data really lives is behind :class:`InstanceDatabases`: on AWS it is the
 instance itself (RDS copies data into snapshots and out of them); in the sandbox, moto serves the RDS
 API and each instance's database is a database of the sandbox's MariaDB
-(``cloudops.sandbox.rds_databases``).
+(``sandbox.rds_databases``).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from cloudops.errors import CloudOpsError
-from cloudops.sandbox.prefect_worker import WORK_POOL, ensure_work_pool, prefect_command
 from deployments.automations import create_automations
+from deployments.work_pool import WORK_POOL, ensure_work_pool, prefect_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from blocks.loading import load_block
-from blocks.mysql_server import MySqlServer
+from blocks.instance_databases import load_instance_databases
 from blocks.stage_accounts import load_stage_account
 from cloudops import packaging, snapshots
 from cloudops.settings import load_settings
@@ -29,7 +28,8 @@ def snapshot(
     """Snapshot the populated Author and Live databases, in parallel, and share them with the stage accounts.
 
     ``share_with`` names the stages that deploy the release (default: every stage but the build stage).
-    ``rds_databases`` names a CloudOps MySQL Server block that holds the instances' data in the sandbox.
+    ``rds_databases`` names a block (``<type slug>/<name>``) that holds the instances' data where RDS does not
+    (the sandbox's); empty on AWS.
     """
     settings = load_settings()
     app = application_of(settings)
@@ -38,14 +38,14 @@ def snapshot(
         share_with if share_with is not None else [s for s in settings.promotion_order() if s != settings.build_stage]
     )
     account_ids = [settings.stage(stage).account_id for stage in stages]
-    server = load_block(MySqlServer, rds_databases) if rds_databases else None
+    databases = load_instance_databases(rds_databases)
     if package is None:
         package = package_flow(ref=ref)
     context = unpack_package(account, package)
     futures = {
         environment: snapshot_environment.submit(
             account,
-            server,
+            databases,
             app.name,
             environment,
             package.manifest.version,

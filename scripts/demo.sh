@@ -20,7 +20,7 @@ uv run --frozen cloudops deployments create
 
 echo "== release examples/commerce at HEAD: build, then qa -> staging -> prod (promote, deploy, approve)"
 echo "   (a first run builds a Debian base image with debootstrap: about 2 minutes; a second run rebuilds nothing)"
-uv run --frozen cloudops release --ref HEAD --to prod --auto-approve --rds-databases sandbox-mariadb
+uv run --frozen cloudops release --ref HEAD --to prod --auto-approve --rds-databases cloudops-sandbox-rds-data/sandbox-mariadb
 
 cat <<DONE
 

@@ -43,5 +43,5 @@ fi
 # compiles, and every process compiled Prefect, boto3 and the rest again (a release command spent 10 s
 # importing instead of 4). Our own packages too, for the same reason; an edited module is compiled as usual.
 uv sync --frozen --quiet --compile-bytecode
-uv run --frozen python -m compileall -q -j 0 cloudops flows tasks blocks cli deployments
+uv run --frozen python -m compileall -q -j 0 cloudops flows tasks blocks cli deployments sandbox
 echo "setup: done ($(uv run --frozen python -c 'import prefect; print("prefect", prefect.__version__)'))"

@@ -20,11 +20,11 @@ import pytest
 from cloudops.datapop import MySqlTarget
 from cloudops.images import BuiltImage
 from cloudops.release import Release
-from cloudops.sandbox import prefect_server
-from cloudops.sandbox.processes import stop, sweep, wait_until
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import MYSQL_USER
 from cloudops.settings import Settings, load_settings
+from sandbox import prefect_server
+from sandbox.processes import stop, sweep, wait_until
+from sandbox.sandbox import Sandbox
+from sandbox.state import MYSQL_USER
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPO / "cloudops.toml"
@@ -66,7 +66,7 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
     """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does."""
-    from blocks.register import save_sandbox_blocks
+    from sandbox.blocks import save_sandbox_blocks
 
     return save_sandbox_blocks(sandbox)
 
@@ -181,13 +181,13 @@ def release(
     built_images: dict[str, BuiltImage],
 ) -> Iterator[Release]:
     """The session's release of the example application, built once."""
-    from blocks.register import SANDBOX_MYSQL_BLOCK
     from flows.build_release import build_release
+    from sandbox.blocks import SANDBOX_RDS_DATA
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
         patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-        yield build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
+        yield build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,8 +14,8 @@ from cloudops.image_copy import copy_image
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings, load_settings
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 
 BUILD_BUCKET = "cloudops-build-111111111111"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudops.accounts import CONFIG_FILES, initialise_account
 from cloudops.aws import ecr, s3
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 
 def test_every_account_holds_its_bucket_repositories_and_config_files(sandbox: Sandbox) -> None:

@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.background import Background
 from tests.conftest import ReleaseSource
 from tests.polling import eventually

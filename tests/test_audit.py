@@ -9,8 +9,8 @@ import pytest
 
 from cloudops import audit
 from cloudops.errors import AwsError
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
+from sandbox.sandbox import Sandbox
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -29,9 +29,9 @@ from prefect.states import Crashed, Running
 from cli.approvals import paused_approval_runs
 from cloudops import audit
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
 from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAME, create_automations
 from flows.await_approval import announce_approval
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 from tests.polling import eventually
 

@@ -7,11 +7,11 @@ import uuid
 import pymysql
 import pytest
 
-from blocks.register import SANDBOX_MYSQL_BLOCK
 from cloudops.images import BuiltImage
 from cloudops.release import load_release
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import MYSQL_USER
+from sandbox.blocks import SANDBOX_MYSQL_BLOCK, SANDBOX_RDS_DATA
+from sandbox.sandbox import Sandbox
+from sandbox.state import MYSQL_USER
 from tests.conftest import ReleaseSource, git
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def test_build_release_records_the_release_and_a_rerun_rebuilds_nothing(
 ) -> None:
     from flows.build_release import build_release
 
-    release = build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
+    release = build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
     assert release.commit == git(release_env.repo, "rev-parse", "main")
     assert {n: i.digest for n, i in release.images.items()} == {n: i.digest for n, i in built_images.items()}
     assert set(release.snapshots) == {"author", "live"}
@@ -33,7 +33,7 @@ def test_build_release_records_the_release_and_a_rerun_rebuilds_nothing(
     bucket = release_env.settings.stage("build").bucket
     assert load_release(build, bucket, "commerce", release.version) == release
 
-    again = build_release(ref="main", rds_databases=SANDBOX_MYSQL_BLOCK)
+    again = build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
     assert not any(image.rebuilt for image in again.images.values())
     assert not any(s.created for s in again.snapshots.values())
     assert {n: i.digest for n, i in again.images.items()} == {n: i.digest for n, i in release.images.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cloudops import config_store, deploy
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 
 def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox: Sandbox) -> None:

@@ -17,7 +17,7 @@ from cloudops.image_copy import copy_image
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.release_checks import ReleaseNotPromotedError
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from cloudops import deploy
 from cloudops.aws import cloudformation
 from cloudops.images import BuiltImage
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 
 def a_release(app_digest: str) -> Release:

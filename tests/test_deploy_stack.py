@@ -16,8 +16,8 @@ from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.snapshots import SnapshotRecord
+from sandbox.sandbox import Sandbox
 
 
 def release(digest: str) -> Release:

@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from cloudops.image_copy import copy_image
 from cloudops.netutil import free_port
 from cloudops.registry import RegistryClient, RegistryError, TagConflictError
-from cloudops.sandbox import registries
-from cloudops.sandbox.processes import stop, wait_until
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import RegistryState
+from sandbox import registries
+from sandbox.processes import stop, wait_until
+from sandbox.sandbox import Sandbox
+from sandbox.state import RegistryState
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

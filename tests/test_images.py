@@ -19,8 +19,8 @@ from cloudops import images
 from cloudops.errors import ImageBuildError
 from cloudops.netutil import free_port, free_ports
 from cloudops.registry import RegistryClient, TagConflictError
-from cloudops.sandbox.docker_engine import client as docker_client
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.docker_engine import client as docker_client
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource, git
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from cloudops.errors import CloudOpsError
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tasks.notify import FAILURE_HOOKS, notify_pending_approval
 from tests.conftest import CONFIG_FILE
 

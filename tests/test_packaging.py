@@ -12,8 +12,8 @@ import zstandard
 from cloudops import packaging
 from cloudops.aws import s3
 from cloudops.errors import DataSetError, PackagingError
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Application, Settings
+from sandbox.sandbox import Sandbox
 from tests.conftest import git
 
 

@@ -22,8 +22,8 @@ from cloudops.aws import rds, s3
 from cloudops.promotion import PromotionRefusedError, release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, release_key
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.stage_slots import limit_name
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import approve
 

@@ -17,7 +17,7 @@ from cloudops import audit
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.background import Background
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import approve

@@ -11,7 +11,7 @@ from cloudops import audit
 from cloudops.aws import cloudformation
 from cloudops.release import Release, save_release
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
 

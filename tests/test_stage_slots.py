@@ -15,8 +15,8 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from prefect.variables import Variable
 
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.stage_slots import StageBusyError, holder_variable, limit_name
+from sandbox.sandbox import Sandbox
 from tasks.stage_slot import stage_slot
 from tests.background import Background
 from tests.conftest import CONFIG_FILE

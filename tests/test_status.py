@@ -19,7 +19,7 @@ from cloudops.release_status import (
     rollback_target,
     status_text,
 )
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import ReleaseSource
 from tests.ops_helpers import OpsApp, make_ops_app
 

@@ -13,7 +13,7 @@ import pytest
 
 from cloudops import deploy
 from cloudops.aws.session import AccountSession
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import REPO
 
 TEMPLATES = ["author-live", "single-instance", "lookup-prerequisites", "lookup-service"]

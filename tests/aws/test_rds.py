@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cloudops.aws import rds
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 
 def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(sandbox: Sandbox) -> None:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from cloudops.aws.session import AccountCredentials, open_account, role_session_name
 from cloudops.errors import AccountMismatchError, CredentialsError
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 
 def test_each_stage_session_reaches_its_own_account(sandbox: Sandbox) -> None:

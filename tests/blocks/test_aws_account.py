@@ -18,9 +18,9 @@ from blocks.register import block_for
 from blocks.stage_accounts import load_stage_account
 from cloudops.aws import ecr, s3
 from cloudops.errors import AccountMismatchError, MissingBlockError, UnknownStageError
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import SANDBOX_SECRET_ACCESS_KEY
 from cloudops.settings import Settings
+from sandbox.sandbox import Sandbox
+from sandbox.state import SANDBOX_SECRET_ACCESS_KEY
 from tests.conftest import CONFIG_FILE
 from tests.polling import eventually
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudops.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.browser.prefect_ui import Screenshots
 from tests.conftest import UiServer
 
@@ -24,7 +24,7 @@ def ui_blocks(sandbox: Sandbox, ui_server: UiServer) -> dict[str, str]:
     """Every stage's credential block, saved in the UI server (not the harness's)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from blocks.register import save_sandbox_blocks
+    from sandbox.blocks import save_sandbox_blocks
 
     with temporary_settings(updates={PREFECT_API_URL: ui_server.api_url}):
         return save_sandbox_blocks(sandbox)

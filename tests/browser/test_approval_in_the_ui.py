@@ -21,8 +21,8 @@ from cloudops import audit
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
-from cloudops.sandbox.sandbox import Sandbox
 from cloudops.settings import Settings
+from sandbox.sandbox import Sandbox
 from tests.browser import prefect_ui as ui
 from tests.conftest import ReleaseSource, UiServer
 from tests.test_release import reject_earlier
@@ -44,7 +44,7 @@ class ReleaseRun:
         code = (
             "import sys; from flows.release import release; "
             "release.with_options(flow_run_name=sys.argv[1])(ref='main', to_stage='staging', started_by='alice', "
-            "rds_databases='sandbox-mariadb', approval_poll_seconds=1)"
+            "rds_databases='cloudops-sandbox-rds-data/sandbox-mariadb', approval_poll_seconds=1)"
         )
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloudops.sandbox.sandbox import Sandbox
 from flows.check_accounts import check_accounts
+from sandbox.sandbox import Sandbox
 from tests.conftest import CONFIG_FILE
 
 

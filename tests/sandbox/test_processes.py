@@ -11,8 +11,7 @@ def test_the_sweep_kills_a_straggler_and_spares_the_processes_it_runs_under(tmp_
     folder = tmp_path / "sandbox"
     straggler = subprocess.Popen(["sh", "-c", "sleep 120", str(folder)])
     code = (
-        "import sys; from pathlib import Path; from cloudops.sandbox.processes import sweep; "
-        "print(sweep([Path(sys.argv[1])]))"
+        "import sys; from pathlib import Path; from sandbox.processes import sweep; print(sweep([Path(sys.argv[1])]))"
     )
     # a shell naming the folder runs the sweep, as `uv run cloudops sandbox down --dir <folder>` does
     result = subprocess.run(

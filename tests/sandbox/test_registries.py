@@ -11,9 +11,9 @@ import docker
 import httpx
 import pytest
 
-from cloudops.sandbox.docker_engine import client as docker_client
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import REGISTRY_USER
+from sandbox.docker_engine import client as docker_client
+from sandbox.sandbox import Sandbox
+from sandbox.state import REGISTRY_USER
 
 
 def push_blob(address: str, repository: str, data: bytes, auth: tuple[str, str] | None) -> int:

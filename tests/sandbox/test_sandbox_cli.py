@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cloudops.errors import PortInUseError
-from cloudops.sandbox.processes import processes_naming
-from cloudops.sandbox.sandbox import Sandbox
-from cloudops.sandbox.state import SandboxState
 from cloudops.settings import Settings
+from sandbox.errors import PortInUseError
+from sandbox.processes import processes_naming
+from sandbox.sandbox import Sandbox
+from sandbox.state import SandboxState
 from tests.conftest import CONFIG_FILE
 
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
@@ -35,7 +35,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stdout + up.stderr
         assert (
             "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
-            "rds=sandbox-mariadb" in up.stdout
+            "rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
         )
         assert "account 444444444444 (prod): 8 created" in up.stdout
         state = SandboxState.load(root)

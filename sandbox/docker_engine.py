@@ -12,9 +12,9 @@ import shutil
 import docker
 from docker.errors import DockerException
 
-from cloudops.errors import SandboxError
-from cloudops.sandbox.processes import alive, reap, spawn, tail
-from cloudops.sandbox.state import SandboxState
+from sandbox.errors import SandboxError
+from sandbox.processes import alive, reap, spawn, tail
+from sandbox.state import SandboxState
 
 STORAGE_DRIVERS = ("overlay2", "vfs")
 

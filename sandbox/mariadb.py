@@ -12,9 +12,9 @@ from typing import Any
 
 import pymysql
 
-from cloudops.errors import SandboxError
-from cloudops.sandbox.processes import spawn
-from cloudops.sandbox.state import MYSQL_USER, SandboxState
+from sandbox.errors import SandboxError
+from sandbox.processes import spawn
+from sandbox.state import MYSQL_USER, SandboxState
 
 
 def _binary(name: str) -> str:

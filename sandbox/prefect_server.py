@@ -1,6 +1,6 @@
 """A Prefect server with its UI, its default SQLite database in the sandbox folder.
 
-Started as the ``prefect server start`` command, through ``cloudops.sandbox.prefect_server_fixes`` (its write
+Started as the ``prefect server start`` command, through ``sandbox.prefect_server_fixes`` (its write
 transactions on SQLite take the write lock first); this module does not import Prefect.
 """
 
@@ -11,8 +11,8 @@ import sys
 
 import httpx
 
-from cloudops.sandbox.processes import spawn
-from cloudops.sandbox.state import SandboxState
+from sandbox.processes import spawn
+from sandbox.state import SandboxState
 
 
 def start(state: SandboxState) -> int:
@@ -25,7 +25,7 @@ def start(state: SandboxState) -> int:
         "PREFECT_SERVER_API_PORT": str(state.prefect_port),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "cloudops.sandbox.prefect_server_fixes"]
+    command = [sys.executable, "-m", "sandbox.prefect_server_fixes"]
     command += ["server", "start", "--host", "127.0.0.1", "--port", str(state.prefect_port)]
     return spawn(command, state.logs / "prefect-server.log", env=env, cwd=state.root)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import bcrypt
 import httpx
 
-from cloudops.errors import SandboxError
-from cloudops.sandbox.processes import spawn
-from cloudops.sandbox.state import REGISTRY_USER, RegistryState, SandboxState
+from sandbox.errors import SandboxError
+from sandbox.processes import spawn
+from sandbox.state import REGISTRY_USER, RegistryState, SandboxState
 
 BINARY = "docker-registry"
 

@@ -6,13 +6,13 @@ import sys
 
 import httpx
 
-from cloudops.sandbox.processes import spawn
-from cloudops.sandbox.state import SandboxState
+from sandbox.processes import spawn
+from sandbox.state import SandboxState
 
 
 def start(state: SandboxState) -> int:
-    # moto.server with the fix in cloudops/sandbox/moto_fixes.py (stack outputs after a change set)
-    command = [sys.executable, "-m", "cloudops.sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
+    # moto.server with the fix in sandbox/moto_fixes.py (stack outputs after a change set)
+    command = [sys.executable, "-m", "sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
     return spawn(command, state.logs / "moto.log")
 
 

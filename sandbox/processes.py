@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from cloudops.errors import PortInUseError, SandboxError
+from sandbox.errors import PortInUseError, SandboxError
 
 
 def spawn(command: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:

@@ -21,17 +21,19 @@ from pydantic import SecretStr
 
 from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
-from cloudops.errors import SandboxError
 from cloudops.netutil import free_port, free_ports
-from cloudops.sandbox import docker_engine, mariadb, moto_server, prefect_server, prefect_worker, registries
-from cloudops.sandbox.processes import (
+from cloudops.settings import Settings
+from deployments.work_pool import WORK_POOL, ensure_work_pool
+from sandbox import docker_engine, mariadb, moto_server, prefect_server, prefect_worker, registries
+from sandbox.errors import SandboxError
+from sandbox.processes import (
     alive,
     require_free_port,
     stop,
     sweep,
     wait_until,
 )
-from cloudops.sandbox.state import (
+from sandbox.state import (
     MYSQL_USER,
     REGISTRY_USER,
     SANDBOX_ACCESS_KEY_ID,
@@ -39,7 +41,6 @@ from cloudops.sandbox.state import (
     RegistryState,
     SandboxState,
 )
-from cloudops.settings import Settings
 
 PARTS = ("moto", "registries", "mariadb", "docker", "prefect", "worker")
 # The worker runs flow runs of the deployments: it starts after the others, once the Prefect server answers.
@@ -135,7 +136,7 @@ class Sandbox:
         elif part == "worker":
             if not prefect_server.answers(state):
                 raise SandboxError("the worker needs the Prefect server: start the 'prefect' part too")
-            prefect_worker.ensure_work_pool(prefect_worker.worker_env(state, self.project_dir))
+            ensure_work_pool(prefect_worker.worker_env(state, self.project_dir))
             state.pids["worker"] = prefect_worker.start(state, self.project_dir)
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
@@ -217,7 +218,7 @@ class Sandbox:
             ),
             PartStatus(
                 "worker",
-                f"work pool {prefect_worker.WORK_POOL}",
+                f"work pool {WORK_POOL}",
                 prefect_worker.answers(state),
                 state.pids.get("worker"),
             ),
@@ -341,7 +342,7 @@ class Sandbox:
             "mariadb": f"127.0.0.1:{state.mariadb_port}",
             "docker": state.docker_host,
             "prefect": state.prefect_api_url.removesuffix("/api"),
-            "worker": f"work pool {prefect_worker.WORK_POOL}, runs flows in {self.project_dir}",
+            "worker": f"work pool {WORK_POOL}, runs flows in {self.project_dir}",
         }[part]
 
     def is_running(self) -> bool:

@@ -19,7 +19,7 @@ Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing el
 What stays as moto has it (the tests carry a ``NOTE``): a service whose task definition is replaced keeps
 the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
 
-Run as ``python -m cloudops.sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
+Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
 """
 
 from __future__ import annotations

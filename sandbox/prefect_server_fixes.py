@@ -10,7 +10,7 @@ its next subflow through the API (measured: 2-3 s before most subflows that foll
 #18934 shows the same errors). ``BEGIN IMMEDIATE`` takes the write lock at the start, so a second writer waits
 for it (the busy timeout is 30 s) and nothing is refused. SQLite has one writer at a time either way.
 
-The sandbox runs ``python -m cloudops.sandbox.prefect_server_fixes server start ...`` (the arguments of the
+The sandbox runs ``python -m sandbox.prefect_server_fixes server start ...`` (the arguments of the
 ``prefect`` command); the API is served in this process (one worker), so the fix applies to it.
 """
 

@@ -1,0 +1,42 @@
+"""The process work pool the deployments of prefect.yaml run on, created unless it exists."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from cloudops.errors import ConfigurationError
+
+WORK_POOL = "cloudops-local"  # prefect.yaml's process work pool
+
+
+def prefect_command() -> Path:
+    prefect = Path(sys.executable).parent / "prefect"
+    if not prefect.exists():
+        raise ConfigurationError(f"the prefect command is missing beside {sys.executable}; run scripts/setup.sh")
+    return prefect
+
+
+def ensure_work_pool(env: Mapping[str, str]) -> bool:
+    """Create the process work pool on the server of ``env``'s PREFECT_API_URL unless it exists; True when created."""
+    inspect = subprocess.run(
+        [str(prefect_command()), "work-pool", "inspect", WORK_POOL],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if inspect.returncode == 0:
+        return False
+    create = subprocess.run(
+        [str(prefect_command()), "work-pool", "create", WORK_POOL, "--type", "process"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if create.returncode != 0:
+        raise ConfigurationError(f"could not create the work pool {WORK_POOL}: {create.stdout}{create.stderr}")
+    return True
