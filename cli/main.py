@@ -250,10 +250,9 @@ def status_command(
     from blocks.stage_accounts import load_stage_account
     from cloudops import audit
     from cloudops.release_status import StageStatus, release_status, status_text
-    from flows.package import application_of
 
     settings = load_settings(config or config_path())
-    app_name = application_of(settings).name
+    app_name = settings.require_application().name
     build = load_stage_account(settings, settings.build_stage)
     trail = audit.entries(build.session(), settings.stage(settings.build_stage).bucket, app_name)
     stages = [s for s in settings.promotion_order() if s != settings.build_stage]

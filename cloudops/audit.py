@@ -18,8 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
+from cloudops.release import Release
 
 Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
+# Keys of an entry's detail that say which environment kind it is about and which release it replaced.
+DEPLOY_KIND = "deploy_kind"
+FROM = "from"
 # Objects read at once when a trail is read (S3 answers each GET on its own).
 READERS = 8
 Decision = Literal["approved", "rejected", "timed-out"]
@@ -95,3 +99,94 @@ def latest_approval(trail: list[AuditEntry], version: str, stage: str) -> AuditE
     """The last approval decision recorded for ``version`` in ``stage``."""
     decisions = [e for e in trail if e.kind == "approval" and e.version == version and e.stage == stage]
     return decisions[-1] if decisions else None
+
+
+# One factory per kind of entry: each says what that kind records, so no flow assembles an entry itself.
+
+
+def approval_entry(
+    release: Release,
+    stage: str,
+    digests: dict[str, str],
+    decision: Decision,
+    actor: str,
+    *,
+    ticket: str = "",
+    comment: str = "",
+    flow_run_id: str | None = None,
+) -> AuditEntry:
+    """A person's decision on ``release`` in ``stage`` (or the time running out), for exactly ``digests``."""
+    return AuditEntry(
+        kind="approval",
+        application=release.application,
+        version=release.version,
+        stage=stage,
+        actor=actor,
+        digests=digests,
+        decision=decision,
+        ticket=ticket,
+        comment=comment,
+        flow_run_id=flow_run_id,
+    )
+
+
+def promotion_entry(
+    release: Release,
+    from_stage: str,
+    to_stage: str,
+    digests: dict[str, str],
+    *,
+    approved_by: str,
+    snapshots: list[str],
+    copied: dict[str, str],
+    flow_run_id: str | None,
+) -> AuditEntry:
+    """A promotion's record: the digests copied into ``to_stage``, on whose approval, what it copied."""
+    return AuditEntry(
+        kind="promotion",
+        application=release.application,
+        version=release.version,
+        stage=to_stage,
+        actor=f"flow-run:{flow_run_id}",
+        digests=digests,
+        flow_run_id=flow_run_id,
+        detail={"from": from_stage, "approved_by": approved_by, "snapshots": ", ".join(snapshots), **copied},
+    )
+
+
+def rollback_entry(
+    release: Release,
+    stage: str,
+    kind: str,
+    digests: dict[str, str],
+    rolled_back_from: tuple[str, dict[str, str]],
+    changed: dict[str, bool],
+    *,
+    actor: str,
+    reason: str,
+    flow_run_id: str | None,
+) -> AuditEntry:
+    """A rollback's record: ``stage`` (its ``kind``) back on ``release`` from (version, digests), each stack
+    changed or not, who asked and why."""
+    version, from_digests = rolled_back_from
+    return AuditEntry(
+        kind="rollback",
+        application=release.application,
+        version=release.version,
+        stage=stage,
+        actor=actor,
+        digests=digests,
+        comment=reason,
+        flow_run_id=flow_run_id,
+        detail={
+            DEPLOY_KIND: kind,
+            FROM: version,
+            "from_digests": ", ".join(f"{n}={d}" for n, d in from_digests.items()),
+            "stacks": stacks_detail(changed),
+        },
+    )
+
+
+def stacks_detail(changed: dict[str, bool]) -> str:
+    """Each stack of a deploy and whether it changed, as the trail keeps it."""
+    return ", ".join(f"{stack}={'changed' if was else 'unchanged'}" for stack, was in changed.items())

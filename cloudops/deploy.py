@@ -45,6 +45,9 @@ OUTPUT_KEYS = {
     "ClusterName": "cluster",
 }
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
+PASSWORD_PARAMETER = "DbPasswordParameter"
+# The prerequisites stack's outputs the lookup service's stack takes as its parameters.
+LOOKUP_PREREQUISITE_OUTPUTS = ("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId")
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
 
@@ -220,6 +223,12 @@ def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[s
     if values.get("SubnetIds") == "default":
         values["SubnetIds"] = ",".join(network[1])
     return values
+
+
+def lookup_service_plan(service: StackPlan, prerequisites_outputs: dict[str, str], ecs_ami_id: str) -> StackPlan:
+    """The lookup service's stack wired to its prerequisites stack's outputs and the region's ECS AMI."""
+    wired = {k: prerequisites_outputs[k] for k in LOOKUP_PREREQUISITE_OUTPUTS if k in prerequisites_outputs}
+    return service.model_copy(update={"parameters": {**service.parameters, **wired, "EcsAmiId": ecs_ami_id}})
 
 
 def ecs_ami(account: AccountSession) -> str:

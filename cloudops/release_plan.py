@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from cloudops.audit import AuditEntry, latest_approval
+from cloudops.deploy import StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
 from cloudops.settings import Settings
@@ -77,6 +78,49 @@ def previous_promotion(trail: list[AuditEntry], version: str, stage: str, digest
         e for e in trail if e.kind == "promotion" and e.version == version and e.stage == stage and e.digests == digests
     ]
     return done[-1] if done else None
+
+
+def promotion_still_there(before: AuditEntry | None, missing: list[str]) -> bool:
+    """Whether a stage still holds an earlier promotion of the release: one is on record for these digests, and
+    nothing of it (an image, a snapshot share) is missing there now."""
+    return before is not None and not missing
+
+
+def deployed_outcome(
+    stage: str,
+    kind: str,
+    stacks: list[StackOutcome],
+    config: dict[str, str],
+    *,
+    promotion_reused: bool,
+    blobs_copied: int,
+) -> StageOutcome:
+    """A stage's outcome once the release is promoted and deployed there (before any approval)."""
+    return StageOutcome(
+        stage=stage,
+        promoted=True,
+        promotion_reused=promotion_reused,
+        blobs_copied=blobs_copied,
+        deployed=kind,
+        stacks_changed=tuple(s.stack for s in stacks if s.executed),
+        endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
+        config=config,
+    )
+
+
+def approved_outcome(outcome: StageOutcome, approval: AuditEntry, reused: bool) -> StageOutcome:
+    """The stage's outcome with its approval decision."""
+    return outcome.model_copy(
+        update={"decision": approval.decision or "", "approver": approval.actor, "approval_reused": reused}
+    )
+
+
+def stop_reason(approval: AuditEntry) -> str:
+    """Why the release stops at this approval ("" when it goes on): who rejected it, or that nobody answered."""
+    if approval.decision == "approved":
+        return ""
+    reason = f"{approval.decision} in {approval.stage} by {approval.actor}"
+    return reason + (f": {approval.comment}" if approval.comment else "")
 
 
 def promotion_text(outcome: StageOutcome) -> str:

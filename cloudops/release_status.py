@@ -12,13 +12,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import AuditEntry, latest_approval
+from cloudops.audit import DEPLOY_KIND, FROM, AuditEntry, latest_approval
 from cloudops.deploy import ENVIRONMENTS, IMAGES, StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
-
-DEPLOY_KIND = "deploy_kind"
-FROM = "from"
 
 
 class NothingToRollBackError(CloudOpsError):
@@ -179,6 +176,15 @@ def release_status(trail: list[AuditEntry], stages: list[str], last_stages: set[
             )
         result.append(StageStatus(stage=stage, kinds=rows))
     return result
+
+
+def check_rollback_stage(build_stage: str, stage: str, stages: list[str]) -> None:
+    """Nothing is deployed in the build stage, so it has nothing to roll back."""
+    if stage == build_stage:
+        raise NothingToRollBackError(
+            f"stage {stage!r} is the build stage: nothing is deployed there; roll back one of "
+            f"{', '.join(n for n in stages if n != stage)}"
+        )
 
 
 def rollback_target(trail: list[AuditEntry], stage: str, kind: str) -> tuple[Deployed, Deployed]:

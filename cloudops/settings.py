@@ -264,6 +264,14 @@ class Settings(BaseSettings):
         self.stage(name)
         return sorted(n for n, s in self.stages.items() if s.promotes_from == name)
 
+    def require_application(self) -> Application:
+        """The application the pipeline releases, or an error saying where to describe it."""
+        if self.application is None:
+            raise ConfigurationError(
+                "cloudops.toml has no [application]; add one (see the README's 'Your own application')"
+            )
+        return self.application
+
 
 def config_path() -> Path:
     """Where the configuration file is: ``$CLOUDOPS_CONFIG_FILE`` or ``./cloudops.toml``."""

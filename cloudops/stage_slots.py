@@ -1,7 +1,7 @@
 """One stage, one change at a time: deploys, teardowns and promotions into a stage never overlap.
 
 The names and the refusal live here; the Prefect global concurrency limit that enforces it (one per
-stage, limit 1) is taken in ``tasks/stage_slot.py``.
+stage, limit 1) is taken in ``flows/runtime/stage_slot.py``.
 """
 
 from __future__ import annotations

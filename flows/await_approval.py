@@ -21,19 +21,20 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from blocks.pipeline import Pipeline
+from cloudops import approvals, audit, deploy
+from cloudops.approvals import APPROVED_EVENT, Answer
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
-from cloudops.release import Release, load_release
-from cloudops.settings import Settings, load_settings
+from cloudops.release import Release
 from flows.deploy_environment import Kind
-from flows.package import application_of
-from tasks.deploy import preview_deploy
-from tasks.notify import notify_pending_approval
+from flows.runtime.notify import notify_pending_approval
+from tasks.deploy import preview_deploy, stage_network
+from tasks.records import read_release, record
+from tasks.stages import open_pipeline, open_stage
 
 SEVEN_DAYS = 7 * 24 * 3600
-APPROVED_EVENT = "cloudops.release.approved"
+__all__ = ["APPROVED_EVENT", "SEVEN_DAYS", "Approval", "await_approval"]
 
 
 class Approval(RunInput):
@@ -64,100 +65,80 @@ def await_approval(
     change there (a change set described and deleted; None leaves it out).
     """
     logger = get_run_logger()
-    settings = load_settings()
-    stage_config = settings.stage(stage)
-    app = application_of(settings)
-    build = load_stage_account(settings, settings.build_stage)
-    bucket = settings.stage(settings.build_stage).bucket
-    release = load_release(build.session(), bucket, app.name, version)
+    pipeline = open_pipeline()
+    app, build = pipeline.application, pipeline.build
+    config = pipeline.settings.stage(stage)
+    next_stages = pipeline.settings.next_stages(stage)
+    release = read_release(build, app.name, version)
     digests = release_digests(release)
-    next_stages = ", ".join(settings.next_stages(stage)) or "(none: the last stage)"
-    description = "\n".join(
-        [
-            f"## Approve {release.id} in {stage}?",
-            "",
-            f"Approving lets it be promoted to: **{next_stages}**.",
-            "",
-            "| image | digest |",
-            "|---|---|",
-            *(f"| {n} | `{d}` |" for n, d in digests.items()),
-            "",
-            f"Commit `{release.commit}`; snapshots: {', '.join(s.identifier for s in release.snapshots.values())}.",
-        ]
-    )
-    if deploy_kind is not None and settings.next_stages(stage):
-        following = settings.next_stages(stage)[0]
-        description += f"\n\n## What deploying it to {following} will do\n\n" + next_stage_preview(
-            settings, release, following, deploy_kind
+    description = approvals.request_markdown(release, stage, next_stages, digests)
+    if deploy_kind is not None and next_stages:
+        description += approvals.preview_heading(next_stages[0]) + next_stage_preview(
+            pipeline, release, next_stages[0], deploy_kind
         )
     # From the run's scheduled start, so a suspended run started again keeps its first deadline.
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
-    deployed = own_deployment_id() is not None
     if flow_run.get_run_count() <= 1:  # not again when a suspended run starts over after its answer
-        notify_pending_approval(release.version, stage, settings.next_stages(stage), digests)
+        notify_pending_approval(release.version, stage, next_stages, digests)
+    answer = None
     attempt = 0
-    answer: Approval | None = None
     while answer is None:
         attempt += 1
-        remaining = max(1, int(deadline - datetime.now(UTC).timestamp()))
-        form = Approval.with_initial_data(description=description)
-        key = f"approval-{attempt}"
-        try:
-            if deployed:
-                # The process exits here; the server fails the run if nobody answers in time.
-                given = suspend_flow_run(wait_for_input=form, timeout=remaining, key=key)
-            else:
-                given = pause_flow_run(wait_for_input=form, timeout=remaining, poll_interval=poll_interval, key=key)
-        except FlowPauseTimeout:
+        given = wait_for_answer(description, deadline, poll_interval, key=f"approval-{attempt}")
+        if given is None:
             break
-        if not stage_config.self_approval and started_by and given.approver == started_by:
+        if approvals.refuses_self_approval(config, started_by, given):
             logger.warning("%s started this release and %s forbids self-approval: asking again", started_by, stage)
             continue
         answer = given
-    if answer is None:
-        decision: audit.Decision = "timed-out"
-        actor, ticket, comment = "(nobody)", "", f"no answer within {timeout_seconds} s: a rejection"
-    else:
-        decision = "approved" if answer.decision == "approve" else "rejected"
-        actor, ticket, comment = answer.approver, answer.ticket, answer.comment
-    entry = audit.AuditEntry(
-        kind="approval",
-        application=app.name,
-        version=release.version,
-        stage=stage,
-        actor=actor,
-        digests=digests,
-        decision=decision,
-        ticket=ticket,
-        comment=comment,
+    verdict = approvals.verdict(answer, timeout_seconds)
+    entry = audit.approval_entry(
+        release,
+        stage,
+        digests,
+        verdict.decision,
+        verdict.actor,
+        ticket=verdict.ticket,
+        comment=verdict.comment,
         flow_run_id=flow_run.get_id(),
     )
-    key = audit.record(build.session(), bucket, entry)
+    key = record(build, entry)
     create_markdown_artifact(
         key=f"approval-{stage}",
-        markdown=f"### {release.id} in {stage}: **{decision}**\n\nBy {actor} {ticket} {comment}\n\n"
-        f"Recorded at `s3://{bucket}/{key}`.\n",
+        markdown=approvals.verdict_markdown(release, stage, verdict, f"s3://{build.bucket}/{key}"),
         description=f"Approval of {release.id} in {stage}",
     )
-    logger.info("%s in %s: %s by %s", release.id, stage, decision, actor)
-    if decision == "approved":
-        announce_approval(
-            app.name, release.version, stage, settings.next_stages(stage), digests, actor, trigger_promotion
-        )
+    logger.info("%s in %s: %s by %s", release.id, stage, verdict.decision, verdict.actor)
+    if verdict.decision == "approved":
+        announce_approval(app.name, release.version, stage, next_stages, digests, verdict.actor, trigger_promotion)
     return entry
 
 
-def next_stage_preview(settings: Settings, release: Release, stage: str, kind: str) -> str:
+def wait_for_answer(description: str, deadline: float, poll_interval: int, key: str) -> Answer | None:
+    """The form's answer, or None when the deadline passes first. A deployed run is suspended (the server
+    fails it if nobody answers in time); any other run pauses in its process."""
+    remaining = max(1, int(deadline - datetime.now(UTC).timestamp()))
+    form = Approval.with_initial_data(description=description)
+    try:
+        if own_deployment_id() is not None:
+            given = suspend_flow_run(wait_for_input=form, timeout=remaining, key=key)
+        else:
+            given = pause_flow_run(wait_for_input=form, timeout=remaining, poll_interval=poll_interval, key=key)
+    except FlowPauseTimeout:
+        return None
+    return Answer(decision=given.decision, approver=given.approver, ticket=given.ticket, comment=given.comment)
+
+
+def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: str) -> str:
     """What deploying ``release`` as ``kind`` in ``stage`` would change there, as markdown; nothing is changed.
     A preview that cannot be made says why instead of stopping the approval."""
     if kind == "lookup-service":
         return "(the lookup service's stacks take their parameters from the prerequisites stack: not previewed)\n"
-    config = settings.stage(stage)
     try:
-        account = load_stage_account(settings, stage)
-        network = deploy.stage_network(account.session(), config.vpc_id, config.subnet_ids)
-        plans = deploy.plans(kind, stage, config.bucket, release, account.registry_login().host, network)
-        return preview_deploy(account, plans, deploy.stack_tags(release.application, stage, release.version))
+        target = open_stage(pipeline.settings, stage)
+        network = stage_network(target)
+        plans = deploy.plans(kind, stage, target.bucket, release, target.account.registry_login().host, network)
+        return preview_deploy(target.account, plans, deploy.stack_tags(release.application, stage, release.version))
     except CloudOpsError as error:
         return f"(no preview: {error})\n"
 
@@ -178,20 +159,7 @@ def announce_approval(
     trigger_promotion: bool = True,
 ) -> None:
     """Emit `cloudops.release.approved`; the promote deployment's trigger (prefect.yaml) promotes on it."""
-    resource = {"prefect.resource.id": f"cloudops.release.{application}.{version}", "cloudops.stage": stage}
-    # The trigger matches on this label: approving the last stage promotes nothing, and neither does an
-    # approval whose caller promotes the release itself (the release flow), so nothing is promoted twice.
-    if next_stages and trigger_promotion:
-        resource["cloudops.next-stage"] = next_stages[0]
-    emit_event(
-        event=APPROVED_EVENT,
-        resource=resource,
-        payload={
-            "application": application,
-            "version": version,
-            "stage": stage,
-            "next_stages": next_stages,
-            "digests": digests,
-            "approver": approver,
-        },
+    resource, payload = approvals.approved_event(
+        application, version, stage, next_stages, digests, approver, trigger_promotion
     )
+    emit_event(event=APPROVED_EVENT, resource=resource, payload=payload)

@@ -5,21 +5,18 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from blocks.stage_accounts import load_stage_account
 from cloudops import images, packaging
-from cloudops.settings import load_settings
-from flows.package import application_of
 from flows.package import package as package_flow
 from tasks.images import base_image, build_image, ensure_repositories, unpack_package
+from tasks.stages import open_pipeline
 
 
 @flow(name="build-images", log_prints=False)
 def build_images(ref: str = "HEAD", package: packaging.Package | None = None) -> dict[str, images.BuiltImage]:
     """Build (or find by inputs) the base image, then the application's images concurrently; push and tag them."""
     logger = get_run_logger()
-    settings = load_settings()
-    app = application_of(settings)
-    account = load_stage_account(settings, settings.build_stage)
+    pipeline = open_pipeline()
+    app, account = pipeline.application, pipeline.build.account
     if package is None:
         package = package_flow(ref=ref)
     ensure_repositories(account, ["base", *app.dockerfiles])

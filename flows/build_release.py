@@ -7,17 +7,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from blocks.aws_account import AwsAccount
-from blocks.stage_accounts import load_stage_account
+from blocks.pipeline import StageTarget
 from cloudops import images, packaging, snapshots
 from cloudops.release import Release, release_markdown, save_release
 from cloudops.settings import load_settings
 from flows.build_images import build_images
-from flows.package import application_of
 from flows.package import package as package_flow
+from flows.runtime.notify import FAILURE_HOOKS
 from flows.snapshot import snapshot
-from tasks.notify import FAILURE_HOOKS
 from tasks.retry import AWS_RETRIES
+from tasks.stages import open_pipeline
 
 
 @task(name="images", cache_policy=NO_CACHE)
@@ -33,8 +32,8 @@ def snapshots_of(
 
 
 @task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
-def save(account: AwsAccount, bucket: str, release: Release) -> str:
-    return save_release(account.session(), bucket, release)
+def save(build: StageTarget, release: Release) -> str:
+    return save_release(build.account.session(), build.bucket, release)
 
 
 @flow(name="build-release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -46,10 +45,10 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
     """
     logger = get_run_logger()
     settings = load_settings()
-    app = application_of(settings)
-    build = load_stage_account(settings, settings.build_stage)  # fail before any work when the account is wrong
     for stage in share_with or []:
         settings.stage(stage)
+    pipeline = open_pipeline(settings=settings)  # fail before any work when the account is wrong
+    app, build = pipeline.application, pipeline.build
     package = package_flow(ref=ref)
     built = images_of.submit(package)
     snapped = snapshots_of.submit(package, share_with, rds_databases)
@@ -65,7 +64,7 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
         datasets=package.manifest.datasets,
         flow_run_id=flow_run.get_id(),
     )
-    uri = save(build, settings.stage(settings.build_stage).bucket, release)
+    uri = save(build, release)
     create_markdown_artifact(
         key="release", markdown=release_markdown(release, uri), description=f"Release {release.id}"
     )

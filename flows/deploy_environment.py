@@ -10,18 +10,25 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks.stage_accounts import load_stage_account
-from cloudops import config_store, deploy
-from cloudops.registry import RegistryClient
-from cloudops.release import load_release
-from cloudops.release_checks import require_promoted
+from blocks.pipeline import StageTarget
+from cloudops import deploy, reports
 from cloudops.release_status import deploy_entry
 from cloudops.settings import load_settings
-from flows.package import application_of
-from tasks.audit import record_entry, run_actor
-from tasks.deploy import deploy_stack, publish_endpoints
-from tasks.notify import FAILURE_HOOKS
-from tasks.stage_slot import holds_stage
+from flows.runtime.actor import run_actor
+from flows.runtime.notify import FAILURE_HOOKS
+from flows.runtime.stage_slot import holds_stage
+from tasks.deploy import (
+    deploy_stack,
+    ecs_ami,
+    ensure_secrets,
+    publish_endpoints,
+    read_config_keys,
+    stage_network,
+    validate_templates,
+)
+from tasks.promotion import require_in_stage
+from tasks.records import read_release, record
+from tasks.stages import open_pipeline
 
 Kind = Literal["author-live", "single-instance", "lookup-service"]
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
@@ -48,62 +55,47 @@ def deploy_environment(
     """
     logger = get_run_logger()
     settings = load_settings()
-    stage_config = settings.stage(stage)
     deploy.check_kind(kind)
-    app = application_of(settings)
-    build = load_stage_account(settings, settings.build_stage)
-    release = load_release(build.session(), settings.stage(settings.build_stage).bucket, app.name, version)
-    account = load_stage_account(settings, stage)
-    session = account.session()
-    login = account.registry_login()
-    with RegistryClient(login) as registry:
-        require_promoted(stage, registry, session, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
-    for name, keys in deploy.read_config_files(session, stage_config.bucket, deploy.CONFIG_FILES[kind]).items():
+    pipeline = open_pipeline(stage, settings=settings)
+    app, build, target = pipeline.application, pipeline.build, pipeline.stage(stage)
+    release = read_release(build, app.name, version)
+    require_in_stage(target, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
+    for name, keys in read_config_keys(target, deploy.CONFIG_FILES[kind]).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
-    network = deploy.stage_network(session, stage_config.vpc_id, stage_config.subnet_ids)
-    plans = deploy.plans(kind, stage, stage_config.bucket, release, login.host, network)
-    deploy.validate_templates(session, kind)
-    store = config_store.SsmConfigStore(session)
-    for plan in plans:
-        secret = plan.parameters.get("DbPasswordParameter")
-        if secret and store.ensure_secret(secret):
-            logger.info("created the database password parameter %s (SecureString)", secret)
+    network = stage_network(target)
+    plans = deploy.plans(kind, stage, target.bucket, release, target.account.registry_login().host, network)
+    validate_templates(target.account, kind)
+    for secret in ensure_secrets(target, plans):
+        logger.info("created the database password parameter %s (SecureString)", secret)
     tags = deploy.stack_tags(app.name, stage, release.version)
-    outcomes: list[deploy.StackOutcome] = []
     if kind == "lookup-service":
-        prerequisites, service = plans
-        values = deploy.lookup_prerequisites(
-            PARAMETER_FILES / f"lookup-prerequisites-{stage}.json", stage_config.account_id, network
-        )
-        first = deploy_stack(account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
-        outputs = {
-            k: first.outputs[k]
-            for k in ("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId")
-            if k in first.outputs
-        }
-        service_parameters = {**service.parameters, **outputs, "EcsAmiId": deploy.ecs_ami(session)}
-        outcomes = [
-            first,
-            deploy_stack(account, service.model_copy(update={"parameters": service_parameters}), tags, recreate_failed),
-        ]
+        outcomes = deploy_lookup_service(target, plans, network, tags, recreate_failed)
     else:
-        futures = [deploy_stack.submit(account, plan, tags, recreate_failed, restore_database) for plan in plans]
+        futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
     for outcome in outcomes:
-        publish_endpoints(account, stage, app.name, outcome)
-    rows = "\n".join(
-        f"| {o.stack} | {o.action} | {'executed' if o.executed else 'no changes'} | "
-        f"{', '.join(c.logical_id for c in o.changes if c.replaces) or '-'} | {o.outputs.get('AppEndpoint', '-')} |"
-        for o in outcomes
-    )
+        publish_endpoints(target.account, stage, app.name, outcome)
     create_markdown_artifact(
         key=f"deploy-{stage}-{kind}",
-        markdown=(
-            f"### {release.id} in {stage} ({kind})\n\n| stack | action | outcome | replaced | endpoint |\n"
-            f"|---|---|---|---|---|\n{rows}\n"
-        ),
+        markdown=reports.deploy_markdown(release, stage, kind, outcomes),
         description=f"Deploy of {release.id} to {stage}",
     )
-    entry = deploy_entry(release, stage, kind, outcomes, run_actor(started_by), flow_run.get_id())
-    record_entry(build, settings.stage(settings.build_stage).bucket, entry)
+    record(build, deploy_entry(release, stage, kind, outcomes, run_actor(started_by), flow_run.get_id()))
     return outcomes
+
+
+def deploy_lookup_service(
+    target: StageTarget,
+    plans: list[deploy.StackPlan],
+    network: tuple[str, list[str]],
+    tags: dict[str, str],
+    recreate_failed: bool,
+) -> list[deploy.StackOutcome]:
+    """The prerequisites stack from the stage's parameter file, then the service stack wired to its outputs."""
+    prerequisites, service = plans
+    values = deploy.lookup_prerequisites(
+        PARAMETER_FILES / f"lookup-prerequisites-{target.name}.json", target.account_id, network
+    )
+    first = deploy_stack(target.account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
+    wired = deploy.lookup_service_plan(service, first.outputs, ecs_ami(target))
+    return [first, deploy_stack(target.account, wired, tags, recreate_failed)]

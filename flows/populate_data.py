@@ -10,12 +10,10 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.loading import load_block
 from blocks.mysql_server import MySqlServer
-from blocks.stage_accounts import load_stage_account
 from cloudops import datapop, packaging
-from cloudops.settings import load_settings
-from flows.package import application_of
 from flows.package import package as package_flow
 from tasks.images import unpack_package
+from tasks.stages import open_pipeline
 
 
 @task(name="apply-data-sets", cache_policy=NO_CACHE)
@@ -40,10 +38,9 @@ def populate_data(
     MariaDB); ``database`` defaults to ``<application>_<environment>``; ``create`` makes it when missing.
     """
     logger = get_run_logger()
-    settings = load_settings()
-    app = application_of(settings)
     block = load_block(MySqlServer, server)
-    account = load_stage_account(settings, settings.build_stage)
+    pipeline = open_pipeline()
+    app, account = pipeline.application, pipeline.build.account
     if package is None:
         package = package_flow(ref=ref)
     context = unpack_package(account, package)

@@ -4,35 +4,32 @@ deploy, and (before going further) wait for that stage's approval."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from blocks.pipeline import Pipeline
+from cloudops import audit, deploy, release_plan
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import blobs_copied, release_digests
 from cloudops.release import Release
-from cloudops.release_plan import (
-    ReleaseOutcome,
-    StageOutcome,
-    previous_promotion,
-    reusable_approval,
-    stages_to,
-    summary_markdown,
-)
+from cloudops.release_plan import ReleaseOutcome, StageOutcome, previous_promotion, reusable_approval, stages_to
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
 from flows.deploy_environment import Kind, deploy_environment
-from flows.package import application_of
 from flows.promote import promote
-from tasks.audit import run_actor
+from flows.runtime.actor import run_actor
+from flows.runtime.notify import FAILURE_HOOKS
+from flows.runtime.stage_slot import stage_slot
 from tasks.deploy import read_endpoints, validate_templates
-from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import not_in_stage
-from tasks.stage_slot import stage_slot
+from tasks.records import read_trail
+from tasks.stages import open_pipeline
+
+Progress = Callable[[str], None]
 
 
 class ReleaseStoppedError(CloudOpsError):
@@ -56,24 +53,21 @@ def release(
     person to approve it there (an approval already recorded for exactly these digests is not asked again).
     A rejection, or no answer within ``approval_timeout_seconds``, stops the release and fails the run.
     ``started_by`` may not approve where a stage forbids self-approval. ``rds_databases``: the sandbox's
-    MySQL Server block for RDS data (leave empty on AWS). A run waiting for approval checks for the answer
+    block for RDS data (leave empty on AWS). A run waiting for approval checks for the answer
     every ``approval_poll_seconds``.
     """
     logger = get_run_logger()
     settings = load_settings()
-    app = application_of(settings)
     path = stages_to(settings, to_stage)  # a wrong stage or kind fails before anything is built
     deploy.check_kind(deploy_kind)
-    build = load_stage_account(settings, settings.build_stage)
-    bucket = settings.stage(settings.build_stage).bucket
+    pipeline = open_pipeline(*path, settings=settings)
     started = time.monotonic()
-    actor = run_actor(started_by)  # who the audit trail names for this release's deploys
 
     def progress(message: str) -> None:
         logger.info("[%5.0f s] %s", time.monotonic() - started, message)
 
-    progress(f"release of {app.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
-    templates = validate_templates.submit(build, deploy_kind)  # while the build runs; none deploys unchecked
+    progress(f"release of {pipeline.application.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
+    templates = validate_templates.submit(pipeline.build.account, deploy_kind)  # none deploys unchecked
     built: Release = build_release(ref=ref, rds_databases=rds_databases)
     templates.result()
     rebuilt = ReleaseOutcome(release=built, stages=()).rebuilt
@@ -81,77 +75,101 @@ def release(
         f"built {built.id} (commit {built.commit[:12]}): "
         + (", ".join(rebuilt) if rebuilt else "nothing rebuilt, the package, images and snapshots were there")
     )
-    digests = release_digests(built)
     outcomes: list[StageOutcome] = []
-    stopped = ""
     for stage in path:
-        # The stage is held from the promotion to the end of its deploy: nobody deploys another release between.
-        with stage_slot(stage, settings.stage(stage).when_busy):
-            account = load_stage_account(settings, stage)
-            trail = audit.entries(build.session(), bucket, app.name, built.version)
-            before = previous_promotion(trail, built.version, stage, digests)
-            promoted_before = before is not None and not not_in_stage(account, stage, built)
-            if before is not None and promoted_before:
-                copied = 0
-                progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
-            else:
-                entry = promote(version=built.version, to_stage=stage)
-                copied = blobs_copied(entry)
-                progress(f"{stage}: promoted ({copied} blob(s) copied)")
-            stacks = deploy_environment(stage=stage, version=built.version, kind=deploy_kind, started_by=actor)
-        changed = tuple(s.stack for s in stacks if s.executed)
-        progress(f"{stage}: deployed {deploy_kind} ({', '.join(changed) or 'no changes'})")
-        outcome = StageOutcome(
-            stage=stage,
-            promoted=True,
-            promotion_reused=promoted_before,
-            blobs_copied=copied,
-            deployed=deploy_kind,
-            stacks_changed=changed,
-            endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
-            config=read_endpoints(account, stage, app.name),
-        )
+        outcome = promote_and_deploy(pipeline, built, stage, deploy_kind, run_actor(started_by), progress)
+        stopped = ""
         if stage != path[-1]:
-            trail = audit.entries(build.session(), bucket, app.name, built.version)
-            approval = reusable_approval(trail, built.version, stage, digests)
-            reused = approval is not None
-            if approval is not None:
-                when = f"{approval.at:%Y-%m-%d %H:%M} UTC"
-                progress(f"{stage}: approved before by {approval.actor} ({when}); not asked again")
-            else:
-                progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
-                # Named after this run, so a person finds the form of this release's approval in the UI.
-                named = await_approval.with_options(flow_run_name=f"{flow_run.get_name()}-approval-{stage}")
-                approval = named(
-                    version=built.version,
-                    stage=stage,
-                    timeout_seconds=approval_timeout_seconds,
-                    started_by=started_by,
-                    poll_interval=approval_poll_seconds,
-                    trigger_promotion=False,  # this flow promotes the release itself, right after
-                    deploy_kind=deploy_kind,
-                )
-                progress(f"{stage}: {approval.decision} by {approval.actor}")
-            outcome = outcome.model_copy(
-                update={
-                    "decision": approval.decision or "",
-                    "approver": approval.actor,
-                    "approval_reused": reused,
-                }
+            approval, reused = approval_of(
+                pipeline,
+                built,
+                stage,
+                deploy_kind,
+                started_by,
+                (approval_timeout_seconds, approval_poll_seconds),
+                progress,
             )
-            if approval.decision != "approved":
-                stopped = f"{approval.decision} in {stage} by {approval.actor}" + (
-                    f": {approval.comment}" if approval.comment else ""
-                )
+            when = f"{approval.at:%Y-%m-%d %H:%M} UTC"
+            progress(
+                f"{stage}: approved before by {approval.actor} ({when}); not asked again"
+                if reused
+                else f"{stage}: {approval.decision} by {approval.actor}"
+            )
+            outcome = release_plan.approved_outcome(outcome, approval, reused)
+            stopped = release_plan.stop_reason(approval)
         outcomes.append(outcome)
         if stopped:
-            break
-    create_markdown_artifact(
-        key="release-summary",
-        markdown=summary_markdown(built, outcomes, stopped),
-        description=f"Release {built.id} to {to_stage}",
-    )
-    if stopped:
-        raise ReleaseStoppedError(f"release {built.id} stopped before {to_stage}: {stopped}")
+            create_summary(built, outcomes, to_stage, stopped)
+            raise ReleaseStoppedError(f"release {built.id} stopped before {to_stage}: {stopped}")
+    create_summary(built, outcomes, to_stage)
     progress(f"{built.id} is in {to_stage}")
     return ReleaseOutcome(release=built, stages=tuple(outcomes))
+
+
+def promote_and_deploy(
+    pipeline: Pipeline, built: Release, stage: str, kind: str, actor: str, progress: Progress
+) -> StageOutcome:
+    """Promote ``built`` into ``stage`` (unless the stage still holds this promotion) and deploy it, holding the
+    stage's slot from the promotion to the end of the deploy: nobody deploys another release between."""
+    target = pipeline.stage(stage)
+    app = pipeline.application
+    with stage_slot(stage, target.config.when_busy):
+        trail = read_trail(pipeline.build, app.name, built.version)
+        before = previous_promotion(trail, built.version, stage, release_digests(built))
+        missing = not_in_stage(target.account, stage, built) if before is not None else []
+        reused = release_plan.promotion_still_there(before, missing)
+        if before is not None and reused:
+            copied = 0
+            progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
+        else:
+            copied = blobs_copied(promote(version=built.version, to_stage=stage))
+            progress(f"{stage}: promoted ({copied} blob(s) copied)")
+        stacks = deploy_environment(stage=stage, version=built.version, kind=kind, started_by=actor)
+    outcome = release_plan.deployed_outcome(
+        stage,
+        kind,
+        stacks,
+        read_endpoints(target.account, stage, app.name),
+        promotion_reused=reused,
+        blobs_copied=copied,
+    )
+    progress(f"{stage}: deployed {kind} ({', '.join(outcome.stacks_changed) or 'no changes'})")
+    return outcome
+
+
+def approval_of(
+    pipeline: Pipeline,
+    built: Release,
+    stage: str,
+    kind: str,
+    started_by: str,
+    timing: tuple[int, int],
+    progress: Progress,
+) -> tuple[audit.AuditEntry, bool]:
+    """The stage's approval of ``built``: one on record for exactly its digests (True: reused), or a person's
+    answer to the await-approval run's form (the run named after this one, so the UI finds it)."""
+    trail = read_trail(pipeline.build, pipeline.application.name, built.version)
+    approval = reusable_approval(trail, built.version, stage, release_digests(built))
+    if approval is not None:
+        return approval, True
+    progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
+    timeout_seconds, poll_seconds = timing
+    named = await_approval.with_options(flow_run_name=f"{flow_run.get_name()}-approval-{stage}")
+    answer = named(
+        version=built.version,
+        stage=stage,
+        timeout_seconds=timeout_seconds,
+        started_by=started_by,
+        poll_interval=poll_seconds,
+        trigger_promotion=False,  # this flow promotes the release itself, right after
+        deploy_kind=kind,
+    )
+    return answer, False
+
+
+def create_summary(built: Release, outcomes: list[StageOutcome], to_stage: str, stopped: str = "") -> None:
+    create_markdown_artifact(
+        key="release-summary",
+        markdown=release_plan.summary_markdown(built, outcomes, stopped),
+        description=f"Release {built.id} to {to_stage}",
+    )

@@ -6,18 +6,17 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from cloudops import audit, deploy, reports
 from cloudops.promotion import PromotionRefusedError, check_approved
-from cloudops.registry import RegistryClient
-from cloudops.release import load_release
-from cloudops.release_checks import ReleaseNotPromotedError, require_promoted
-from cloudops.release_status import DEPLOY_KIND, FROM, NothingToRollBackError, RollbackRefusedError, rollback_target
+from cloudops.release_checks import ReleaseNotPromotedError
+from cloudops.release_status import RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
 from flows.deploy_environment import Kind, deploy_environment
-from flows.package import application_of
-from tasks.audit import record_entry, run_actor
-from tasks.notify import FAILURE_HOOKS
+from flows.runtime.actor import run_actor
+from flows.runtime.notify import FAILURE_HOOKS
+from tasks.promotion import require_in_stage
+from tasks.records import read_release, read_trail, record
+from tasks.stages import open_pipeline
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -33,57 +32,38 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
     settings = load_settings()
     settings.stage(stage)
     deploy.check_kind(kind)
-    if stage == settings.build_stage:
-        raise NothingToRollBackError(
-            f"stage {stage!r} is the build stage: nothing is deployed there; roll back one of "
-            f"{', '.join(n for n in settings.promotion_order() if n != stage)}"
-        )
-    app = application_of(settings)
-    build = load_stage_account(settings, settings.build_stage)
-    bucket = settings.stage(settings.build_stage).bucket
-    trail = audit.entries(build.session(), bucket, app.name)
+    check_rollback_stage(settings.build_stage, stage, settings.promotion_order())
+    pipeline = open_pipeline(stage, settings=settings)
+    app, build = pipeline.application, pipeline.build
+    trail = read_trail(build, app.name)
     current, target = rollback_target(trail, stage, kind)
     what = f"cannot roll back {stage} ({kind}) from {current.version} to {target.version}"
-    release = load_release(build.session(), bucket, app.name, target.version)
+    release = read_release(build, app.name, target.version)
     try:
         check_approved(settings, release, stage, trail)
     except PromotionRefusedError as error:
         raise RollbackRefusedError(f"{what}: {error}; nothing was touched") from None
-    account = load_stage_account(settings, stage)
-    with RegistryClient(account.registry_login()) as registry:
-        try:
-            require_promoted(
-                stage, registry, account.session(), release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind]
-            )
-        except ReleaseNotPromotedError as error:
-            raise RollbackRefusedError(f"{what}: {error}") from None
+    try:
+        require_in_stage(pipeline.stage(stage), release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
+    except ReleaseNotPromotedError as error:
+        raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
     outcomes = deploy_environment(stage=stage, version=release.version, kind=kind, started_by=started_by)
-    entry = audit.AuditEntry(
-        kind="rollback",
-        application=app.name,
-        version=release.version,
-        stage=stage,
+    entry = audit.rollback_entry(
+        release,
+        stage,
+        kind,
+        {name: release.images[name].digest for name in deploy.IMAGES[kind]},
+        (current.version, current.digests),
+        {o.stack: o.executed for o in outcomes},
         actor=run_actor(started_by),
-        digests={name: release.images[name].digest for name in deploy.IMAGES[kind]},
-        comment=reason,
+        reason=reason,
         flow_run_id=flow_run.get_id(),
-        detail={
-            DEPLOY_KIND: kind,
-            FROM: current.version,
-            "from_digests": ", ".join(f"{n}={d}" for n, d in current.digests.items()),
-            "stacks": ", ".join(f"{o.stack}={'changed' if o.executed else 'unchanged'}" for o in outcomes),
-        },
     )
-    key = record_entry(build, bucket, entry)
+    key = record(build, entry)
     create_markdown_artifact(
         key=f"rollback-{stage}-{kind}",
-        markdown=(
-            f"### Rollback of {stage} ({kind}): {current.version} -> {release.version}\n\n"
-            f"By {entry.actor}{f': {reason}' if reason else ''}\n\n| image | from | to |\n|---|---|---|\n"
-            + "\n".join(f"| {n} | `{current.digests.get(n, '-')}` | `{d}` |" for n, d in entry.digests.items())
-            + f"\n\nRecorded at `s3://{bucket}/{key}`.\n"
-        ),
+        markdown=reports.rollback_markdown(entry, kind, current.version, current.digests, f"s3://{build.bucket}/{key}"),
         description=f"Rollback of {stage} to {release.id}",
     )
     logger.info("%s (%s) rolled back from %s to %s", stage, kind, current.version, release.version)

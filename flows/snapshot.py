@@ -6,13 +6,11 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from blocks.instance_databases import load_instance_databases
-from blocks.stage_accounts import load_stage_account
 from cloudops import packaging, snapshots
-from cloudops.settings import load_settings
-from flows.package import application_of
 from flows.package import package as package_flow
 from tasks.images import unpack_package
 from tasks.snapshots import snapshot_environment
+from tasks.stages import open_pipeline
 
 ENVIRONMENTS = ("author", "live")
 
@@ -31,9 +29,8 @@ def snapshot(
     ``rds_databases`` names a block (``<type slug>/<name>``) that holds the instances' data where RDS does not
     (the sandbox's); empty on AWS.
     """
-    settings = load_settings()
-    app = application_of(settings)
-    account = load_stage_account(settings, settings.build_stage)
+    pipeline = open_pipeline()
+    settings, app, account = pipeline.settings, pipeline.application, pipeline.build.account
     stages = (
         share_with if share_with is not None else [s for s in settings.promotion_order() if s != settings.build_stage]
     )

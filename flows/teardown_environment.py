@@ -5,17 +5,17 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from blocks.stage_accounts import load_stage_account
 from cloudops import config_store, deploy
 from cloudops.errors import CloudOpsError
 from cloudops.release_status import teardown_entry
 from cloudops.settings import load_settings
 from flows.deploy_environment import Kind
-from flows.package import application_of
-from tasks.audit import record_entry, run_actor
+from flows.runtime.actor import run_actor
+from flows.runtime.notify import FAILURE_HOOKS
+from flows.runtime.stage_slot import holds_stage
 from tasks.deploy import clear_endpoints, delete_stack
-from tasks.notify import FAILURE_HOOKS
-from tasks.stage_slot import holds_stage
+from tasks.records import record
+from tasks.stages import open_pipeline
 
 
 @flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -25,8 +25,7 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
     prerequisites stack (environment file bucket, EFS with the data) stays for the next deploy."""
     logger = get_run_logger()
     settings = load_settings()
-    stage_config = settings.stage(stage)
-    app = application_of(settings)
+    app, stage_config = settings.require_application(), settings.stage(stage)
     created = deploy.teardown_stacks(kind, app.name, stage)
     stacks = [stack for stack, _ in created]
     if not stage_config.teardown_allowed:
@@ -36,16 +35,12 @@ def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = 
         )
     if confirm != f"{stage}/{kind}":
         raise CloudOpsError(f"to delete {', '.join(stacks)}, pass confirm={stage}/{kind!s}; nothing was deleted")
-    account = load_stage_account(settings, stage)
+    pipeline = open_pipeline(stage, settings=settings)
+    account = pipeline.stage(stage).account
     deleted = [stack for stack in stacks if delete_stack(account, stack)]
     clear_endpoints(account, [config_store.path(stage, app.name, env) for env in sorted({e for _, e in created})])
     logger.info("deleted %s", ", ".join(deleted) or "nothing (no stack existed)")
-    build = load_stage_account(settings, settings.build_stage)
-    record_entry(
-        build,
-        settings.stage(settings.build_stage).bucket,
-        teardown_entry(app.name, stage, kind, deleted, run_actor(), flow_run.get_id()),
-    )
+    record(pipeline.build, teardown_entry(app.name, stage, kind, deleted, run_actor(), flow_run.get_id()))
     kept = sorted({stack for stack, _ in deploy.stacks(kind, app.name, stage)} - set(stacks))
     if kept:
         logger.info("kept %s with the environment's data; delete it by hand to remove the data too", ", ".join(kept))

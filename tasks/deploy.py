@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
+from blocks.pipeline import StageTarget
 from cloudops import config_store, deploy
 from cloudops.aws import cloudformation
 from tasks.retry import AWS_RETRIES
@@ -75,3 +76,31 @@ def clear_endpoints(account: AwsAccount, prefixes: list[str]) -> list[str]:
     """Remove the published endpoints of torn-down environments; their database passwords stay."""
     store = config_store.SsmConfigStore(account.session())
     return [f"{prefix}/{key}" for prefix in prefixes for key in store.clear(prefix, keep=frozenset({"db-password"}))]
+
+
+@task(name="stage-network", task_run_name="stage-network-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def stage_network(target: StageTarget) -> tuple[str, list[str]]:
+    """The stage's configured VPC and subnets, or its account's default VPC."""
+    return deploy.stage_network(target.account.session(), target.config.vpc_id, target.config.subnet_ids)
+
+
+@task(name="read-config-files", task_run_name="read-config-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def read_config_keys(target: StageTarget, names: list[str]) -> dict[str, list[str]]:
+    """The keys of each config file the deploy needs, from the stage's bucket (the values may be secrets)."""
+    return deploy.read_config_files(target.account.session(), target.bucket, names)
+
+
+@task(name="ensure-secrets", task_run_name="ensure-secrets-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def ensure_secrets(target: StageTarget, plans: list[deploy.StackPlan]) -> list[str]:
+    """The database password parameter of each plan, created once as a SecureString; those created now."""
+    store = config_store.SsmConfigStore(target.account.session())
+    names = [
+        plan.parameters[deploy.PASSWORD_PARAMETER] for plan in plans if deploy.PASSWORD_PARAMETER in plan.parameters
+    ]
+    return [name for name in names if name and store.ensure_secret(name)]
+
+
+@task(name="ecs-ami", task_run_name="ecs-ami-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def ecs_ami(target: StageTarget) -> str:
+    """The region's ECS-optimised AMI (AWS's public SSM parameter)."""
+    return deploy.ecs_ami(target.account.session())

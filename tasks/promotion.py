@@ -6,12 +6,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
+from blocks.pipeline import StageTarget
 from cloudops.aws import rds
 from cloudops.image_copy import CopyReport, copy_image
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
-from cloudops.release_checks import missing_images, unshared_snapshots
+from cloudops.release_checks import missing_images, require_promoted, unshared_snapshots
 from tasks.retry import AWS_RETRIES
 
 
@@ -50,3 +51,13 @@ def not_in_stage(account: AwsAccount, stage: str, release: Release) -> list[str]
     with RegistryClient(account.registry_login()) as registry:
         missing = missing_images(registry, release, sorted(release_digests(release)))
     return missing + unshared_snapshots(account.session(), release, sorted(release.snapshots))
+
+
+@task(
+    name="check-release-in-stage", task_run_name="check-release-in-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES
+)
+def require_in_stage(target: StageTarget, release: Release, images: list[str], environments: list[str]) -> None:
+    """Stop (:class:`ReleaseNotPromotedError`) unless the stage's registry holds ``images`` of the release by
+    digest and the snapshots of ``environments`` are shared with the stage's account."""
+    with RegistryClient(target.account.registry_login()) as registry:
+        require_promoted(target.name, registry, target.account.session(), release, images, environments)

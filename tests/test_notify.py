@@ -17,8 +17,8 @@ from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from cloudops.errors import CloudOpsError
+from flows.runtime.notify import FAILURE_HOOKS, notify_pending_approval
 from sandbox.sandbox import Sandbox
-from tasks.notify import FAILURE_HOOKS, notify_pending_approval
 from tests.conftest import CONFIG_FILE
 
 TOKEN = "webhook-token-" + uuid.uuid4().hex

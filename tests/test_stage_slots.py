@@ -16,8 +16,8 @@ from prefect.states import Running
 from prefect.variables import Variable
 
 from cloudops.stage_slots import StageBusyError, holder_variable, limit_name
+from flows.runtime.stage_slot import stage_slot
 from sandbox.sandbox import Sandbox
-from tasks.stage_slot import stage_slot
 from tests.background import Background
 from tests.conftest import CONFIG_FILE
 from tests.polling import eventually

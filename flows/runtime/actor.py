@@ -1,19 +1,8 @@
-"""Appending to the audit trail from a flow, and naming who acts in a run."""
+"""Who a run acts for, as the audit trail names it."""
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
-
-from blocks.aws_account import AwsAccount
-from cloudops import audit
-from tasks.retry import AWS_RETRIES
-
-
-@task(name="record-audit-entry", cache_policy=NO_CACHE, **AWS_RETRIES)
-def record_entry(account: AwsAccount, bucket: str, entry: audit.AuditEntry) -> str:
-    return audit.record(account.session(), bucket, entry)
 
 
 def run_actor(started_by: str = "") -> str:
