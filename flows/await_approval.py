@@ -22,12 +22,12 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from cloudops import audit, deploy, environment_kinds
+from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release, load_release
 from cloudops.settings import Settings, load_settings
-from flows.deploy_environment import Kind
 from flows.package import application_of
 from tasks.deploy import preview_deploy
 from tasks.notify import notify_pending_approval
@@ -53,7 +53,7 @@ def await_approval(
     started_by: str = "",
     poll_interval: int = 10,
     trigger_promotion: bool = True,
-    deploy_kind: Kind | None = "author-live",
+    deploy_kind: KindName | None = "author-live",
 ) -> audit.AuditEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
@@ -150,7 +150,7 @@ def await_approval(
 def next_stage_preview(settings: Settings, release: Release, stage: str, kind: str) -> str:
     """What deploying ``release`` as ``kind`` in ``stage`` would change there, as markdown; nothing is changed.
     A preview that cannot be made says why instead of stopping the approval."""
-    if kind == "lookup-service":
+    if environment_kinds.kind(kind).chained:
         return "(the lookup service's stacks take their parameters from the prerequisites stack: not previewed)\n"
     config = settings.stage(stage)
     try:

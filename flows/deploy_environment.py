@@ -4,14 +4,14 @@ a release, by image digest and snapshot id, into one stage's account with that a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
-from cloudops import config_store, deploy
+from cloudops import config_store, deploy, environment_kinds
+from cloudops.environment_kinds import KindName
 from cloudops.registry import RegistryClient
 from cloudops.release import load_release
 from cloudops.release_checks import require_promoted
@@ -23,7 +23,6 @@ from tasks.deploy import deploy_stack, publish_endpoints
 from tasks.notify import FAILURE_HOOKS
 from tasks.stage_slot import holds_stage
 
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
 
@@ -32,7 +31,7 @@ PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameter
 def deploy_environment(
     stage: str,
     version: str = "latest",
-    kind: Kind = "author-live",
+    kind: KindName = "author-live",
     recreate_failed: bool = False,
     restore_database: bool = False,
     started_by: str = "",
@@ -49,7 +48,7 @@ def deploy_environment(
     logger = get_run_logger()
     settings = load_settings()
     stage_config = settings.stage(stage)
-    deploy.check_kind(kind)
+    kind_spec = environment_kinds.kind(kind)
     app = application_of(settings)
     build = load_stage_account(settings, settings.build_stage)
     release = load_release(build.session(), settings.stage(settings.build_stage).bucket, app.name, version)
@@ -57,8 +56,9 @@ def deploy_environment(
     session = account.session()
     login = account.registry_login()
     with RegistryClient(login) as registry:
-        require_promoted(stage, registry, session, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
-    for name, keys in deploy.read_config_files(session, stage_config.bucket, deploy.CONFIG_FILES[kind]).items():
+        images, snapshots = kind_spec.image_names(release.image_roles), list(kind_spec.snapshots)
+        require_promoted(stage, registry, session, release, images, snapshots)
+    for name, keys in deploy.read_config_files(session, stage_config.bucket, list(kind_spec.config_files)).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = deploy.stage_network(session, stage_config.vpc_id, stage_config.subnet_ids)
     plans = deploy.plans(kind, stage, stage_config.bucket, release, login.host, network)
@@ -70,17 +70,13 @@ def deploy_environment(
             logger.info("created the database password parameter %s (SecureString)", secret)
     tags = deploy.stack_tags(app.name, stage, release.version)
     outcomes: list[deploy.StackOutcome] = []
-    if kind == "lookup-service":
+    if kind_spec.chained:  # the lookup service: its parameter file, then the prerequisites' outputs
         prerequisites, service = plans
         values = deploy.lookup_prerequisites(
-            PARAMETER_FILES / f"lookup-prerequisites-{stage}.json", stage_config.account_id, network
+            PARAMETER_FILES / prerequisites.parameter_file, stage_config.account_id, network
         )
         first = deploy_stack(account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
-        outputs = {
-            k: first.outputs[k]
-            for k in ("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId")
-            if k in first.outputs
-        }
+        outputs = {k: first.outputs[k] for k in service.inputs if k in first.outputs}
         service_parameters = {**service.parameters, **outputs, "EcsAmiId": deploy.ecs_ami(session)}
         outcomes = [
             first,

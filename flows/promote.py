@@ -8,10 +8,11 @@ from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
 from cloudops import audit
+from cloudops.environment_kinds import KindName
 from cloudops.promotion import check_approved, copy_detail, release_digests, source_stage
 from cloudops.release import load_release
 from cloudops.settings import load_settings
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.package import application_of
 from tasks.notify import FAILURE_HOOKS
 from tasks.promotion import copy_image_task, share_snapshots
@@ -20,7 +21,7 @@ from tasks.stage_slot import holds_stage
 
 @flow(name="promote", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("to_stage")
-def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> audit.AuditEntry:
+def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) -> audit.AuditEntry:
     """Promote release ``version`` into ``to_stage``; then deploy it as ``deploy_kind`` when given.
 
     Refused without an approval of the stage it comes from (except from the build stage) for exactly

@@ -10,7 +10,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from cloudops import audit, environment_kinds
+from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import blobs_copied, release_digests
 from cloudops.release import Release
@@ -25,7 +26,7 @@ from cloudops.release_plan import (
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.package import application_of
 from flows.promote import promote
 from tasks.audit import run_actor
@@ -43,7 +44,7 @@ class ReleaseStoppedError(CloudOpsError):
 def release(
     ref: str = "HEAD",
     to_stage: str = "prod",
-    deploy_kind: Kind = "author-live",
+    deploy_kind: KindName = "author-live",
     approval_timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
     rds_databases: str | None = None,
@@ -63,7 +64,7 @@ def release(
     settings = load_settings()
     app = application_of(settings)
     path = stages_to(settings, to_stage)  # a wrong stage or kind fails before anything is built
-    deploy.check_kind(deploy_kind)
+    environment_kinds.kind(deploy_kind)
     build = load_stage_account(settings, settings.build_stage)
     bucket = settings.stage(settings.build_stage).bucket
     started = time.monotonic()

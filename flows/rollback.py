@@ -7,21 +7,22 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.stage_accounts import load_stage_account
-from cloudops import audit, deploy
+from cloudops import audit, environment_kinds
+from cloudops.environment_kinds import KindName
 from cloudops.promotion import PromotionRefusedError, check_approved
 from cloudops.registry import RegistryClient
 from cloudops.release import load_release
 from cloudops.release_checks import ReleaseNotPromotedError, require_promoted
 from cloudops.release_status import DEPLOY_KIND, FROM, NothingToRollBackError, RollbackRefusedError, rollback_target
 from cloudops.settings import load_settings
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.package import application_of
 from tasks.audit import record_entry, run_actor
 from tasks.notify import FAILURE_HOOKS
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
-def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
+def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
     """Redeploy in ``stage`` the release of ``kind`` deployed there before the current one.
 
     The target comes from the audit trail (a release rolled back from is skipped, so a second rollback goes
@@ -32,7 +33,7 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
     logger = get_run_logger()
     settings = load_settings()
     settings.stage(stage)
-    deploy.check_kind(kind)
+    kind_spec = environment_kinds.kind(kind)
     if stage == settings.build_stage:
         raise NothingToRollBackError(
             f"stage {stage!r} is the build stage: nothing is deployed there; roll back one of "
@@ -52,9 +53,8 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
     account = load_stage_account(settings, stage)
     with RegistryClient(account.registry_login()) as registry:
         try:
-            require_promoted(
-                stage, registry, account.session(), release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind]
-            )
+            images, snapshots = kind_spec.image_names(release.image_roles), list(kind_spec.snapshots)
+            require_promoted(stage, registry, account.session(), release, images, snapshots)
         except ReleaseNotPromotedError as error:
             raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
@@ -65,7 +65,7 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
         version=release.version,
         stage=stage,
         actor=run_actor(started_by),
-        digests={name: release.images[name].digest for name in deploy.IMAGES[kind]},
+        digests={name: release.images[name].digest for name in kind_spec.image_names(release.image_roles)},
         comment=reason,
         flow_run_id=flow_run.get_id(),
         detail={
