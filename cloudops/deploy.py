@@ -22,8 +22,8 @@ from cloudops.release import Release
 from cloudops.settings import ImageRole
 from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 
-# The registry of kinds lives in cloudops.environment_kinds; these names stay for the code that reads them here.
-OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS  # every kind's published outputs (a stack has those its template has)
+# Every kind's published outputs (cloudops/environment_kinds.py); a stack has those of its own template.
+OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
