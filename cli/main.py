@@ -15,6 +15,7 @@ from cli.friendly import friendly
 from cli.in_process import runs_flows
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
+from cloudops.environment_kinds import names_text
 from cloudops.errors import CloudOpsError
 from cloudops.settings import config_path, load_settings
 from sandbox.sandbox import PARTS, Sandbox
@@ -204,14 +205,12 @@ def build(
 def promote_command(
     version: Annotated[str, typer.Argument(help="The release version, or 'latest'.")],
     to: Annotated[str, typer.Option("--to", help="The stage to promote into.")],
-    deploy: Annotated[
-        str | None, typer.Option(help="Then deploy it: author-live, single-instance or lookup-service.")
-    ] = None,
+    deploy: Annotated[str | None, typer.Option(help=f"Then deploy it: {names_text()}.")] = None,
 ) -> None:
     """Run promote: copy a release's images by digest into a stage (needs the previous stage's approval)."""
     from flows.promote import promote
 
-    entry = promote(version=version, to_stage=to, deploy_kind=deploy)  # type: ignore[arg-type]
+    entry = promote(version=version, to_stage=to, deploy_kind=deploy)
     typer.echo(f"release {entry.application}@{entry.version} promoted to {entry.stage} (from {entry.detail['from']})")
     for name, digest in entry.digests.items():
         typer.echo(f"  {name:<7} {digest}")
@@ -270,9 +269,7 @@ def status_command(
 @runs_flows
 def rollback_command(
     stage: Annotated[str, typer.Argument(help="The stage to roll back.")],
-    kind: Annotated[
-        str, typer.Option(help="The environment: author-live, single-instance or lookup-service.")
-    ] = "author-live",
+    kind: Annotated[str, typer.Option(help=f"The environment: {names_text()}.")] = "author-live",
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
     """Run rollback: redeploy the release STAGE ran before its current one (checked, recorded in the audit trail)."""
@@ -280,7 +277,7 @@ def rollback_command(
 
     from flows.rollback import rollback
 
-    entry = rollback(stage=stage, kind=kind, started_by=getpass.getuser(), reason=reason)  # type: ignore[call-overload]
+    entry = rollback(stage=stage, kind=kind, started_by=getpass.getuser(), reason=reason)
     typer.echo(f"{stage} ({kind}) rolled back from {entry.detail['from']} to {entry.version} by {entry.actor}")
     for name, digest in entry.digests.items():
         typer.echo(f"  {name:<7} {digest}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
+
+from cloudops.environment_kinds import names_text
 
 AUTO_APPROVER = "auto-approver (sandbox demo)"
 
@@ -14,9 +16,7 @@ AUTO_APPROVER = "auto-approver (sandbox demo)"
 def release_command(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
     to: Annotated[str, typer.Option("--to", help="The last stage the release goes to.")] = "prod",
-    kind: Annotated[
-        str, typer.Option(help="What to deploy in each stage: author-live, single-instance or lookup-service.")
-    ] = "author-live",
+    kind: Annotated[str, typer.Option(help=f"What to deploy in each stage: {names_text()}.")] = "author-live",
     rds_databases: Annotated[
         str | None,
         typer.Option(
@@ -34,12 +34,11 @@ def release_command(
     from prefect.settings import PREFECT_UI_URL
 
     from cli.approvals import AutoApprover
-    from cloudops.deploy import check_kind
+    from cloudops.environment_kinds import kind as environment_kind
     from cloudops.release_plan import promotion_text
-    from flows.deploy_environment import Kind
     from flows.release import ReleaseStoppedError, release
 
-    check_kind(kind)
+    environment_kind(kind)
 
     if auto_approve:
         typer.echo(f"approvals: given automatically as {AUTO_APPROVER!r} through each run's form (--auto-approve)")
@@ -49,7 +48,7 @@ def release_command(
             return_state=True,
             ref=ref,
             to_stage=to,
-            deploy_kind=cast(Kind, kind),
+            deploy_kind=kind,
             approval_timeout_seconds=approval_timeout,
             started_by=getpass.getuser(),
             rds_databases=rds_databases,

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from string import Template
 
+from cloudops import environment_kinds
 from cloudops.aws import ecr, s3
 from cloudops.aws.session import AccountSession
 from cloudops.settings import Stage
 
-CONFIG_FILES = ("author.env", "live.env", "single-instance-mysql-container.env")
+CONFIG_FILES = environment_kinds.CONFIG_FILES  # every kind's config files, each once
 CONFIG_PREFIX = "config/"
 
 

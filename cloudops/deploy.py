@@ -13,41 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudops import config_store
+from cloudops import config_store, environment_kinds
 from cloudops.aws import cloudformation, s3
 from cloudops.aws.session import AccountSession
+from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
+from cloudops.settings import ImageRole
 from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 
-KINDS = ("author-live", "single-instance", "lookup-service")
-IMAGES = {
-    "author-live": ["app", "broker"],
-    "single-instance": ["app", "broker", "mysql"],
-    "lookup-service": ["app", "mysql"],
-}
-TEMPLATES_OF = {
-    "author-live": ("author-live",),
-    "single-instance": ("single-instance",),
-    "lookup-service": ("lookup-prerequisites", "lookup-service"),
-}
-ENVIRONMENTS = {"author-live": ["author", "live"], "single-instance": [], "lookup-service": []}
-CONFIG_FILES = {
-    "author-live": ["author.env", "live.env"],
-    "single-instance": ["single-instance-mysql-container.env"],
-    "lookup-service": [],
-}
-OUTPUT_KEYS = {
-    "AppEndpoint": "app_endpoint",
-    "DatabaseEndpoint": "database_endpoint",
-    "DatabasePort": "database_port",
-    "BrokerEndpoint": "broker_endpoint",
-    "ClusterName": "cluster",
-}
+# Every kind's published outputs (cloudops/environment_kinds.py); a stack has those of its own template.
+OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 PASSWORD_PARAMETER = "DbPasswordParameter"
-# The prerequisites stack's outputs the lookup service's stack takes as its parameters.
-LOOKUP_PREREQUISITE_OUTPUTS = ("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId")
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
 
@@ -59,6 +37,8 @@ class StackPlan(BaseModel):
     template: str
     environment: str
     parameters: dict[str, str]
+    parameter_file: str = ""  # the stage's parameter file (in config/parameters) that fills the parameters
+    inputs: tuple[str, ...] = ()  # outputs of the stack deployed before it, taken as parameters
 
 
 class StackOutcome(BaseModel):
@@ -78,11 +58,6 @@ def stack_tags(application: str, stage: str, version: str) -> dict[str, str]:
     return {"cloudops:application": application, "cloudops:stage": stage, "cloudops:version": version}
 
 
-def check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise CloudOpsError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-
-
 TEMPLATES: Traversable = resources.files("cloudops.templates.stacks")
 
 
@@ -92,8 +67,7 @@ def template_body(name: str) -> str:
 
 def validate_templates(account: AccountSession, kind: str) -> None:
     """Every template of ``kind``, validated by CloudFormation before anything is touched."""
-    check_kind(kind)
-    for name in TEMPLATES_OF[kind]:
+    for name in environment_kinds.kind(kind).templates:
         cloudformation.validate(account, template_body(name), name)
 
 
@@ -117,8 +91,16 @@ def default_network(account: AccountSession) -> tuple[str, list[str]]:
     return vpc, sorted(s["SubnetId"] for s in subnets)[:2]
 
 
-def image_ref(registry_host: str, release: Release, name: str) -> str:
-    return f"{registry_host}/{name}@{release.images[name].digest}"
+def image_ref(registry_host: str, release: Release, role: ImageRole) -> str:
+    """The image that plays ``role`` in the release, by digest in the stage's registry."""
+    name = release.image_roles.image(role)
+    image = release.images.get(name)
+    if image is None:
+        raise CloudOpsError(
+            f"release {release.id} has no image {name!r} (its {role} image); build it with build-release, "
+            "or set application.images to an image the release has"
+        )
+    return f"{registry_host}/{name}@{image.digest}"
 
 
 def read_config_files(account: AccountSession, bucket: str, names: list[str]) -> dict[str, list[str]]:
@@ -136,80 +118,76 @@ def read_config_files(account: AccountSession, bucket: str, names: list[str]) ->
 
 def stacks(kind: str, application: str, stage: str) -> list[tuple[str, str]]:
     """(stack name, environment) of each stack of ``kind``, in the order they are created."""
-    check_kind(kind)
-    if kind == "author-live":
-        return [(f"{application}-{stage}-{environment}", environment) for environment in ("author", "live")]
-    if kind == "single-instance":
-        return [(f"{application}-{stage}-single-instance", "single-instance")]
-    return [(f"lookup-{stage}-prerequisites", "lookup"), (f"lookup-{stage}", "lookup")]
+    return environment_kinds.kind(kind).stack_names(application, stage)
 
 
 def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, str]]:
-    """(stack name, environment) of each stack teardown deletes, newest first. The lookup service keeps its
-    prerequisites stack: its bucket holds the environment file and its EFS the data (the template retains
-    both), and a retained bucket would stop the next deploy from creating that stack again."""
-    named = stacks(kind, application, stage)
-    return list(reversed(named[1:] if kind == "lookup-service" else named))
+    """(stack name, environment) of each stack teardown deletes, newest first. A stack kept on teardown (the
+    lookup service's prerequisites: the environment file's bucket and the data's EFS) stays for the next deploy."""
+    return environment_kinds.kind(kind).teardown_names(application, stage)
 
 
 def plans(
     kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: tuple[str, list[str]]
 ) -> list[StackPlan]:
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
+    found = environment_kinds.kind(kind)
+    return [_plan(found, spec, stage, bucket, release, registry_host, network) for spec in found.stacks]
+
+
+def _plan(
+    found: EnvironmentKind,
+    spec: StackSpec,
+    stage: str,
+    bucket: str,
+    release: Release,
+    registry_host: str,
+    network: tuple[str, list[str]],
+) -> StackPlan:
+    """One stack's plan: the parameters the registry names, then the images of the kind's roles."""
     app = release.application
-    names = stacks(kind, app, stage)
-    templates = TEMPLATES_OF[kind]  # the templates validate_templates checks
     vpc, subnets = network
-    common = {"Application": app, "Stage": stage, "VpcId": vpc, "SubnetIds": ",".join(subnets)}
-    if kind == "author-live":
-        return [
-            StackPlan(
-                stack=stack,
-                template=templates[0],
-                environment=environment,
-                parameters={
-                    **common,
-                    "Environment": environment,
-                    "AppImage": image_ref(registry_host, release, "app"),
-                    "BrokerImage": image_ref(registry_host, release, "broker"),
-                    "DbSnapshotIdentifier": release.snapshots[environment].arn,
-                    "DbPasswordParameter": config_store.path(stage, app, environment, "db-password"),
-                    "ConfigBucket": bucket,
-                },
-            )
-            for stack, environment in names
-        ]
-    if kind == "single-instance":
-        return [
-            StackPlan(
-                stack=names[0][0],
-                template=templates[0],
-                environment="single-instance",
-                parameters={
-                    **common,
-                    "AppImage": image_ref(registry_host, release, "app"),
-                    "BrokerImage": image_ref(registry_host, release, "broker"),
-                    "MysqlImage": image_ref(registry_host, release, "mysql"),
-                    "DbPasswordParameter": config_store.path(stage, app, "single-instance", "db-password"),
-                    "ConfigBucket": bucket,
-                },
-            )
-        ]
-    return [
-        StackPlan(stack=names[0][0], template=templates[0], environment="lookup", parameters={}),
-        StackPlan(
-            stack=names[1][0],
-            template=templates[1],
-            environment="lookup",
-            parameters={
-                "Stage": stage,
-                "AWSVpcId": vpc,
-                "SubnetIds": ",".join(subnets),
-                "AppImage": image_ref(registry_host, release, "app"),
-                "MysqlImage": image_ref(registry_host, release, "mysql"),
-            },
-        ),
-    ]
+
+    def value(of: PlanValue) -> str:
+        match of:
+            case "application":
+                return app
+            case "stage":
+                return stage
+            case "environment":
+                return spec.environment
+            case "vpc":
+                return vpc
+            case "subnets":
+                return ",".join(subnets)
+            case "snapshot":
+                return _snapshot_arn(release, spec.environment)
+            case "db_password":
+                return config_store.path(stage, app, spec.environment, "db-password")
+            case "config_bucket":
+                return bucket
+
+    parameters = {name: value(of) for name, of in spec.parameters.items()}
+    if spec.takes_images:
+        parameters |= {name: image_ref(registry_host, release, role) for role, name in found.images.items()}
+    return StackPlan(
+        stack=spec.stack_name(app, stage),
+        template=spec.template,
+        environment=spec.environment,
+        parameters=parameters,
+        parameter_file=spec.parameter_file.format(stage=stage),
+        inputs=spec.inputs,
+    )
+
+
+def _snapshot_arn(release: Release, environment: str) -> str:
+    snapshot = release.snapshots.get(environment)
+    if snapshot is None:
+        raise CloudOpsError(
+            f"release {release.id} has no snapshot of {environment}'s database; build the release again "
+            f"(build-release takes one per environment with data sets)"
+        )
+    return snapshot.arn
 
 
 def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[str, list[str]]) -> dict[str, str]:
@@ -225,10 +203,11 @@ def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[s
     return values
 
 
-def lookup_service_plan(service: StackPlan, prerequisites_outputs: dict[str, str], ecs_ami_id: str) -> StackPlan:
-    """The lookup service's stack wired to its prerequisites stack's outputs and the region's ECS AMI."""
-    wired = {k: prerequisites_outputs[k] for k in LOOKUP_PREREQUISITE_OUTPUTS if k in prerequisites_outputs}
-    return service.model_copy(update={"parameters": {**service.parameters, **wired, "EcsAmiId": ecs_ami_id}})
+def chained_plan(plan: StackPlan, previous_outputs: dict[str, str], ecs_ami_id: str) -> StackPlan:
+    """A stack of a chained kind wired to the outputs its registry entry takes from the stack before it, and
+    the region's ECS AMI (looked up at deploy time)."""
+    wired = {k: previous_outputs[k] for k in plan.inputs if k in previous_outputs}
+    return plan.model_copy(update={"parameters": {**plan.parameters, **wired, "EcsAmiId": ecs_ami_id}})
 
 
 def ecs_ami(account: AccountSession) -> str:

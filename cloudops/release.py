@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 from cloudops.images import BuiltImage
+from cloudops.settings import ImageRoles
 from cloudops.snapshots import SnapshotRecord
 
 
@@ -25,6 +26,9 @@ class Release(BaseModel):
     snapshots: dict[str, SnapshotRecord]
     datasets: dict[str, str]
     flow_run_id: str | None = None
+    # Which image played which role when it was built (the database image has the author data baked in); a
+    # record written before roles were configurable has the default roles.
+    image_roles: ImageRoles = Field(default_factory=ImageRoles)
 
     @property
     def id(self) -> str:

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from cloudops import environment_kinds
 from cloudops.audit import DEPLOY_KIND, FROM, AuditEntry, latest_approval
-from cloudops.deploy import ENVIRONMENTS, IMAGES, StackOutcome
+from cloudops.deploy import StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
 
@@ -63,14 +64,19 @@ def deploy_entry(
     release: Release, stage: str, kind: str, outcomes: list[StackOutcome], actor: str, flow_run_id: str | None
 ) -> AuditEntry:
     """The audit entry of a finished deploy: what went where, and which stacks changed."""
-    snapshots = [release.snapshots[env] for env in ENVIRONMENTS[kind] if env in release.snapshots]
+    deployed = environment_kinds.kind(kind)
+    snapshots = [release.snapshots[env] for env in deployed.snapshots if env in release.snapshots]
     return AuditEntry(
         kind="deploy",
         application=release.application,
         version=release.version,
         stage=stage,
         actor=actor,
-        digests={name: release.images[name].digest for name in IMAGES[kind] if name in release.images},
+        digests={
+            name: release.images[name].digest
+            for name in deployed.image_names(release.image_roles)
+            if name in release.images
+        },
         flow_run_id=flow_run_id,
         detail={
             DEPLOY_KIND: kind,

@@ -38,6 +38,7 @@ BucketName = Annotated[
 ]
 WhenBusy = Literal["queue", "refuse"]
 RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)]
+ImageRole = Literal["app", "broker", "database"]
 
 
 class Stage(BaseModel):
@@ -104,6 +105,23 @@ class Stage(BaseModel):
         return self.registry or f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
 
 
+class ImageRoles(BaseModel):
+    """Which of the application's images plays each role the environments' templates have."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app: RepositoryName = Field(default="app", description="The application's own service (the AppImage parameter).")
+    broker: RepositoryName = Field(default="broker", description="The message broker (the BrokerImage parameter).")
+    database: RepositoryName = Field(
+        default="mysql",
+        description="The database server; its image gets the author data sets baked in (the MysqlImage parameter).",
+    )
+
+    def image(self, role: ImageRole) -> str:
+        """The name of the image that plays ``role``."""
+        return {"app": self.app, "broker": self.broker, "database": self.database}[role]
+
+
 class Application(BaseModel):
     """What the pipeline needs from the application it releases (see the README: "Your own application")."""
 
@@ -121,6 +139,9 @@ class Application(BaseModel):
     dockerfiles: dict[RepositoryName, str] = Field(
         description="Image name -> Dockerfile path inside the package; the base image needs none."
     )
+    images: ImageRoles = Field(
+        default_factory=ImageRoles, description="Which image plays each role (app, broker, database) in a deploy."
+    )
 
     @model_validator(mode="after")
     def _relative_paths(self) -> Application:
@@ -131,6 +152,16 @@ class Application(BaseModel):
         ]:
             if Path(path).is_absolute() or ".." in Path(path).parts:
                 raise ValueError(f"application.{name}: {path!r} must be a path inside the application's folder")
+        return self
+
+    @model_validator(mode="after")
+    def _images_have_dockerfiles(self) -> Application:
+        for role, image in self.images:
+            if image not in self.dockerfiles:
+                raise ValueError(
+                    f"application.images.{role}: {image!r} has no entry in application.dockerfiles "
+                    f"({', '.join(sorted(self.dockerfiles))}); add one or name another image"
+                )
         return self
 
 

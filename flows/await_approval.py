@@ -22,12 +22,12 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from blocks.pipeline import Pipeline
-from cloudops import approvals, audit, deploy
+from cloudops import approvals, audit, deploy, environment_kinds
 from cloudops.approvals import APPROVED_EVENT, Answer
+from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
-from flows.deploy_environment import Kind
 from flows.runtime.notify import notify_pending_approval
 from tasks.deploy import preview_deploy, stage_network
 from tasks.records import read_release, record
@@ -54,7 +54,7 @@ def await_approval(
     started_by: str = "",
     poll_interval: int = 10,
     trigger_promotion: bool = True,
-    deploy_kind: Kind | None = "author-live",
+    deploy_kind: KindName | None = "author-live",
 ) -> audit.AuditEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
@@ -132,7 +132,7 @@ def wait_for_answer(description: str, deadline: float, poll_interval: int, key: 
 def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: str) -> str:
     """What deploying ``release`` as ``kind`` in ``stage`` would change there, as markdown; nothing is changed.
     A preview that cannot be made says why instead of stopping the approval."""
-    if kind == "lookup-service":
+    if environment_kinds.kind(kind).chained:
         return "(the lookup service's stacks take their parameters from the prerequisites stack: not previewed)\n"
     try:
         target = open_stage(pipeline.settings, stage)

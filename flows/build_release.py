@@ -63,6 +63,7 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
         snapshots=snapped.result(),
         datasets=package.manifest.datasets,
         flow_run_id=flow_run.get_id(),
+        image_roles=app.images,
     )
     uri = save(build, release)
     create_markdown_artifact(

@@ -4,14 +4,14 @@ a release, by image digest and snapshot id, into one stage's account with that a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.pipeline import StageTarget
-from cloudops import deploy, reports
+from cloudops import deploy, environment_kinds, reports
+from cloudops.environment_kinds import KindName
 from cloudops.release_status import deploy_entry
 from cloudops.settings import load_settings
 from flows.runtime.actor import run_actor
@@ -30,7 +30,6 @@ from tasks.promotion import require_in_stage
 from tasks.records import read_release, record
 from tasks.stages import open_pipeline
 
-Kind = Literal["author-live", "single-instance", "lookup-service"]
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
 
@@ -39,7 +38,7 @@ PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameter
 def deploy_environment(
     stage: str,
     version: str = "latest",
-    kind: Kind = "author-live",
+    kind: KindName = "author-live",
     recreate_failed: bool = False,
     restore_database: bool = False,
     started_by: str = "",
@@ -55,12 +54,12 @@ def deploy_environment(
     """
     logger = get_run_logger()
     settings = load_settings()
-    deploy.check_kind(kind)
+    kind_spec = environment_kinds.kind(kind)
     pipeline = open_pipeline(stage, settings=settings)
     app, build, target = pipeline.application, pipeline.build, pipeline.stage(stage)
     release = read_release(build, app.name, version)
-    require_in_stage(target, release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
-    for name, keys in read_config_keys(target, deploy.CONFIG_FILES[kind]).items():
+    require_in_stage(target, release, kind_spec.image_names(release.image_roles), list(kind_spec.snapshots))
+    for name, keys in read_config_keys(target, list(kind_spec.config_files)).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = stage_network(target)
     plans = deploy.plans(kind, stage, target.bucket, release, target.account.registry_login().host, network)
@@ -68,8 +67,8 @@ def deploy_environment(
     for secret in ensure_secrets(target, plans):
         logger.info("created the database password parameter %s (SecureString)", secret)
     tags = deploy.stack_tags(app.name, stage, release.version)
-    if kind == "lookup-service":
-        outcomes = deploy_lookup_service(target, plans, network, tags, recreate_failed)
+    if kind_spec.chained:  # the lookup service: its parameter file, then the prerequisites' outputs
+        outcomes = deploy_chained(target, plans, network, tags, recreate_failed)
     else:
         futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
@@ -84,18 +83,16 @@ def deploy_environment(
     return outcomes
 
 
-def deploy_lookup_service(
+def deploy_chained(
     target: StageTarget,
     plans: list[deploy.StackPlan],
     network: tuple[str, list[str]],
     tags: dict[str, str],
     recreate_failed: bool,
 ) -> list[deploy.StackOutcome]:
-    """The prerequisites stack from the stage's parameter file, then the service stack wired to its outputs."""
+    """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service)."""
     prerequisites, service = plans
-    values = deploy.lookup_prerequisites(
-        PARAMETER_FILES / f"lookup-prerequisites-{target.name}.json", target.account_id, network
-    )
+    values = deploy.lookup_prerequisites(PARAMETER_FILES / prerequisites.parameter_file, target.account_id, network)
     first = deploy_stack(target.account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
-    wired = deploy.lookup_service_plan(service, first.outputs, ecs_ami(target))
+    wired = deploy.chained_plan(service, first.outputs, ecs_ami(target))
     return [first, deploy_stack(target.account, wired, tags, recreate_failed)]

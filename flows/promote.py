@@ -7,9 +7,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from cloudops import audit, reports
+from cloudops.environment_kinds import KindName
 from cloudops.promotion import check_approved, copy_detail, release_digests, source_stage
 from cloudops.settings import load_settings
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
 from tasks.promotion import copy_image_task, share_snapshots
@@ -19,7 +20,7 @@ from tasks.stages import open_pipeline
 
 @flow(name="promote", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("to_stage")
-def promote(version: str, to_stage: str, deploy_kind: Kind | None = None) -> audit.AuditEntry:
+def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) -> audit.AuditEntry:
     """Promote release ``version`` into ``to_stage``; then deploy it as ``deploy_kind`` when given.
 
     Refused without an approval of the stage it comes from (except from the build stage) for exactly

@@ -11,7 +11,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.pipeline import Pipeline
-from cloudops import audit, deploy, release_plan
+from cloudops import audit, environment_kinds, release_plan
+from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import blobs_copied, release_digests
 from cloudops.release import Release
@@ -19,7 +20,7 @@ from cloudops.release_plan import ReleaseOutcome, StageOutcome, previous_promoti
 from cloudops.settings import load_settings
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.promote import promote
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -40,7 +41,7 @@ class ReleaseStoppedError(CloudOpsError):
 def release(
     ref: str = "HEAD",
     to_stage: str = "prod",
-    deploy_kind: Kind = "author-live",
+    deploy_kind: KindName = "author-live",
     approval_timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
     rds_databases: str | None = None,
@@ -59,7 +60,7 @@ def release(
     logger = get_run_logger()
     settings = load_settings()
     path = stages_to(settings, to_stage)  # a wrong stage or kind fails before anything is built
-    deploy.check_kind(deploy_kind)
+    environment_kinds.kind(deploy_kind)
     pipeline = open_pipeline(*path, settings=settings)
     started = time.monotonic()
 

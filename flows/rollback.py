@@ -6,12 +6,13 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from cloudops import audit, deploy, reports
+from cloudops import audit, environment_kinds, reports
+from cloudops.environment_kinds import KindName
 from cloudops.promotion import PromotionRefusedError, check_approved
 from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.release_status import RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
-from flows.deploy_environment import Kind, deploy_environment
+from flows.deploy_environment import deploy_environment
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from tasks.promotion import require_in_stage
@@ -20,7 +21,7 @@ from tasks.stages import open_pipeline
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
-def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
+def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
     """Redeploy in ``stage`` the release of ``kind`` deployed there before the current one.
 
     The target comes from the audit trail (a release rolled back from is skipped, so a second rollback goes
@@ -31,7 +32,7 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
     logger = get_run_logger()
     settings = load_settings()
     settings.stage(stage)
-    deploy.check_kind(kind)
+    kind_spec = environment_kinds.kind(kind)
     check_rollback_stage(settings.build_stage, stage, settings.promotion_order())
     pipeline = open_pipeline(stage, settings=settings)
     app, build = pipeline.application, pipeline.build
@@ -44,7 +45,8 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
     except PromotionRefusedError as error:
         raise RollbackRefusedError(f"{what}: {error}; nothing was touched") from None
     try:
-        require_in_stage(pipeline.stage(stage), release, deploy.IMAGES[kind], deploy.ENVIRONMENTS[kind])
+        images = kind_spec.image_names(release.image_roles)
+        require_in_stage(pipeline.stage(stage), release, images, list(kind_spec.snapshots))
     except ReleaseNotPromotedError as error:
         raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
@@ -53,7 +55,7 @@ def rollback(stage: str, kind: Kind = "author-live", started_by: str = "", reaso
         release,
         stage,
         kind,
-        {name: release.images[name].digest for name in deploy.IMAGES[kind]},
+        {name: release.images[name].digest for name in kind_spec.image_names(release.image_roles)},
         (current.version, current.digests),
         {o.stack: o.executed for o in outcomes},
         actor=run_actor(started_by),

@@ -6,10 +6,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from cloudops import config_store, deploy
+from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.release_status import teardown_entry
 from cloudops.settings import load_settings
-from flows.deploy_environment import Kind
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
@@ -20,7 +20,7 @@ from tasks.stages import open_pipeline
 
 @flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("stage")
-def teardown_environment(stage: str, kind: Kind = "author-live", confirm: str = "") -> list[str]:
+def teardown_environment(stage: str, kind: KindName = "author-live", confirm: str = "") -> list[str]:
     """Delete the stacks of ``kind`` in ``stage``; ``confirm`` must be "<stage>/<kind>". The lookup service's
     prerequisites stack (environment file bucket, EFS with the data) stays for the next deploy."""
     logger = get_run_logger()

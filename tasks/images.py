@@ -66,13 +66,14 @@ def build_image(
 ) -> images.BuiltImage:
     """Build one image from the package unless the registry has one from the same inputs; push and tag it.
 
-    The ``mysql`` image also gets the author data sets baked in (see cloudops.images.bake_database).
+    The image of the database role (``application.images.database``) also gets the author data sets baked in
+    (see cloudops.images.bake_database).
     """
     logger = get_run_logger()
     manifest = package.manifest
     dockerfile = app.dockerfiles[name]
     copied = images.files_copied((context / dockerfile).read_text(), manifest.files)
-    baked = name == "mysql"
+    baked = name == app.images.database
     extra = [*copied, *(f"dataset:{k}={v}" for k, v in manifest.datasets.items() if baked)]
     inputs = images.image_inputs(name, dockerfile, manifest.files, base.digest, extra)
     tags = (manifest.version, manifest.commit)

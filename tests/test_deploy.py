@@ -181,7 +181,7 @@ def test_bad_input_is_refused_before_any_stack(sandbox: Sandbox, release_env: Re
     with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
         deploy_environment(stage="production", version=release.version)
     with pytest.raises(ParameterTypeError, match="kind: Input should be 'author-live', 'single-instance' or"):
-        deploy_environment(stage="qa", version=release.version, kind="lambda")  # type: ignore[call-overload]
+        deploy_environment(stage="qa", version=release.version, kind="lambda")
     with pytest.raises(CloudOpsError, match=r"releases/commerce/no-such-version.json does not exist"):
         deploy_environment(stage="qa", version="no-such-version")
     with pytest.raises(CloudOpsError, match="teardown of stage 'prod' is not allowed by its configuration"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cloudops.errors import ConfigurationError, UnknownStageError
-from cloudops.settings import load_settings
+from cloudops.settings import ImageRoles, load_settings
 from tests.conftest import CONFIG_FILE
 
 STAGES = """
@@ -149,3 +149,40 @@ def test_a_stage_network_needs_a_vpc_and_two_subnets(tmp_path: Path) -> None:
         'promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"\nsubnet_ids = ["subnet-1", "subnet-2"]'
     )
     assert load_settings(write(tmp_path, text)).stage("qa").subnet_ids == ("subnet-1", "subnet-2")
+
+
+APPLICATION = """
+[application]
+name = "commerce"
+repository = "."
+build_command = "true"
+
+[application.dockerfiles]
+app = "docker/app/Dockerfile"
+broker = "docker/broker/Dockerfile"
+mysql = "docker/mysql/Dockerfile"
+"""
+
+
+def test_image_roles_default_to_app_broker_and_mysql(tmp_path: Path) -> None:
+    application = load_settings(write(tmp_path, STAGES + APPLICATION)).application
+    assert application is not None
+    assert application.images == ImageRoles(app="app", broker="broker", database="mysql")
+    images = application.images
+    assert [images.image("app"), images.image("broker"), images.image("database")] == ["app", "broker", "mysql"]
+    assert load_settings(CONFIG_FILE).application.images.database == "mysql"  # type: ignore[union-attr]
+
+
+def test_image_roles_name_images_of_the_application(tmp_path: Path) -> None:
+    text = STAGES + APPLICATION + '\n[application.images]\ndatabase = "app"\n'
+    application = load_settings(write(tmp_path, text)).application
+    assert application is not None and application.images.database == "app"
+
+    text = STAGES + APPLICATION + '\n[application.images]\ndatabase = "mydb"\n'
+    message = load_error(tmp_path, text)
+    assert (
+        "application.images.database: 'mydb' has no entry in application.dockerfiles (app, broker, mysql); "
+        "add one or name another image"
+    ) in message
+    message = load_error(tmp_path, STAGES + APPLICATION + '\n[application.images]\ndatabse = "mysql"\n')
+    assert "application.images.databse: unknown key 'databse' under [application.images]" in message

@@ -1,0 +1,210 @@
+"""The registry of environment kinds: consistent with the templates, and the one source of the flows' `kind`."""
+
+from __future__ import annotations
+
+import pickle
+from importlib import resources
+from typing import Any
+
+import pytest
+from prefect import Flow
+from prefect.exceptions import ParameterTypeError
+
+from cloudops import accounts, deploy, environment_kinds
+from cloudops.environment_kinds import KINDS, EnvironmentKind, UnknownKindError
+from cloudops.errors import CloudOpsError
+from cloudops.images import BuiltImage
+from cloudops.release import Release
+from cloudops.settings import ImageRoles
+from cloudops.snapshots import SnapshotRecord
+
+# A parameter the deploy flow looks up in the stage's account as it deploys (the region's ECS AMI).
+LOOKED_UP_AT_DEPLOY = {"EcsAmiId"}
+NETWORK = ("vpc-1", ["subnet-1", "subnet-2"])
+
+
+def template(name: str) -> dict[str, Any]:
+    return deploy._template(deploy.template_body(name))
+
+
+def parameters(name: str) -> tuple[set[str], set[str]]:
+    return deploy._template_parameters(deploy.template_body(name))
+
+
+def a_release(image_roles: ImageRoles | None = None) -> Release:
+    names = {"app", "broker", "mysql", *(image_roles.model_dump().values() if image_roles else ())}
+    return Release(
+        application="commerce",
+        version="v1",
+        commit="c" * 40,
+        ref="main",
+        package_digest="sha256:" + "0" * 64,
+        package_uri="s3://bucket/package",
+        images={
+            name: BuiltImage(name=name, registry="r", digest=f"sha256:{name}", inputs="i", rebuilt=False)
+            for name in names
+        },
+        snapshots={
+            env: SnapshotRecord(
+                environment=env,
+                identifier=f"commerce-{env}-v1",
+                arn=f"arn:aws:rds:eu-west-1:111111111111:snapshot:commerce-{env}-v1",
+                shared_with=(),
+                created=False,
+            )
+            for env in ("author", "live")
+        },
+        datasets={},
+        image_roles=image_roles or ImageRoles(),
+    )
+
+
+KIND_PARAMETERS = pytest.mark.parametrize("found", list(KINDS.values()), ids=list(KINDS))
+
+
+@KIND_PARAMETERS
+def test_each_kind_s_templates_are_shipped(found: EnvironmentKind) -> None:
+    shipped = {p.name.removesuffix(".yaml") for p in resources.files("cloudops.templates.stacks").iterdir()}
+    assert set(found.templates) <= shipped
+
+
+@KIND_PARAMETERS
+def test_each_stack_s_parameters_are_its_template_s_and_none_is_left_out(found: EnvironmentKind) -> None:
+    for spec in found.stacks:
+        expected, defaulted = parameters(spec.template)
+        images = set(found.images.values()) if spec.takes_images else set()
+        given = set(spec.parameters) | images | set(spec.inputs)
+        assert given <= expected, f"{spec.name}: not in {spec.template}: {sorted(given - expected)}"
+        if not spec.parameter_file:  # a parameter file fills the rest
+            missing = expected - defaulted - given - LOOKED_UP_AT_DEPLOY
+            assert not missing, f"{spec.name}: nothing fills {sorted(missing)}"
+
+
+@KIND_PARAMETERS
+def test_each_kind_s_roles_fill_parameters_of_its_templates(found: EnvironmentKind) -> None:
+    with_images = [spec.template for spec in found.stacks if spec.takes_images]
+    assert with_images, "a kind runs its images somewhere"
+    for parameter in found.images.values():
+        assert all(parameter in parameters(name)[0] for name in with_images)
+
+
+@KIND_PARAMETERS
+def test_inputs_are_outputs_of_the_stack_before(found: EnvironmentKind) -> None:
+    for before, spec in zip(found.stacks, found.stacks[1:], strict=False):
+        outputs = set(template(before.template).get("Outputs") or {})
+        assert set(spec.inputs) <= outputs
+    assert not found.stacks[0].inputs
+
+
+@KIND_PARAMETERS
+def test_published_outputs_are_outputs_of_its_templates(found: EnvironmentKind) -> None:
+    outputs = {key for name in found.templates for key in template(name).get("Outputs") or {}}
+    assert set(found.outputs) <= outputs
+
+
+@KIND_PARAMETERS
+def test_snapshots_are_of_its_environments(found: EnvironmentKind) -> None:
+    restored = {spec.environment for spec in found.stacks if "snapshot" in spec.parameters.values()}
+    assert restored == set(found.snapshots)
+
+
+def test_stack_names_and_teardown() -> None:
+    author, live = ("commerce-qa-author", "author"), ("commerce-qa-live", "live")
+    assert deploy.stacks("author-live", "commerce", "qa") == [author, live]
+    assert deploy.teardown_stacks("author-live", "commerce", "qa") == [live, author]
+    # the lookup service keeps its prerequisites stack (the environment file's bucket, the data's EFS)
+    prerequisites, service = ("lookup-qa-prerequisites", "lookup"), ("lookup-qa", "lookup")
+    assert deploy.stacks("lookup-service", "commerce", "qa") == [prerequisites, service]
+    assert deploy.teardown_stacks("lookup-service", "commerce", "qa") == [service]
+    assert accounts.CONFIG_FILES == ("author.env", "live.env", "single-instance-mysql-container.env")
+    assert [k for k in KINDS if KINDS[k].chained] == ["lookup-service"]
+
+
+def test_plans_fill_the_registry_s_parameters() -> None:
+    release = a_release()
+    author, live = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK)
+    assert author.parameters == {
+        "Application": "commerce",
+        "Stage": "qa",
+        "Environment": "author",
+        "VpcId": "vpc-1",
+        "SubnetIds": "subnet-1,subnet-2",
+        "DbSnapshotIdentifier": release.snapshots["author"].arn,
+        "DbPasswordParameter": "/cloudops/qa/commerce/author/db-password",
+        "ConfigBucket": "bucket",
+        "AppImage": "host/app@sha256:app",
+        "BrokerImage": "host/broker@sha256:broker",
+    }
+    assert live.parameters["DbSnapshotIdentifier"] == release.snapshots["live"].arn
+    prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK)
+    assert prerequisites.parameters == {} and prerequisites.parameter_file == "lookup-prerequisites-qa.json"
+    assert service.parameters == {
+        "Stage": "qa",
+        "AWSVpcId": "vpc-1",
+        "SubnetIds": "subnet-1,subnet-2",
+        "AppImage": "host/app@sha256:app",
+        "MysqlImage": "host/mysql@sha256:mysql",
+    }
+    assert "FileSystemId" in service.inputs
+
+
+def test_plans_take_each_role_s_image_from_the_release_s_roles() -> None:
+    release = a_release(ImageRoles(app="shop", broker="mq", database="mariadb"))
+    (single,) = deploy.plans("single-instance", "qa", "bucket", release, "host", NETWORK)
+    assert single.parameters["AppImage"] == "host/shop@sha256:shop"
+    assert single.parameters["BrokerImage"] == "host/mq@sha256:mq"
+    assert single.parameters["MysqlImage"] == "host/mariadb@sha256:mariadb"
+    assert KINDS["single-instance"].image_names(release.image_roles) == ["shop", "mq", "mariadb"]
+
+
+def test_a_release_without_a_role_s_image_or_snapshot_is_refused_by_name() -> None:
+    release = a_release(ImageRoles(database="mariadb"))
+    without = release.model_copy(update={"images": {k: v for k, v in release.images.items() if k != "mariadb"}})
+    with pytest.raises(CloudOpsError, match=r"has no image 'mariadb' \(its database image\)"):
+        deploy.plans("lookup-service", "qa", "bucket", without, "host", NETWORK)
+    no_snapshots = release.model_copy(update={"snapshots": {}})
+    with pytest.raises(CloudOpsError, match="has no snapshot of author's database"):
+        deploy.plans("author-live", "qa", "bucket", no_snapshots, "host", NETWORK)
+
+
+def test_an_old_release_record_has_the_default_roles() -> None:
+    record = a_release().model_dump(mode="json")
+    del record["image_roles"]
+    assert Release.model_validate(record).image_roles == ImageRoles(app="app", broker="broker", database="mysql")
+
+
+def test_an_unknown_kind_lists_the_kinds_and_survives_pickling() -> None:
+    with pytest.raises(UnknownKindError) as caught:
+        environment_kinds.kind("lambda")
+    message = "unknown kind of environment 'lambda'; use one of author-live, single-instance, lookup-service"
+    assert str(caught.value).startswith(message)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert isinstance(again, UnknownKindError) and str(again) == str(caught.value)
+    with pytest.raises(UnknownKindError):
+        deploy.plans("lambda", "qa", "bucket", a_release(), "host", NETWORK)
+    assert environment_kinds.names_text() == "author-live, single-instance or lookup-service"
+
+
+def test_the_flows_kind_parameter_is_an_enum_of_the_registry_s_names() -> None:
+    from flows.await_approval import await_approval
+    from flows.deploy_environment import deploy_environment
+    from flows.promote import promote
+    from flows.release import release
+    from flows.rollback import rollback
+    from flows.teardown_environment import teardown_environment
+
+    names = list(KINDS)
+    flows: list[tuple[Flow[..., Any], str]] = [
+        (deploy_environment, "kind"),
+        (rollback, "kind"),
+        (teardown_environment, "kind"),
+        (release, "deploy_kind"),
+        (promote, "deploy_kind"),
+        (await_approval, "deploy_kind"),
+    ]
+    for flow, parameter in flows:
+        schema = flow.parameters.model_dump()["properties"][parameter]
+        enums = [s["enum"] for s in (schema.get("anyOf") or [schema]) if "enum" in s]
+        assert enums == [names], f"{flow.name}.{parameter}: {schema}"
+    with pytest.raises(ParameterTypeError, match="kind: Input should be 'author-live', 'single-instance' or"):
+        deploy_environment.validate_parameters({"stage": "qa", "kind": "lambda"})
