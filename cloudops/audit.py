@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
+from cloudops.environment_kinds import EnvironmentKind
 from cloudops.release import Release
 
 Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
@@ -154,11 +155,54 @@ def promotion_entry(
     )
 
 
+def deployed_digests(release: Release, kind: EnvironmentKind) -> dict[str, str]:
+    """The digests of the images an environment of ``kind`` runs, by image name."""
+    return {
+        name: release.images[name].digest for name in kind.image_names(release.image_roles) if name in release.images
+    }
+
+
+def deploy_entry(
+    release: Release, stage: str, kind: EnvironmentKind, changed: dict[str, bool], actor: str, flow_run_id: str | None
+) -> AuditEntry:
+    """A finished deploy's record: what went where (digests, snapshots), and which stacks changed."""
+    snapshots = [release.snapshots[env] for env in kind.snapshots if env in release.snapshots]
+    return AuditEntry(
+        kind="deploy",
+        application=release.application,
+        version=release.version,
+        stage=stage,
+        actor=actor,
+        digests=deployed_digests(release, kind),
+        flow_run_id=flow_run_id,
+        detail={
+            DEPLOY_KIND: kind.name,
+            "snapshots": ", ".join(s.identifier for s in snapshots),
+            "stacks": stacks_detail(changed),
+        },
+    )
+
+
+def teardown_entry(
+    application: str, stage: str, kind: str, deleted: list[str], actor: str, flow_run_id: str | None
+) -> AuditEntry:
+    """A teardown's record: the environment of ``kind`` in ``stage`` is gone."""
+    return AuditEntry(
+        kind="teardown",
+        application=application,
+        version="-",
+        stage=stage,
+        actor=actor,
+        digests={},
+        flow_run_id=flow_run_id,
+        detail={DEPLOY_KIND: kind, "stacks": ", ".join(deleted)},
+    )
+
+
 def rollback_entry(
     release: Release,
     stage: str,
-    kind: str,
-    digests: dict[str, str],
+    kind: EnvironmentKind,
     rolled_back_from: tuple[str, dict[str, str]],
     changed: dict[str, bool],
     *,
@@ -175,11 +219,11 @@ def rollback_entry(
         version=release.version,
         stage=stage,
         actor=actor,
-        digests=digests,
+        digests=deployed_digests(release, kind),
         comment=reason,
         flow_run_id=flow_run_id,
         detail={
-            DEPLOY_KIND: kind,
+            DEPLOY_KIND: kind.name,
             FROM: version,
             "from_digests": ", ".join(f"{n}={d}" for n, d in from_digests.items()),
             "stacks": stacks_detail(changed),

@@ -12,11 +12,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudops import environment_kinds
 from cloudops.audit import DEPLOY_KIND, FROM, AuditEntry, latest_approval
-from cloudops.deploy import StackOutcome
 from cloudops.errors import CloudOpsError
-from cloudops.release import Release
 
 
 class NothingToRollBackError(CloudOpsError):
@@ -58,48 +55,6 @@ class StageStatus(BaseModel):
 
     stage: str
     kinds: list[KindStatus]
-
-
-def deploy_entry(
-    release: Release, stage: str, kind: str, outcomes: list[StackOutcome], actor: str, flow_run_id: str | None
-) -> AuditEntry:
-    """The audit entry of a finished deploy: what went where, and which stacks changed."""
-    deployed = environment_kinds.kind(kind)
-    snapshots = [release.snapshots[env] for env in deployed.snapshots if env in release.snapshots]
-    return AuditEntry(
-        kind="deploy",
-        application=release.application,
-        version=release.version,
-        stage=stage,
-        actor=actor,
-        digests={
-            name: release.images[name].digest
-            for name in deployed.image_names(release.image_roles)
-            if name in release.images
-        },
-        flow_run_id=flow_run_id,
-        detail={
-            DEPLOY_KIND: kind,
-            "snapshots": ", ".join(s.identifier for s in snapshots),
-            "stacks": ", ".join(f"{o.stack}={'changed' if o.executed else 'unchanged'}" for o in outcomes),
-        },
-    )
-
-
-def teardown_entry(
-    application: str, stage: str, kind: str, deleted: list[str], actor: str, flow_run_id: str | None
-) -> AuditEntry:
-    """The audit entry of a teardown: the environment of ``kind`` in ``stage`` is gone."""
-    return AuditEntry(
-        kind="teardown",
-        application=application,
-        version="-",
-        stage=stage,
-        actor=actor,
-        digests={},
-        flow_run_id=flow_run_id,
-        detail={DEPLOY_KIND: kind, "stacks": ", ".join(deleted)},
-    )
 
 
 def _deployed(entry: AuditEntry, rolled_back_from: str | None = None) -> Deployed:

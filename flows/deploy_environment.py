@@ -10,9 +10,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from blocks.pipeline import StageTarget
-from cloudops import deploy, environment_kinds, reports
+from cloudops import audit, deploy, environment_kinds, reports
 from cloudops.environment_kinds import KindName
-from cloudops.release_status import deploy_entry
 from cloudops.settings import load_settings
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -79,7 +78,8 @@ def deploy_environment(
         markdown=reports.deploy_markdown(release, stage, kind, outcomes),
         description=f"Deploy of {release.id} to {stage}",
     )
-    record(build, deploy_entry(release, stage, kind, outcomes, run_actor(started_by), flow_run.get_id()))
+    changed = {o.stack: o.executed for o in outcomes}
+    record(build, audit.deploy_entry(release, stage, kind_spec, changed, run_actor(started_by), flow_run.get_id()))
     return outcomes
 
 

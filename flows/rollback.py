@@ -54,8 +54,7 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     entry = audit.rollback_entry(
         release,
         stage,
-        kind,
-        {name: release.images[name].digest for name in kind_spec.image_names(release.image_roles)},
+        kind_spec,
         (current.version, current.digests),
         {o.stack: o.executed for o in outcomes},
         actor=run_actor(started_by),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from cloudops import config_store, deploy
+from cloudops import audit, config_store, deploy
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
-from cloudops.release_status import teardown_entry
 from cloudops.settings import load_settings
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -40,7 +39,7 @@ def teardown_environment(stage: str, kind: KindName = "author-live", confirm: st
     deleted = [stack for stack in stacks if delete_stack(account, stack)]
     clear_endpoints(account, [config_store.path(stage, app.name, env) for env in sorted({e for _, e in created})])
     logger.info("deleted %s", ", ".join(deleted) or "nothing (no stack existed)")
-    record(pipeline.build, teardown_entry(app.name, stage, kind, deleted, run_actor(), flow_run.get_id()))
+    record(pipeline.build, audit.teardown_entry(app.name, stage, kind, deleted, run_actor(), flow_run.get_id()))
     kept = sorted({stack for stack, _ in deploy.stacks(kind, app.name, stage)} - set(stacks))
     if kept:
         logger.info("kept %s with the environment's data; delete it by hand to remove the data too", ", ".join(kept))

@@ -187,7 +187,7 @@ def test_a_real_deploy_is_recorded_and_the_command_shows_it(
 
 
 def test_a_torn_down_environment_is_no_longer_deployed_nor_a_rollback_target() -> None:
-    from cloudops.release_status import teardown_entry
+    from cloudops.audit import teardown_entry
 
     gone = teardown_entry("commerce", "qa", "author-live", ["commerce-qa-author"], "ops@example.com", "run")
     trail = [deployed("1.1", "qa", 1), deployed("1.2", "qa", 2), gone.model_copy(update={"at": T0 + timedelta(3)})]
