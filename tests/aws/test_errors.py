@@ -22,8 +22,8 @@ from botocore.stub import Stubber
 
 from cloudops.aws import ec2, rds, s3, ssm
 from cloudops.aws.errors import aws_call, translate
-from cloudops.aws.session import AccountSession
-from cloudops.errors import AwsError, AwsTransientError, TransientError
+from cloudops.aws.session import AccountSession, verify_account
+from cloudops.errors import AwsError, AwsTransientError, CredentialsError, TransientError
 from tasks.retry import is_transient, retry_transient
 
 ACCOUNT_ID = "111111111111"
@@ -46,7 +46,7 @@ def account() -> AccountSession:
 def stub(account: AccountSession) -> Iterator[dict[str, Stubber]]:
     """A Stubber per service, on the very clients the adapters get from ``account``."""
     stubbers: dict[str, Stubber] = {}
-    for service in ("ssm", "ec2", "s3", "rds"):
+    for service in ("ssm", "ec2", "s3", "rds", "sts"):
         stubbers[service] = Stubber(account.client(service))
         stubbers[service].activate()
     yield stubbers
@@ -112,6 +112,18 @@ def test_access_denied_names_the_permission_and_is_not_retried(
     with pytest.raises(AwsError, match="snapshots account 111111111111 sees.*permission for DescribeDBSnapshots") as e:
         rds.visible_snapshot_arns(account)
     assert not is_transient(e.value)
+
+
+def test_a_throttled_account_check_is_transient_but_refused_keys_are_not(
+    account: AccountSession, stub: dict[str, Stubber]
+) -> None:
+    stub["sts"].add_client_error("get_caller_identity", service_error_code="Throttling", http_status_code=400)
+    stub["sts"].add_client_error("get_caller_identity", service_error_code="InvalidClientTokenId", http_status_code=403)
+    with pytest.raises(AwsTransientError, match="block 'aws-qa': sts:GetCallerIdentity failed"):
+        verify_account(account, where="block 'aws-qa'")
+    with pytest.raises(CredentialsError, match="renew or correct the keys of block 'aws-qa'") as caught:
+        verify_account(account, where="block 'aws-qa'")
+    assert not is_transient(caught.value)
 
 
 def test_the_adapters_own_answers_stay(account: AccountSession, stub: dict[str, Stubber]) -> None:
