@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind
+from cloudops.errors import AwsError
 from cloudops.release import Release
 
 Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
@@ -57,13 +58,13 @@ def record(account: AccountSession, bucket: str, entry: AuditEntry) -> str:
         f"{prefix(entry.application)}{entry.at:%Y/%m/%d/%H%M%S.%f}-{entry.kind}-{uuid.uuid4().hex[:8]}"
         f"@{entry.version}.json"
     )
-    account.client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=entry.model_dump_json().encode(),
-        ContentType="application/json",
-        IfNoneMatch="*",
-    )
+    body = entry.model_dump_json().encode()
+    if not s3.put_new_object(account, bucket, key, body, "application/json") and (
+        s3.get_object(account, bucket, key) != body
+    ):
+        # The key holds a random id: an object already there is this very entry (the client retried a put whose
+        # answer was lost), unless the ids collided. The trail never overwrites either.
+        raise AwsError(f"audit entry s3://{bucket}/{key} is another entry's key; record the entry again (a new key)")
     return key
 
 

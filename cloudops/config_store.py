@@ -11,8 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Protocol
 
-from botocore.exceptions import ClientError
-
+from cloudops.aws import ssm
 from cloudops.aws.session import AccountSession
 
 ROOT = "/cloudops"
@@ -30,10 +29,10 @@ class ConfigStore(Protocol):
 
 
 class SsmConfigStore:
-    """SSM Parameter Store of one account."""
+    """SSM Parameter Store of one account (through the adapter ``cloudops.aws.ssm``)."""
 
     def __init__(self, account: AccountSession) -> None:
-        self.ssm = account.client("ssm")
+        self.account = account
 
     def put(self, prefix: str, values: dict[str, str]) -> None:
         """Write the values under ``prefix`` that differ from what is there: every write is a new version of
@@ -41,29 +40,20 @@ class SsmConfigStore:
         current = self.get(prefix)
         for key, value in sorted(values.items()):
             if current.get(key) != value:
-                self.ssm.put_parameter(Name=f"{prefix}/{key}", Value=value, Type="String", Overwrite=True)
+                ssm.put_parameter(self.account, f"{prefix}/{key}", value)
 
     def get(self, prefix: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        paginator = self.ssm.get_paginator("get_parameters_by_path")
-        for page in paginator.paginate(Path=prefix, Recursive=True):
-            for parameter in page["Parameters"]:
-                found[parameter["Name"].removeprefix(prefix + "/")] = parameter["Value"]
-        return found
+        """The values under ``prefix``, by their names relative to it."""
+        found = ssm.parameters_by_path(self.account, prefix)
+        return {name.removeprefix(prefix + "/"): value for name, value in found.items()}
 
     def clear(self, prefix: str, keep: frozenset[str] = frozenset()) -> list[str]:
         """Delete the parameters under ``prefix`` except those named in ``keep``; the keys deleted."""
         deleted = [key for key in self.get(prefix) if key not in keep]
         for key in deleted:
-            self.ssm.delete_parameter(Name=f"{prefix}/{key}")
+            ssm.delete_parameter(self.account, f"{prefix}/{key}")
         return deleted
 
     def ensure_secret(self, name: str) -> bool:
         """Create a SecureString with a random value unless it exists; True when created. Never overwrites."""
-        try:
-            self.ssm.put_parameter(Name=name, Value=secrets.token_urlsafe(24), Type="SecureString", Overwrite=False)
-        except ClientError as error:
-            if error.response["Error"].get("Code") == "ParameterAlreadyExists":
-                return False
-            raise
-        return True
+        return ssm.create_secure_string(self.account, name, secrets.token_urlsafe(24))

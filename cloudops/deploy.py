@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cloudops import config_store, environment_kinds
-from cloudops.aws import cloudformation, s3
+from cloudops.aws import cloudformation, ec2, s3, ssm
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
@@ -80,15 +80,12 @@ def stage_network(account: AccountSession, vpc_id: str | None, subnet_ids: tuple
 
 def default_network(account: AccountSession) -> tuple[str, list[str]]:
     """The account's default VPC and two of its subnets (for a stage configured with "default")."""
-    ec2 = account.client("ec2")
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    if not vpcs:
+    vpc = ec2.default_vpc(account)
+    if vpc is None:
         raise CloudOpsError(
             f"account {account.account_id} has no default VPC; set VpcId and SubnetIds in the stage's parameter file"
         )
-    vpc = vpcs[0]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    return vpc, sorted(s["SubnetId"] for s in subnets)[:2]
+    return vpc, ec2.subnets(account, vpc)[:2]
 
 
 def image_ref(registry_host: str, release: Release, role: ImageRole) -> str:
@@ -212,10 +209,12 @@ def chained_plan(plan: StackPlan, previous_outputs: dict[str, str], ecs_ami_id: 
 
 def ecs_ami(account: AccountSession) -> str:
     """The region's ECS-optimised AMI, from AWS's public SSM parameter."""
-    try:
-        value: str = account.client("ssm").get_parameter(Name=ECS_AMI_PARAMETER)["Parameter"]["Value"]
-    except Exception as error:  # botocore's ParameterNotFound and friends
-        raise CloudOpsError(f"cannot read {ECS_AMI_PARAMETER} in account {account.account_id}: {error}") from None
+    value = ssm.get_parameter(account, ECS_AMI_PARAMETER)
+    if value is None:
+        raise CloudOpsError(
+            f"account {account.account_id} has no SSM parameter {ECS_AMI_PARAMETER}: its region has no "
+            "ECS-optimised Amazon Linux 2 AMI; choose a region that has one for the stage"
+        )
     return value
 
 

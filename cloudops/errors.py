@@ -82,4 +82,13 @@ class ImageBuildError(CloudOpsError):
 
 
 class TransientError(CloudOpsError):
-    """A failure worth retrying: a registry or engine that dropped the connection or answered 5xx."""
+    """A failure worth retrying: a registry or engine that dropped the connection or answered 5xx.
+
+    The one type the task layer's retry condition reads (``tasks/retry.py``): raise a subclass of it, and
+    a task with ``AWS_RETRIES`` tries again.
+    """
+
+
+class AwsTransientError(TransientError):
+    """An AWS call that failed for a reason worth retrying: throttling, a 5xx, a dropped or timed-out
+    connection. Raised by ``cloudops.aws.errors.translate``; the permanent counterpart is :class:`AwsError`."""

@@ -161,19 +161,8 @@ def upload(account: AccountSession, bucket: str, app: Application, archive: Buil
     key = f"packages/{app.name}/{hex_digest}.tar.zst"
     uploaded = not s3.object_exists(account, bucket, key)
     if uploaded:
-        account.client("s3").upload_file(
-            str(archive.path),
-            bucket,
-            key,
-            ExtraArgs={
-                "ContentType": "application/zstd",
-                "Metadata": {
-                    "commit": archive.manifest.commit,
-                    "version": archive.manifest.version,
-                    "digest": archive.digest,
-                },
-            },
-        )
+        metadata = {"commit": archive.manifest.commit, "version": archive.manifest.version, "digest": archive.digest}
+        s3.upload_file(account, archive.path, bucket, key, "application/zstd", metadata)
         manifest_body = archive.manifest.model_dump_json(indent=2).encode()
         s3.put_object(
             account, bucket, f"packages/{app.name}/{hex_digest}.manifest.json", manifest_body, "application/json"
@@ -196,7 +185,7 @@ def download(account: AccountSession, package: Package, destination: Path) -> Pa
     destination.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "package.tar.zst"
-        account.client("s3").download_file(package.bucket, package.key, str(archive))
+        s3.download_file(account, package.bucket, package.key, archive)
         actual = "sha256:" + _sha256_file(archive)
         if actual != package.digest:
             raise PackagingError(

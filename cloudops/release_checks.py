@@ -3,8 +3,7 @@ its snapshots are shared with the stage's account."""
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
+from cloudops.aws import rds
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.registry import RegistryClient
@@ -29,15 +28,7 @@ def missing_images(registry: RegistryClient, release: Release, names: list[str])
 
 def unshared_snapshots(account: AccountSession, release: Release, environments: list[str]) -> list[str]:
     """Snapshot ids of the release that the stage's account cannot restore."""
-    rds = account.client("rds")
-    visible: set[str] = set()
-    try:
-        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="shared", IncludeShared=True):
-            visible |= {s["DBSnapshotArn"] for s in page["DBSnapshots"]}
-        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
-            visible |= {s["DBSnapshotArn"] for s in page["DBSnapshots"]}
-    except ClientError as error:
-        raise CloudOpsError(f"cannot list the snapshots account {account.account_id} sees: {error}") from None
+    visible = rds.visible_snapshot_arns(account)
     missing = []
     for environment in environments:
         snapshot = release.snapshots.get(environment)

@@ -5,39 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from prefect.tasks import exponential_backoff
 
 from cloudops.errors import TransientError
 
-TRANSIENT_AWS_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-    }
-)
-
 
 def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` is worth a retry: a throttle, a 5xx, a dropped connection."""
+    """Whether ``error`` is worth a retry: a throttle, a 5xx, a dropped connection.
+
+    AWS failures arrive already sorted: the adapters in ``cloudops/aws`` raise ``AwsTransientError`` (a
+    ``TransientError``) for throttling, 5xx and connection errors, and the permanent ``AwsError`` for the rest.
+    The registry client's httpx errors are read here as they are.
+    """
     if isinstance(error, TransientError):
-        return True
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in TRANSIENT_AWS_CODES or status >= 500
-    if isinstance(error, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
         return True
     if isinstance(error, httpx.HTTPStatusError):
         return error.response.status_code == 429 or error.response.status_code >= 500

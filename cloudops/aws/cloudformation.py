@@ -10,6 +10,9 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict
 
+from cloudops.aws.errors import aws_call
+from cloudops.aws.errors import code as _code
+from cloudops.aws.errors import message as _message
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.stacks import Action, ResourceChange, StackError, first_failure, resource_changes
@@ -40,21 +43,14 @@ class ChangeSet(BaseModel):
     changes: tuple[ResourceChange, ...]
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _message(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", ""))
-
-
 def describe(account: AccountSession, stack: str) -> StackInfo | None:
-    try:
-        found = account.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except ClientError as error:
-        if _code(error) == "ValidationError" and "does not exist" in _message(error):
-            return None
-        raise
+    with aws_call(f"describing stack {stack} in account {account.account_id}"):
+        try:
+            found = account.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        except ClientError as error:
+            if _code(error) == "ValidationError" and "does not exist" in _message(error):
+                return None
+            raise
     return StackInfo(
         name=found["StackName"],
         status=found["StackStatus"],
@@ -77,12 +73,13 @@ def validate(account: AccountSession, body: str, template_name: str) -> list[str
     key = (cfn.meta.endpoint_url, account.region, hashlib.sha256(body.encode()).hexdigest())
     if key in _VALID:
         return _VALID[key]
-    try:
-        result = cfn.validate_template(TemplateBody=body)
-    except ClientError as error:
-        if _code(error) == "ValidationError":
-            raise TemplateError(f"template {template_name} does not validate: {_message(error)}") from None
-        raise
+    with aws_call(f"validating template {template_name}"):
+        try:
+            result = cfn.validate_template(TemplateBody=body)
+        except ClientError as error:
+            if _code(error) == "ValidationError":
+                raise TemplateError(f"template {template_name} does not validate: {_message(error)}") from None
+            raise
     _VALID[key] = [p["ParameterKey"] for p in result.get("Parameters", [])]
     return _VALID[key]
 
@@ -98,35 +95,38 @@ def create_change_set(
     """Create a change set and wait for it; None when it changes nothing (and it is deleted)."""
     cfn = account.client("cloudformation")
     name = f"cloudops-{uuid.uuid4().hex[:12]}"
-    try:
-        cfn.create_change_set(
-            StackName=stack,
-            ChangeSetName=name,
-            ChangeSetType="UPDATE" if action is Action.UPDATE else "CREATE",
-            TemplateBody=body,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-        )
-    except ClientError as error:
-        if _code(error) == "ValidationError" and any(marker in _message(error) for marker in NO_CHANGES):
-            return None  # moto answers an unchanged update so; CloudFormation makes a FAILED change set instead
-        if _code(error) == "ValidationError":
-            raise TemplateError(f"stack {stack}: CloudFormation refused the change set: {_message(error)}") from None
-        raise
-    described = _wait_for_change_set(account, stack, name)
-    if described["Status"] == "FAILED":
-        reason = str(described.get("StatusReason", ""))
-        cfn.delete_change_set(StackName=stack, ChangeSetName=name)
-        if any(marker in reason for marker in NO_CHANGES):
-            return None
-        raise StackError(f"change set for stack {stack} failed: {reason}")
-    changes: list[dict[str, Any]] = list(described.get("Changes", []))
-    token = described.get("NextToken")
-    while token:
-        page = cfn.describe_change_set(StackName=stack, ChangeSetName=name, NextToken=token)
-        changes += page.get("Changes", [])
-        token = page.get("NextToken")
+    with aws_call(f"creating a change set for stack {stack} in account {account.account_id}"):
+        try:
+            cfn.create_change_set(
+                StackName=stack,
+                ChangeSetName=name,
+                ChangeSetType="UPDATE" if action is Action.UPDATE else "CREATE",
+                TemplateBody=body,
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            )
+        except ClientError as error:
+            if _code(error) == "ValidationError" and any(marker in _message(error) for marker in NO_CHANGES):
+                return None  # moto answers an unchanged update so; CloudFormation makes a FAILED change set instead
+            if _code(error) == "ValidationError":
+                raise TemplateError(
+                    f"stack {stack}: CloudFormation refused the change set: {_message(error)}"
+                ) from None
+            raise
+        described = _wait_for_change_set(account, stack, name)
+        if described["Status"] == "FAILED":
+            reason = str(described.get("StatusReason", ""))
+            cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+            if any(marker in reason for marker in NO_CHANGES):
+                return None
+            raise StackError(f"change set for stack {stack} failed: {reason}")
+        changes: list[dict[str, Any]] = list(described.get("Changes", []))
+        token = described.get("NextToken")
+        while token:
+            page = cfn.describe_change_set(StackName=stack, ChangeSetName=name, NextToken=token)
+            changes += page.get("Changes", [])
+            token = page.get("NextToken")
     return ChangeSet(stack=stack, name=name, action=action, changes=tuple(resource_changes(changes)))
 
 
@@ -144,19 +144,21 @@ def _wait_for_change_set(account: AccountSession, stack: str, name: str) -> dict
 
 def discard(account: AccountSession, change_set: ChangeSet) -> None:
     """Delete a change set that is not to be executed (a preview)."""
-    account.client("cloudformation").delete_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
+    with aws_call(f"deleting change set {change_set.name} of stack {change_set.stack}"):
+        account.client("cloudformation").delete_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
 
 
 def execute(account: AccountSession, change_set: ChangeSet) -> StackInfo:
     """Execute the change set and wait; on failure, the failing resource and its reason."""
     cfn = account.client("cloudformation")
     started = time.time()
-    cfn.execute_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
     waiter = "stack_update_complete" if change_set.action is Action.UPDATE else "stack_create_complete"
-    try:
-        cfn.get_waiter(waiter).wait(StackName=change_set.stack, WaiterConfig=WAITER)
-    except WaiterError:
-        raise failure(account, change_set.stack, started) from None
+    with aws_call(f"executing change set {change_set.name} of stack {change_set.stack}"):
+        cfn.execute_change_set(StackName=change_set.stack, ChangeSetName=change_set.name)
+        try:
+            cfn.get_waiter(waiter).wait(StackName=change_set.stack, WaiterConfig=WAITER)
+        except WaiterError:
+            raise failure(account, change_set.stack, started) from None
     info = describe(account, change_set.stack)
     assert info is not None
     return info
@@ -165,12 +167,13 @@ def execute(account: AccountSession, change_set: ChangeSet) -> StackInfo:
 def failure(account: AccountSession, stack: str, since: float) -> StackError:
     """The error that says why ``stack`` failed: its first failed resource since ``since``."""
     events = []
-    paginator = account.client("cloudformation").get_paginator("describe_stack_events")
-    for page in paginator.paginate(StackName=stack):
-        for event in page["StackEvents"]:
-            if event["Timestamp"].timestamp() < since - 1:
-                break
-            events.append(event)
+    with aws_call(f"reading the events of stack {stack}"):
+        paginator = account.client("cloudformation").get_paginator("describe_stack_events")
+        for page in paginator.paginate(StackName=stack):
+            for event in page["StackEvents"]:
+                if event["Timestamp"].timestamp() < since - 1:
+                    break
+                events.append(event)
     info = describe(account, stack)
     status = info.status if info else "DELETED"
     found = first_failure(events, stack)
@@ -186,9 +189,10 @@ def delete(account: AccountSession, stack: str) -> bool:
         return False
     cfn = account.client("cloudformation")
     started = time.time()
-    cfn.delete_stack(StackName=stack)
-    try:
-        cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=WAITER)
-    except WaiterError:
-        raise failure(account, stack, started) from None
+    with aws_call(f"deleting stack {stack} in account {account.account_id}"):
+        cfn.delete_stack(StackName=stack)
+        try:
+            cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=WAITER)
+        except WaiterError:
+            raise failure(account, stack, started) from None
     return True

@@ -7,8 +7,8 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from cloudops.aws.errors import aws_call, code, translate
 from cloudops.aws.session import AccountSession
-from cloudops.errors import AwsError
 
 WAITER = {"Delay": 10, "MaxAttempts": 180}
 
@@ -33,10 +33,13 @@ class DbSnapshot(BaseModel):
     created: str = ""
 
 
-def _error(action: str, error: ClientError) -> AwsError:
-    return AwsError(
-        f"RDS {action} failed: {error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"
-    )
+def _wait(account: AccountSession, waiter: str, what: str, **kwargs: str) -> None:
+    """Wait with RDS's ``waiter``; a wait that ends in failure or runs out of time is ``what`` not becoming
+    ready (transient when its last answer was a throttle or a 5xx)."""
+    try:
+        account.client("rds").get_waiter(waiter).wait(**kwargs, WaiterConfig=WAITER)
+    except WaiterError as error:
+        raise translate(error, f"waiting for {what} ({waiter})") from None
 
 
 def _instance(data: dict[str, Any]) -> DbInstance:
@@ -74,7 +77,7 @@ def start_instance(
     """Create an instance (restored from ``from_snapshot`` when given) and wait until it is available."""
     rds = account.client("rds")
     tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-    try:
+    with aws_call(f"RDS start of instance {identifier}"):
         if from_snapshot:
             rds.restore_db_instance_from_db_snapshot(
                 DBInstanceIdentifier=identifier,
@@ -95,7 +98,7 @@ def start_instance(
                 BackupRetentionPeriod=0,
                 Tags=tag_list,
             )
-        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=identifier, WaiterConfig=WAITER)
+        _wait(account, "db_instance_available", f"instance {identifier}", DBInstanceIdentifier=identifier)
         if from_snapshot:
             # A restored instance keeps the master password of the snapshot's source: set this run's.
             rds.modify_db_instance(
@@ -103,84 +106,80 @@ def start_instance(
                 MasterUserPassword=master_password.get_secret_value(),
                 ApplyImmediately=True,
             )
-            rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=identifier, WaiterConfig=WAITER)
+            _wait(account, "db_instance_available", f"instance {identifier}", DBInstanceIdentifier=identifier)
         found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except ClientError as error:
-        raise _error(f"start of instance {identifier}", error) from None
-    except WaiterError as error:
-        raise AwsError(f"instance {identifier} did not become available: {error}") from None
     return _instance(found)
 
 
 def delete_instance(account: AccountSession, identifier: str) -> None:
     """Delete a temporary instance without a final snapshot, and wait until it is gone."""
-    rds = account.client("rds")
-    try:
-        rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
-        rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=identifier, WaiterConfig=WAITER)
-    except ClientError as error:
-        if error.response["Error"].get("Code") == "DBInstanceNotFound":
-            return
-        raise _error(f"deletion of instance {identifier}", error) from None
+    with aws_call(f"RDS deletion of instance {identifier}"):
+        try:
+            account.client("rds").delete_db_instance(
+                DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+            )
+        except ClientError as error:
+            if code(error) == "DBInstanceNotFound":
+                return
+            raise
+        _wait(account, "db_instance_deleted", f"instance {identifier}", DBInstanceIdentifier=identifier)
 
 
 def instance_exists(account: AccountSession, identifier: str) -> bool:
-    try:
-        account.client("rds").describe_db_instances(DBInstanceIdentifier=identifier)
-    except ClientError as error:
-        if error.response["Error"].get("Code") == "DBInstanceNotFound":
-            return False
-        raise _error(f"lookup of instance {identifier}", error) from None
+    with aws_call(f"RDS lookup of instance {identifier}"):
+        try:
+            account.client("rds").describe_db_instances(DBInstanceIdentifier=identifier)
+        except ClientError as error:
+            if code(error) == "DBInstanceNotFound":
+                return False
+            raise
     return True
 
 
 def create_snapshot(account: AccountSession, instance: str, identifier: str, tags: dict[str, str]) -> DbSnapshot:
     """Snapshot ``instance`` as ``identifier`` and wait until the snapshot is available."""
-    rds = account.client("rds")
-    try:
-        rds.create_db_snapshot(
+    with aws_call(f"RDS snapshot {identifier} of {instance}"):
+        account.client("rds").create_db_snapshot(
             DBSnapshotIdentifier=identifier,
             DBInstanceIdentifier=instance,
             Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         )
-        rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=identifier, WaiterConfig=WAITER)
-    except ClientError as error:
-        raise _error(f"snapshot {identifier} of {instance}", error) from None
-    except WaiterError as error:
-        raise AwsError(f"snapshot {identifier} did not become available: {error}") from None
+        _wait(account, "db_snapshot_available", f"snapshot {identifier}", DBSnapshotIdentifier=identifier)
     found = get_snapshot(account, identifier)
     assert found is not None
     return found
 
 
 def get_snapshot(account: AccountSession, identifier: str) -> DbSnapshot | None:
-    try:
-        found = account.client("rds").describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
-    except ClientError as error:
-        if error.response["Error"].get("Code") == "DBSnapshotNotFound":
-            return None
-        raise _error(f"lookup of snapshot {identifier}", error) from None
+    with aws_call(f"RDS lookup of snapshot {identifier}"):
+        try:
+            found = account.client("rds").describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
+        except ClientError as error:
+            if code(error) == "DBSnapshotNotFound":
+                return None
+            raise
     return _snapshot(found[0]) if found else None
 
 
 def latest_snapshot(account: AccountSession, prefix: str, exclude: str = "") -> DbSnapshot | None:
     """The most recent available manual snapshot whose identifier starts with ``prefix``."""
-    paginator = account.client("rds").get_paginator("describe_db_snapshots")
-    snapshots = [
-        _snapshot(s)
-        for page in paginator.paginate(SnapshotType="manual")
-        for s in page["DBSnapshots"]
-        if s["DBSnapshotIdentifier"].startswith(prefix)
-        and s["DBSnapshotIdentifier"] != exclude
-        and s.get("Status") == "available"
-    ]
+    with aws_call(f"RDS listing of the manual snapshots of account {account.account_id}"):
+        paginator = account.client("rds").get_paginator("describe_db_snapshots")
+        snapshots = [
+            _snapshot(s)
+            for page in paginator.paginate(SnapshotType="manual")
+            for s in page["DBSnapshots"]
+            if s["DBSnapshotIdentifier"].startswith(prefix)
+            and s["DBSnapshotIdentifier"] != exclude
+            and s.get("Status") == "available"
+        ]
     return max(snapshots, key=lambda s: (s.created, s.identifier)) if snapshots else None
 
 
 def share_snapshot(account: AccountSession, identifier: str, account_ids: list[str]) -> list[str]:
     """Let ``account_ids`` restore the snapshot; the accounts it is shared with afterwards."""
     rds = account.client("rds")
-    try:
+    with aws_call(f"RDS sharing of snapshot {identifier}"):
         # Only the accounts it is not shared with yet: a re-run writes nothing. (NOTE: real RDS ignores an
         # account already in the list; moto appends it again and soon fails with SharedSnapshotQuotaExceeded.)
         current = shared_with(account, identifier)
@@ -191,12 +190,23 @@ def share_snapshot(account: AccountSession, identifier: str, account_ids: list[s
             )
             return shared_with(account, identifier)
         return current
-    except ClientError as error:
-        raise _error(f"sharing of snapshot {identifier}", error) from None
+
+
+def visible_snapshot_arns(account: AccountSession) -> set[str]:
+    """The ARNs of the manual snapshots the account can restore: its own and those shared with it."""
+    rds = account.client("rds")
+    visible: set[str] = set()
+    with aws_call(f"RDS listing of the snapshots account {account.account_id} sees"):
+        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="shared", IncludeShared=True):
+            visible |= {s["DBSnapshotArn"] for s in page["DBSnapshots"]}
+        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+            visible |= {s["DBSnapshotArn"] for s in page["DBSnapshots"]}
+    return visible
 
 
 def shared_with(account: AccountSession, identifier: str) -> list[str]:
-    result = account.client("rds").describe_db_snapshot_attributes(DBSnapshotIdentifier=identifier)
+    with aws_call(f"RDS lookup of the accounts snapshot {identifier} is shared with"):
+        result = account.client("rds").describe_db_snapshot_attributes(DBSnapshotIdentifier=identifier)
     for attribute in result["DBSnapshotAttributesResult"]["DBSnapshotAttributes"]:
         if attribute["AttributeName"] == "restore":
             return sorted(attribute.get("AttributeValues", []))
@@ -204,8 +214,9 @@ def shared_with(account: AccountSession, identifier: str) -> list[str]:
 
 
 def delete_snapshot(account: AccountSession, identifier: str) -> None:
-    try:
-        account.client("rds").delete_db_snapshot(DBSnapshotIdentifier=identifier)
-    except ClientError as error:
-        if error.response["Error"].get("Code") != "DBSnapshotNotFound":
-            raise _error(f"deletion of snapshot {identifier}", error) from None
+    with aws_call(f"RDS deletion of snapshot {identifier}"):
+        try:
+            account.client("rds").delete_db_snapshot(DBSnapshotIdentifier=identifier)
+        except ClientError as error:
+            if code(error) != "DBSnapshotNotFound":
+                raise

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.loaders import Loader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from cloudops.aws.errors import CONNECTION_ERRORS, is_transient_client_error, translate
 from cloudops.bounded_cache import BoundedCache
 from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
 
@@ -162,10 +163,14 @@ def verify_account(account: AccountSession, *, where: str) -> None:
             f"{where}: no AWS credentials found; set static keys, a profile or a role on {where}"
         ) from None
     except ClientError as error:
+        if is_transient_client_error(error):  # STS throttled or failed: the credentials may be fine
+            raise translate(error, f"{where}: sts:GetCallerIdentity") from None
         raise CredentialsError(
             f"{where}: AWS refused the credentials ({error.response['Error'].get('Code')}: "
             f"{error.response['Error'].get('Message')}); renew or correct the keys of {where}"
         ) from None
+    except CONNECTION_ERRORS as error:
+        raise translate(error, f"{where}: sts:GetCallerIdentity") from None
     except BotoCoreError as error:
         raise AwsError(f"{where}: cannot reach AWS STS ({error}); check the endpoint and network") from None
     if actual != account.account_id:
@@ -190,6 +195,8 @@ def _assume_role_session(base: boto3.Session, credentials: AccountCredentials, n
         try:
             issued = sts.assume_role(**kwargs)["Credentials"]
         except ClientError as error:
+            if is_transient_client_error(error):
+                raise translate(error, f"assuming role {role_arn}") from None
             raise CredentialsError(
                 f"cannot assume role {role_arn} ({error.response['Error'].get('Code')}: "
                 f"{error.response['Error'].get('Message')}); check the role's trust policy and external id"

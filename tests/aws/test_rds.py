@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cloudops.aws import rds
+from cloudops.aws.session import AccountSession
 from sandbox.sandbox import Sandbox
 
 
@@ -28,6 +29,16 @@ def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(san
             assert rds.share_snapshot(build, f"{name}-snap", accounts) == accounts
         everyone = [*accounts, "444444444444"]
         assert rds.share_snapshot(build, f"{name}-snap", everyone) == everyone
+        # The snapshot is visible to its own account and to one it is shared with (the check before a deploy)
+        arn = snapshot_arn(build, f"{name}-snap")
+        assert arn in rds.visible_snapshot_arns(build)
+        assert arn in rds.visible_snapshot_arns(sandbox.account("qa"))
     finally:
         rds.delete_snapshot(build, f"{name}-snap")
         rds.delete_instance(build, name)
+
+
+def snapshot_arn(account: AccountSession, identifier: str) -> str:
+    found = rds.get_snapshot(account, identifier)
+    assert found is not None
+    return found.arn

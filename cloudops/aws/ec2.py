@@ -1,0 +1,23 @@
+"""The EC2 adapter: the account's default VPC and the subnets of a VPC."""
+
+from __future__ import annotations
+
+from cloudops.aws.errors import aws_call
+from cloudops.aws.session import AccountSession
+
+
+def default_vpc(account: AccountSession) -> str | None:
+    """The id of the account's default VPC in its region; None when it has none."""
+    with aws_call(f"looking up the default VPC of account {account.account_id}"):
+        vpcs = account.client("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    return str(vpcs[0]["VpcId"]) if vpcs else None
+
+
+def subnets(account: AccountSession, vpc_id: str) -> list[str]:
+    """The ids of the subnets of ``vpc_id``, sorted."""
+    found: list[str] = []
+    with aws_call(f"listing the subnets of VPC {vpc_id} in account {account.account_id}"):
+        paginator = account.client("ec2").get_paginator("describe_subnets")
+        for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]):
+            found += [subnet["SubnetId"] for subnet in page["Subnets"]]
+    return sorted(found)
