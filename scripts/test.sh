@@ -8,6 +8,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 echo "== ruff"
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
+echo "== import-linter (the layer rules in pyproject.toml)"
+uv run --frozen lint-imports --no-cache
 echo "== mypy"
 uv run --frozen mypy
 echo "== pytest"

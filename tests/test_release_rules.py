@@ -1,0 +1,42 @@
+"""The release flow's rules as pure functions: a promotion still there, a stage's outcome, why a release stops."""
+
+from __future__ import annotations
+
+from cloudops import release_plan
+from cloudops.audit import approval_entry
+from cloudops.deploy import StackOutcome
+from tests.release_records import sample_release
+
+
+def test_a_promotion_counts_as_still_there_only_when_on_record_and_nothing_is_missing() -> None:
+    before = approval_entry(sample_release(), "qa", {}, "approved", "carol")
+    assert release_plan.promotion_still_there(before, [])
+    assert not release_plan.promotion_still_there(before, ["app@sha256:x"])
+    assert not release_plan.promotion_still_there(None, [])
+
+
+def test_a_deployed_stage_lists_the_stacks_that_changed_and_their_endpoints() -> None:
+    stacks = [
+        StackOutcome(
+            stack="a", environment="author", action="UPDATE", executed=True, outputs={"AppEndpoint": "http://a"}
+        ),
+        StackOutcome(stack="l", environment="live", action="UPDATE", executed=False, outputs={}),
+    ]
+    outcome = release_plan.deployed_outcome(
+        "qa", "author-live", stacks, {"k": "v"}, promotion_reused=True, blobs_copied=0
+    )
+    assert outcome.stacks_changed == ("a",)
+    assert outcome.endpoints == {"a": "http://a"}
+    assert (outcome.promoted, outcome.promotion_reused, outcome.config) == (True, True, {"k": "v"})
+
+
+def test_a_release_stops_at_a_rejection_or_no_answer_naming_who_and_why() -> None:
+    release = sample_release()
+    approved = approval_entry(release, "qa", {}, "approved", "carol")
+    rejected = approval_entry(release, "qa", {}, "rejected", "dan", comment="checkout fails")
+    timed_out = approval_entry(release, "staging", {}, "timed-out", "(nobody)")
+    assert release_plan.stop_reason(approved) == ""
+    assert release_plan.stop_reason(rejected) == "rejected in qa by dan: checkout fails"
+    assert release_plan.stop_reason(timed_out) == "timed-out in staging by (nobody)"
+    outcome = release_plan.approved_outcome(release_plan.StageOutcome(stage="qa"), rejected, reused=False)
+    assert (outcome.decision, outcome.approver, outcome.approval_reused) == ("rejected", "dan", False)
