@@ -7,18 +7,19 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from blocks.pipeline import StageTarget
 from cloudops import images, packaging, snapshots
-from cloudops.release import Release, release_markdown, save_release
+from cloudops.release import Release, release_markdown
 from cloudops.settings import load_settings
 from flows.build_images import build_images
 from flows.package import package as package_flow
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.snapshot import snapshot
-from tasks.retry import AWS_RETRIES
+from tasks.records import save_release_record
 from tasks.stages import open_pipeline
 
 
+# Two subflows run concurrently only from tasks. These tasks run flows, so they stay with the flow that composes
+# them (tasks/ may not import flows/).
 @task(name="images", cache_policy=NO_CACHE)
 def images_of(package: packaging.Package) -> dict[str, images.BuiltImage]:
     return build_images(package=package)
@@ -29,11 +30,6 @@ def snapshots_of(
     package: packaging.Package, share_with: list[str] | None, rds_databases: str | None
 ) -> dict[str, snapshots.SnapshotRecord]:
     return snapshot(package=package, share_with=share_with, rds_databases=rds_databases)
-
-
-@task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
-def save(build: StageTarget, release: Release) -> str:
-    return save_release(build.account.session(), build.bucket, release)
 
 
 @flow(name="build-release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -65,7 +61,7 @@ def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_da
         flow_run_id=flow_run.get_id(),
         image_roles=app.images,
     )
-    uri = save(build, release)
+    uri = save_release_record(build, release)
     create_markdown_artifact(
         key="release", markdown=release_markdown(release, uri), description=f"Release {release.id}"
     )

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
 from blocks.loading import load_block
 from blocks.mysql_server import MySqlServer
 from cloudops import datapop, packaging
 from flows.package import package as package_flow
+from tasks.datapop import apply_data_sets
 from tasks.images import unpack_package
 from tasks.stages import open_pipeline
-
-
-@task(name="apply-data-sets", cache_policy=NO_CACHE)
-def apply_data_sets(
-    target: datapop.MySqlTarget, datasets: Path, environment: str, create: bool
-) -> datapop.PopulateReport:
-    return datapop.populate(target, datasets, environment, create=create)
 
 
 @flow(name="populate-data", log_prints=False)

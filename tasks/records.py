@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.pipeline import StageTarget
 from cloudops import audit
-from cloudops.release import Release, load_release
+from cloudops.release import Release, load_release, save_release
 from tasks.retry import AWS_RETRIES
 
 
@@ -27,3 +27,9 @@ def read_trail(build: StageTarget, application: str, version: str | None = None)
 def record(build: StageTarget, entry: audit.AuditEntry) -> str:
     """Append ``entry`` to the trail; its key."""
     return audit.record(build.account.session(), build.bucket, entry)
+
+
+@task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
+def save_release_record(build: StageTarget, release: Release) -> str:
+    """Write the release record to the build account's bucket (``latest`` names it too); its location."""
+    return save_release(build.account.session(), build.bucket, release)
