@@ -28,6 +28,7 @@ from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
+from cloudops.settings import Stage
 from flows.runtime.notify import notify_pending_approval
 from tasks.deploy import preview_deploy, stage_network
 from tasks.records import read_release, record
@@ -80,17 +81,7 @@ def await_approval(
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
     if flow_run.get_run_count() <= 1:  # not again when a suspended run starts over after its answer
         notify_pending_approval(release.version, stage, next_stages, digests)
-    answer = None
-    attempt = 0
-    while answer is None:
-        attempt += 1
-        given = wait_for_answer(description, deadline, poll_interval, key=f"approval-{attempt}")
-        if given is None:
-            break
-        if approvals.refuses_self_approval(config, started_by, given):
-            logger.warning("%s started this release and %s forbids self-approval: asking again", started_by, stage)
-            continue
-        answer = given
+    answer = first_valid_answer(config, stage, started_by, description, deadline, poll_interval)
     verdict = approvals.verdict(answer, timeout_seconds)
     entry = audit.approval_entry(
         release,
@@ -112,6 +103,22 @@ def await_approval(
     if verdict.decision == "approved":
         announce_approval(app.name, release.version, stage, next_stages, digests, verdict.actor, trigger_promotion)
     return entry
+
+
+def first_valid_answer(
+    config: Stage, stage: str, started_by: str, description: str, deadline: float, poll_interval: int
+) -> Answer | None:
+    """The first answer the stage accepts (a self-approval where it is forbidden is refused and asked again);
+    None when the deadline passes first."""
+    attempt = 0
+    while True:
+        attempt += 1
+        given = wait_for_answer(description, deadline, poll_interval, key=f"approval-{attempt}")
+        if given is None or not approvals.refuses_self_approval(config, started_by, given):
+            return given
+        get_run_logger().warning(
+            "%s started this release and %s forbids self-approval: asking again", started_by, stage
+        )
 
 
 def wait_for_answer(description: str, deadline: float, poll_interval: int, key: str) -> Answer | None:

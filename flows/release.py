@@ -77,25 +77,12 @@ def release(
         + (", ".join(rebuilt) if rebuilt else "nothing rebuilt, the package, images and snapshots were there")
     )
     outcomes: list[StageOutcome] = []
+    timing = (approval_timeout_seconds, approval_poll_seconds)
     for stage in path:
         outcome = promote_and_deploy(pipeline, built, stage, deploy_kind, run_actor(started_by), progress)
         stopped = ""
         if stage != path[-1]:
-            approval, reused = approval_of(
-                pipeline,
-                built,
-                stage,
-                deploy_kind,
-                started_by,
-                (approval_timeout_seconds, approval_poll_seconds),
-                progress,
-            )
-            when = f"{approval.at:%Y-%m-%d %H:%M} UTC"
-            progress(
-                f"{stage}: approved before by {approval.actor} ({when}); not asked again"
-                if reused
-                else f"{stage}: {approval.decision} by {approval.actor}"
-            )
+            approval, reused = approval_of(pipeline, built, stage, deploy_kind, started_by, timing, progress)
             outcome = release_plan.approved_outcome(outcome, approval, reused)
             stopped = release_plan.stop_reason(approval)
         outcomes.append(outcome)
@@ -152,6 +139,7 @@ def approval_of(
     trail = read_trail(pipeline.build, pipeline.application.name, built.version)
     approval = reusable_approval(trail, built.version, stage, release_digests(built))
     if approval is not None:
+        progress(f"{stage}: approved before by {approval.actor} ({approval.at:%Y-%m-%d %H:%M} UTC); not asked again")
         return approval, True
     progress(f"{stage}: waiting for approval (the form of the await-approval run in the UI)")
     timeout_seconds, poll_seconds = timing
@@ -165,6 +153,7 @@ def approval_of(
         trigger_promotion=False,  # this flow promotes the release itself, right after
         deploy_kind=kind,
     )
+    progress(f"{stage}: {answer.decision} by {answer.actor}")
     return answer, False
 
 
