@@ -71,6 +71,17 @@ def validate_templates(account: AccountSession, kind: str) -> None:
         cloudformation.validate(account, template_body(name), name)
 
 
+def check_teardown(stage: str, kind: str, allowed: bool, confirm: str, stacks: list[str]) -> None:
+    """A teardown deletes nothing unless the stage allows it and ``confirm`` names exactly the stage and kind."""
+    if not allowed:
+        raise CloudOpsError(
+            f"teardown of stage {stage!r} is not allowed by its configuration (teardown_allowed = false in "
+            "cloudops.toml); nothing was deleted"
+        )
+    if confirm != f"{stage}/{kind}":
+        raise CloudOpsError(f"to delete {', '.join(stacks)}, pass confirm={stage}/{kind}; nothing was deleted")
+
+
 def stage_network(account: AccountSession, vpc_id: str | None, subnet_ids: tuple[str, ...]) -> tuple[str, list[str]]:
     """The stage's configured VPC and subnets, or its account's default VPC."""
     if vpc_id:

@@ -30,7 +30,7 @@ from cloudops.promotion import release_digests
 from cloudops.release import Release
 from cloudops.settings import Stage
 from flows.runtime.notify import notify_pending_approval
-from tasks.deploy import preview_deploy, stage_network
+from tasks.deploy import preview_deploy, registry_host, stage_network
 from tasks.records import read_release, record
 from tasks.stages import open_pipeline, open_stage
 
@@ -144,7 +144,7 @@ def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: s
     try:
         target = open_stage(pipeline.settings, stage)
         network = stage_network(target)
-        plans = deploy.plans(kind, stage, target.bucket, release, target.account.registry_login().host, network)
+        plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network)
         return preview_deploy(target.account, plans, deploy.stack_tags(release.application, stage, release.version))
     except CloudOpsError as error:
         return f"(no preview: {error})\n"

@@ -22,6 +22,7 @@ from tasks.deploy import (
     ensure_secrets,
     publish_endpoints,
     read_config_keys,
+    registry_host,
     stage_network,
     validate_templates,
 )
@@ -61,7 +62,7 @@ def deploy_environment(
     for name, keys in read_config_keys(target, list(kind_spec.config_files)).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = stage_network(target)
-    plans = deploy.plans(kind, stage, target.bucket, release, target.account.registry_login().host, network)
+    plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network)
     validate_templates(target.account, kind)
     for secret in ensure_secrets(target, plans):
         logger.info("created the database password parameter %s (SecureString)", secret)

@@ -7,7 +7,6 @@ from prefect.runtime import flow_run
 
 from cloudops import audit, config_store, deploy
 from cloudops.environment_kinds import KindName
-from cloudops.errors import CloudOpsError
 from cloudops.settings import load_settings
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -27,13 +26,7 @@ def teardown_environment(stage: str, kind: KindName = "author-live", confirm: st
     app, stage_config = settings.require_application(), settings.stage(stage)
     created = deploy.teardown_stacks(kind, app.name, stage)
     stacks = [stack for stack, _ in created]
-    if not stage_config.teardown_allowed:
-        raise CloudOpsError(
-            f"teardown of stage {stage!r} is not allowed by its configuration (teardown_allowed = false in "
-            "cloudops.toml); nothing was deleted"
-        )
-    if confirm != f"{stage}/{kind}":
-        raise CloudOpsError(f"to delete {', '.join(stacks)}, pass confirm={stage}/{kind!s}; nothing was deleted")
+    deploy.check_teardown(stage, kind, stage_config.teardown_allowed, confirm, stacks)
     pipeline = open_pipeline(stage, settings=settings)
     account = pipeline.stage(stage).account
     deleted = [stack for stack in stacks if delete_stack(account, stack)]

@@ -104,3 +104,9 @@ def ensure_secrets(target: StageTarget, plans: list[deploy.StackPlan]) -> list[s
 def ecs_ami(target: StageTarget) -> str:
     """The region's ECS-optimised AMI (AWS's public SSM parameter)."""
     return deploy.ecs_ami(target.account.session())
+
+
+@task(name="registry-host", task_run_name="registry-host-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def registry_host(target: StageTarget) -> str:
+    """The host of the stage's registry, which the deployed task definitions pull from (ECR's login on AWS)."""
+    return target.account.registry_login().host

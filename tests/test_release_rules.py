@@ -40,3 +40,19 @@ def test_a_release_stops_at_a_rejection_or_no_answer_naming_who_and_why() -> Non
     assert release_plan.stop_reason(timed_out) == "timed-out in staging by (nobody)"
     outcome = release_plan.approved_outcome(release_plan.StageOutcome(stage="qa"), rejected, reused=False)
     assert (outcome.decision, outcome.approver, outcome.approval_reused) == ("rejected", "dan", False)
+
+
+def test_a_teardown_needs_the_stage_to_allow_it_and_the_exact_confirmation() -> None:
+    import pytest
+
+    from cloudops.deploy import check_teardown
+    from cloudops.errors import CloudOpsError
+
+    stacks = ["commerce-qa-author", "commerce-qa-live"]
+    check_teardown("qa", "author-live", True, "qa/author-live", stacks)
+    with pytest.raises(CloudOpsError, match="teardown of stage 'prod' is not allowed by its configuration"):
+        check_teardown("prod", "author-live", False, "prod/author-live", stacks)
+    with pytest.raises(
+        CloudOpsError, match="to delete commerce-qa-author, commerce-qa-live, pass confirm=qa/author-live"
+    ):
+        check_teardown("qa", "author-live", True, "qa", stacks)
