@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,21 +11,18 @@ from pydantic import TypeAdapter
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
 from cli.in_process import runs_flows
+from cli.options import ConfigFile
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
+from cli.sandbox_command import sandbox_app
 from cloudops.environment_kinds import names_text
 from cloudops.errors import CloudOpsError
 from cloudops.settings import config_path, load_settings
-from sandbox.sandbox import PARTS, Sandbox
-from sandbox.state import sandbox_dir
 
 app = typer.Typer(
     help="cloudops-flows: the release pipeline of a container application on multi-account AWS.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-)
-sandbox_app = typer.Typer(
-    help="The local sandbox: real servers on 127.0.0.1 standing in for AWS.", no_args_is_help=True
 )
 blocks_app = typer.Typer(help="The per-account credential blocks.", no_args_is_help=True)
 accounts_app = typer.Typer(help="The stage accounts of cloudops.toml.", no_args_is_help=True)
@@ -35,86 +30,6 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(deployments_app, name="deployments")
-
-
-SandboxDir = Annotated[
-    Path | None,
-    typer.Option("--dir", help="The sandbox folder [default: $CLOUDOPS_SANDBOX_DIR or ./.sandbox]."),
-]
-ConfigFile = Annotated[
-    Path | None,
-    typer.Option("--config", help="The configuration file [default: $CLOUDOPS_CONFIG_FILE or ./cloudops.toml]."),
-]
-
-
-def _sandbox(directory: Path | None, config: Path | None, auto_ports: bool = False) -> Sandbox:
-    return Sandbox(directory or sandbox_dir(), load_settings(config or config_path()), auto_ports=auto_ports)
-
-
-@sandbox_app.command("up")
-@friendly
-def sandbox_up(
-    directory: SandboxDir = None,
-    config: ConfigFile = None,
-    auto_ports: Annotated[bool, typer.Option(help="Pick free ports instead of the defaults.")] = False,
-    parts: Annotated[
-        list[str] | None, typer.Option("--part", help=f"Start only these parts ({', '.join(PARTS)}).")
-    ] = None,
-) -> None:
-    """Start the sandbox (harmless when it runs), initialise every account, save the credential blocks."""
-    started = time.monotonic()
-    sandbox = _sandbox(directory, config, auto_ports)
-    chosen = parts or list(PARTS)
-    sandbox.up(chosen, report=lambda line: typer.echo(f"  {line}"))
-    if "moto" in chosen:
-        sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
-    if "prefect" in chosen and "moto" in chosen:
-        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
-
-        saved = save_sandbox_blocks_in_its_server(sandbox)
-        typer.echo(f"  blocks saved in Prefect: {', '.join(f'{s}={b}' for s, b in saved.items())}")
-    typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")
-    if "prefect" in chosen:
-        typer.echo(f"Prefect UI: {sandbox.state.prefect_api_url.removesuffix('/api')}")
-    typer.echo('use it from a shell with: eval "$(cloudops sandbox env)"')
-
-
-@sandbox_app.command("down")
-@friendly
-def sandbox_down(
-    directory: SandboxDir = None,
-    config: ConfigFile = None,
-    purge: Annotated[bool, typer.Option(help="Also delete the sandbox's data.")] = False,
-) -> None:
-    """Stop every part of the sandbox; no process is left behind."""
-    sandbox = _sandbox(directory, config)
-    if purge:
-        sandbox.purge()
-        typer.echo(f"sandbox stopped and {sandbox.root} deleted")
-        return
-    leftovers = sandbox.down()
-    typer.echo("sandbox stopped" + (f" (and {len(leftovers)} stray process(es) killed)" if leftovers else ""))
-
-
-@sandbox_app.command("status")
-@friendly
-def sandbox_status(directory: SandboxDir = None, config: ConfigFile = None) -> None:
-    """Whether each part answers; exits 0 only when every part does."""
-    sandbox = _sandbox(directory, config)
-    rows = sandbox.status()
-    width = max(len(row.name) for row in rows)
-    for row in rows:
-        typer.echo(f"{row.name:<{width}}  {'up  ' if row.answers else 'DOWN'}  {row.address}")
-    if not all(row.answers for row in rows):
-        raise typer.Exit(1)
-
-
-@sandbox_app.command("env")
-@friendly
-def sandbox_env(directory: SandboxDir = None, config: ConfigFile = None) -> None:
-    """Print the export lines a shell needs to use the sandbox (no password is printed)."""
-    for line in _sandbox(directory, config).env_lines():
-        typer.echo(line)
 
 
 @blocks_app.command("register")
