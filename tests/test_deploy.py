@@ -18,7 +18,7 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release, release_key
 from cloudops.stage_slots import limit_name
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 from tests.ops_helpers import approve
 
 T = TypeVar("T")
