@@ -35,7 +35,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stdout + up.stderr
         assert (
             "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
-            "rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
+            "mysql=cloudops-mysql-server/sandbox-mariadb, rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
         )
         assert "account 444444444444 (prod): 8 created" in up.stdout
         state = SandboxState.load(root)
