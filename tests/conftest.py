@@ -144,19 +144,6 @@ def release(
         yield build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser tests last: they release the session's build into QA and staging, and the deploy tests
-    expect stages that release has not reached yet (test_release, named after them, already runs later).
-    Just before them, the other tests of the UI's Prefect server, so it runs only at the end of the session."""
-
-    def order(item: pytest.Item) -> int:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
-            return 2
-        return 1 if "ui_server" in getattr(item, "fixturenames", ()) else 0
-
-    items.sort(key=order)
-
-
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[UiServer]:
     """`prefect server start` with its UI on 127.0.0.1, as the sandbox starts it, on a free port (browser tests)."""

@@ -19,6 +19,7 @@ from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
 from cloudops.aws import rds, s3
+from cloudops.image_copy import copy_image
 from cloudops.promotion import PromotionRefusedError, release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, release_key
@@ -121,11 +122,30 @@ def blobs_of(sandbox: Sandbox, release: Release) -> dict[str, list[str]]:
     return found
 
 
+def in_repositories_of_its_own(sandbox: Sandbox, release: Release) -> Release:
+    """A copy of ``release`` with a version of its own, whose images are in build repositories of their own
+    (mounted from the built ones, so nothing is built again): no stage has them, whatever was promoted before."""
+    suffix = uuid.uuid4().hex[:6]
+    own = {name: f"{name}-{suffix}" for name in release_digests(release)}
+    with registry(sandbox, "build") as reader, registry(sandbox, "build") as writer:
+        for name, repository in own.items():
+            copy_image(reader, name, writer, repository, release.images[name].digest)
+    images = {
+        own.get(name, name): image.model_copy(update={"name": own.get(name, name)})
+        for name, image in release.images.items()
+    }
+    copy = release.model_copy(update={"version": f"{release.version}-{suffix}", "images": images})
+    key = release_key(copy.application, copy.version)
+    s3.put_object(sandbox.account("build"), BUILD_BUCKET, key, copy.model_dump_json().encode(), "application/json")
+    return copy
+
+
 def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_missing(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
     from flows.promote import promote
 
+    release = in_repositories_of_its_own(sandbox, release)
     digests = release_digests(release)
     # Given the release in staging, approved there, and not yet in prod
     promote(version=release.version, to_stage="qa")
