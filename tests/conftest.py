@@ -32,6 +32,14 @@ TEST_PARTS = ("moto", "registries", "mariadb", "docker")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-randomly shuffles the tests (that is what it is here for) and by default also reseeds ``random``
+    before each test. Prefect names flow runs with coolname, which draws from ``random``: reseeded, each test's
+    runs would be named as the runs of the tests before it. Nothing here needs ``random`` replayed."""
+    if config.pluginmanager.hasplugin("randomly"):
+        config.option.randomly_reset_seed = False
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(CONFIG_FILE)
