@@ -13,4 +13,7 @@ uv run --frozen lint-imports --no-cache
 echo "== mypy"
 uv run --frozen mypy
 echo "== pytest"
+# In a random order, a new one each run (pytest-randomly, on whenever it is installed): the header's
+# "Using --randomly-seed=N" replays a failing order with `bash scripts/test.sh -p randomly --randomly-seed=N`;
+# `-p no:randomly` runs the tests in file order.
 uv run --frozen pytest "$@"

@@ -2,17 +2,16 @@
 
 Tests get fresh names (a repository, a bucket, a block) rather than fresh servers. The suite's
 sandbox is separate from any demo sandbox that may be running, since its ports are picked free.
+What the tests share besides fixtures lives in helper modules (tests/app_source.py, tests/ops_helpers.py ...):
+no test module imports another test module or this one (tests/test_layout.py checks it).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,20 @@ from sandbox import prefect_server
 from sandbox.processes import stop, sweep, wait_until
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER
+from tests.app_source import CONFIG_FILE, ReleaseSource, make_app_repo, write_app_config
+from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
 
-REPO = Path(__file__).resolve().parent.parent
-CONFIG_FILE = REPO / "cloudops.toml"
 TEST_PARTS = ("moto", "registries", "mariadb", "docker")
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-randomly shuffles the tests (that is what it is here for) and by default also reseeds ``random``
+    before each test. Prefect names flow runs with coolname, which draws from ``random``: reseeded, each test's
+    runs would be named as the runs of the tests before it. Nothing here needs ``random`` replayed."""
+    if config.pluginmanager.hasplugin("randomly"):
+        config.option.randomly_reset_seed = False
 
 
 @pytest.fixture(scope="session")
@@ -84,42 +91,6 @@ def mysql_target(sandbox: Sandbox, request: pytest.FixtureRequest) -> MySqlTarge
     )
 
 
-EXAMPLE = REPO / "examples" / "commerce"
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
-        "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
-    }
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def make_app_repo(repo: Path) -> Path:
-    """A git repository holding a copy of the example application at its root, one commit on main."""
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", "__pycache__"))
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "Commerce 1.0")
-    return repo
-
-
-def write_app_config(folder: Path, repo: Path) -> Path:
-    """cloudops.toml with the application pointed at ``repo``."""
-    text = CONFIG_FILE.read_text()
-    text = text.replace('repository = "."', f'repository = "{repo}"').replace(
-        'subdirectory = "examples/commerce"', 'subdirectory = ""'
-    )
-    path = folder / "cloudops.toml"
-    path.write_text(text)
-    return path
-
-
 @pytest.fixture
 def app_repo(tmp_path: Path) -> Path:
     return make_app_repo(tmp_path / "commerce-src")
@@ -131,15 +102,6 @@ def app_config(tmp_path: Path, app_repo: Path, monkeypatch: pytest.MonkeyPatch) 
     path = write_app_config(tmp_path, app_repo)
     monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(path))
     return load_settings(path)
-
-
-@dataclass(frozen=True)
-class ReleaseSource:
-    """The session's application repository and configuration, shared by the slow build tests."""
-
-    repo: Path
-    config: Path
-    settings: Settings
 
 
 @pytest.fixture(scope="session")
@@ -188,32 +150,6 @@ def release(
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
         patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
         yield build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser tests last: they release the session's build into QA and staging, and the deploy tests
-    expect stages that release has not reached yet (test_release, named after them, already runs later).
-    Just before them, the other tests of the UI's Prefect server, so it runs only at the end of the session."""
-
-    def order(item: pytest.Item) -> int:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
-            return 2
-        return 1 if "ui_server" in getattr(item, "fixturenames", ()) else 0
-
-    items.sort(key=order)
-
-
-# A fresh server's start took over 120 s here while the suite and others ran beside it (the sandbox allows 300 s too).
-SERVER_START_TIMEOUT = 300.0
-
-
-@dataclass(frozen=True)
-class UiServer:
-    api_url: str
-
-    @property
-    def ui_url(self) -> str:
-        return self.api_url.removesuffix("/api")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.settings import Settings, load_settings
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 
 BUILD_BUCKET = "cloudops-build-111111111111"
 
@@ -45,6 +45,12 @@ def approve(
             ticket=ticket,
         ),
     )
+
+
+def reject_earlier(sandbox: Sandbox, release: Release, *stages: str) -> None:
+    """Record a rejection as the last decision in ``stages``, so the release has to ask there again."""
+    for stage in stages:
+        approve(sandbox, release, stage, release_digests(release), decision="rejected")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from cloudops.release import Release
 from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAME, create_automations
 from flows.await_approval import announce_approval
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from cloudops.release import load_release
 from sandbox.blocks import SANDBOX_MYSQL_BLOCK, SANDBOX_RDS_DATA
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER
-from tests.conftest import ReleaseSource, git
+from tests.app_source import ReleaseSource, git
 
 pytestmark = pytest.mark.slow
 

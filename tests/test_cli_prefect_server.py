@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 

@@ -12,7 +12,7 @@ import pytest
 from cloudops.datapop import MySqlTarget, applied, discover, populate
 from cloudops.errors import DataSetError
 from cloudops.sql import SqlSyntaxError, split_statements
-from tests.conftest import EXAMPLE
+from tests.app_source import EXAMPLE
 
 
 def query(target: MySqlTarget, sql: str) -> list[tuple[Any, ...]]:

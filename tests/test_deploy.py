@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,20 +20,24 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
+from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
 
 pytestmark = pytest.mark.slow
 
 
-def copy_images(sandbox: Sandbox, release: Release, to_stage: str, names: list[str]) -> None:
-    """Test set-up standing in for the promote flow (which needs approvals): copy by digest, build to stage."""
-    source, target = sandbox.state.registries["build"], sandbox.state.registries[to_stage]
-    with (
-        RegistryClient(source.login()) as reader,
-        RegistryClient(target.login()) as writer,
-    ):
-        for name in names:
-            copy_image(reader, name, writer, name, release.images[name].digest)
+@pytest.fixture
+def app(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> OpsApp:
+    """An application of its own (the session's images under another name): its stacks, config store entries
+    and trail start empty, whatever the release tests deployed of the session's application before."""
+    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
+
+
+def stack_names(account: AccountSession) -> list[tuple[str, str]]:
+    summaries = account.client("cloudformation").list_stacks()["StackSummaries"]
+    return sorted((s["StackName"], s["StackStatus"]) for s in summaries)
 
 
 def next_release(sandbox: Sandbox, release: Release, stage: str) -> Release:
@@ -63,36 +69,45 @@ def container_images(account: AccountSession, task_definition: str) -> dict[str,
     return {c["name"]: c["image"] for c in found["containerDefinitions"]}
 
 
-def test_a_release_not_in_the_stage_registry_touches_no_stack(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release
-) -> None:
+def test_a_release_not_in_the_stage_registry_touches_no_stack(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
 
-    with pytest.raises(
-        ReleaseNotPromotedError, match=r"images not in staging's registry .*app@sha256:.*Promote it first"
-    ):
-        deploy_environment(stage="staging", version=release.version, kind="author-live")
+    # An app image no test ever pushes: staging's registry does not have it, whatever was promoted there before
+    absent = "sha256:" + hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    release = app.releases[0].model_copy(
+        update={
+            "version": f"{app.releases[0].version}-absent",
+            "images": {
+                **app.releases[0].images,
+                "app": app.releases[0].images["app"].model_copy(update={"digest": absent}),
+            },
+        }
+    )
+    save_release(sandbox.account("build"), BUILD_BUCKET, release)
     staging = sandbox.account("staging")
-    assert cloudformation.describe(staging, "commerce-staging-author") is None
-    assert staging.client("cloudformation").list_stacks()["StackSummaries"] == []
+    before = stack_names(staging)
+    with pytest.raises(ReleaseNotPromotedError, match=rf"images not in staging's registry .*app@{absent}.*Promote it"):
+        deploy_environment(stage="staging", version=release.version, kind="author-live")
+    assert cloudformation.describe(staging, f"{app.name}-staging-author") is None
+    assert stack_names(staging) == before
 
 
-def test_author_live_deploys_then_a_second_deploy_changes_nothing(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release
-) -> None:
+def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
 
-    copy_images(sandbox, release, "qa", ["app", "broker"])
+    release = app.releases[0]
+
+    app.copy_images(release, "qa", ["app", "broker"])
     first = deploy_environment(stage="qa", version=release.version, kind="author-live")
     assert [(o.stack, o.action, o.executed) for o in first] == [
-        ("commerce-qa-author", "create", True),
-        ("commerce-qa-live", "create", True),
+        (f"{app.name}-qa-author", "create", True),
+        (f"{app.name}-qa-live", "create", True),
     ]
     qa = sandbox.account("qa")
     ecs = qa.client("ecs")
     registry = sandbox.state.registries["qa"].address
     for environment in ("author", "live"):
-        stack = f"commerce-qa-{environment}"
+        stack = f"{app.name}-qa-{environment}"
         service = ecs.describe_services(cluster=stack, services=["app"])["services"][0]
         assert container_images(qa, service["taskDefinition"]) == {
             "app": f"{registry}/app@{release.images['app'].digest}"
@@ -101,7 +116,7 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
         resources = physical_ids(qa, stack)
         database = qa.client("rds").describe_db_instances(DBInstanceIdentifier=resources["Database"])["DBInstances"][0]
         balancer = qa.client("elbv2").describe_load_balancers(LoadBalancerArns=[resources["LoadBalancer"]])
-        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", "commerce", environment))
+        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", app.name, environment))
         assert published == {
             "app_endpoint": f"http://{balancer['LoadBalancers'][0]['DNSName']}",
             "database_endpoint": database["Endpoint"]["Address"],
@@ -121,8 +136,8 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
     later = next_release(sandbox, release, "qa")
     updated = deploy_environment(stage="qa", version=later.version, kind="author-live")
     assert [(o.stack, o.action, o.executed) for o in updated] == [
-        ("commerce-qa-author", "update", True),
-        ("commerce-qa-live", "update", True),
+        (f"{app.name}-qa-author", "update", True),
+        (f"{app.name}-qa-live", "update", True),
     ]
     for outcome in updated:
         after = physical_ids(qa, outcome.stack)
@@ -141,7 +156,7 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
         # NOTE: CloudFormation also modifies AppService to run the new task definition (a rolling update;
         # the change set it lists is tested with Stubber in test_deploy_stack.py); moto leaves the service
         # on the old revision, so the service is not checked here.
-        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", "commerce", outcome.environment))
+        published = config_store.SsmConfigStore(qa).get(config_store.path("qa", app.name, outcome.environment))
         assert (
             published["database_endpoint"]
             == first[0 if outcome.environment == "author" else 1].outputs["DatabaseEndpoint"]
@@ -168,69 +183,76 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(
     lines: list[str] = []
     kept = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
     assert kept.executed and kept.action == "update"
-    parameters = cloudformation.describe(qa, "commerce-qa-author").parameters  # type: ignore[union-attr]
+    parameters = cloudformation.describe(qa, f"{app.name}-qa-author").parameters  # type: ignore[union-attr]
     assert parameters["DbSnapshotIdentifier"] == release.snapshots["author"].arn
     assert parameters["AppImage"] == author_plan.parameters["AppImage"]
     assert any("keeping its database" in line for line in lines)
 
 
-def test_bad_input_is_refused_before_any_stack(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
+def test_bad_input_is_refused_before_any_stack(app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment
+
+    release = app.releases[0]
 
     with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
         deploy_environment(stage="production", version=release.version)
     with pytest.raises(ParameterTypeError, match="kind: Input should be 'author-live', 'single-instance' or"):
         deploy_environment(stage="qa", version=release.version, kind="lambda")
-    with pytest.raises(CloudOpsError, match=r"releases/commerce/no-such-version.json does not exist"):
+    with pytest.raises(CloudOpsError, match=rf"releases/{app.name}/no-such-version.json does not exist"):
         deploy_environment(stage="qa", version="no-such-version")
     with pytest.raises(CloudOpsError, match="teardown of stage 'prod' is not allowed by its configuration"):
         teardown_environment(stage="prod", kind="author-live", confirm="prod/author-live")
 
 
-def test_teardown_needs_the_confirmation_then_deletes(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release
-) -> None:
+def test_teardown_needs_the_confirmation_then_deletes(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment
 
-    copy_images(sandbox, release, "staging", ["app", "broker", "mysql"])
+    release = app.releases[0]
+
+    app.copy_images(release, "staging", ["app", "broker", "mysql"])
     deploy_environment(stage="staging", version=release.version, kind="single-instance")
     staging = sandbox.account("staging")
-    assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
+    assert cloudformation.describe(staging, f"{app.name}-staging-single-instance") is not None
     store = config_store.SsmConfigStore(staging)
-    prefix = config_store.path("staging", "commerce", "single-instance")
+    prefix = config_store.path("staging", app.name, "single-instance")
     published = store.get(prefix)
     assert {k: v for k, v in published.items() if k != "db-password"} == {
-        "cluster": "commerce-staging-single-instance",
+        "cluster": f"{app.name}-staging-single-instance",
         "database_endpoint": "127.0.0.1",  # MySQL runs in the task, next to the app
         "database_port": "3306",
         "broker_endpoint": "tcp://127.0.0.1:1883",
-        "stack": "commerce-staging-single-instance",
+        "stack": f"{app.name}-staging-single-instance",
     }
     with pytest.raises(CloudOpsError, match="pass confirm=staging/single-instance; nothing was deleted"):
         teardown_environment(stage="staging", kind="single-instance", confirm="yes")
-    assert cloudformation.describe(staging, "commerce-staging-single-instance") is not None
+    assert cloudformation.describe(staging, f"{app.name}-staging-single-instance") is not None
     assert teardown_environment(stage="staging", kind="single-instance", confirm="staging/single-instance") == [
-        "commerce-staging-single-instance"
+        f"{app.name}-staging-single-instance"
     ]
-    assert cloudformation.describe(staging, "commerce-staging-single-instance") is None
+    assert cloudformation.describe(staging, f"{app.name}-staging-single-instance") is None
     assert store.get(prefix) == {"db-password": published["db-password"]}  # the endpoints are gone
 
 
 def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_down(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+    sandbox: Sandbox, app: OpsApp
 ) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment
 
-    copy_images(sandbox, release, "qa", ["app", "mysql"])
+    release = app.releases[0]
+    qa = sandbox.account("qa")
+    # The lookup stacks are named by stage, not by application: a run before this one (in the same session)
+    # leaves the prerequisites (teardown keeps them), unchanged by this deploy
+    kept = cloudformation.describe(qa, "lookup-qa-prerequisites") is not None
+
+    app.copy_images(release, "qa", ["app", "mysql"])
     outcomes = deploy_environment(stage="qa", version=release.version, kind="lookup-service")
     assert [(o.stack, o.action, o.executed) for o in outcomes] == [
-        ("lookup-qa-prerequisites", "create", True),
+        ("lookup-qa-prerequisites", "update" if kept else "create", not kept),
         ("lookup-qa", "create", True),
     ]
-    qa = sandbox.account("qa")
     prerequisites, service = outcomes
     assert prerequisites.outputs["EnvBucketName"] == "lookup-qa-env-222222222222"  # from the stage's parameter file
     # The service stack runs on the region's ECS-optimised AMI (AWS's public SSM parameter) and mounts the
@@ -252,12 +274,12 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
         "app": f"{registry}/app@{release.images['app'].digest}",
     }
     store = config_store.SsmConfigStore(qa)
-    assert store.get(config_store.path("qa", "commerce", "lookup")) == {"cluster": "lookup-qa", "stack": "lookup-qa"}
+    assert store.get(config_store.path("qa", app.name, "lookup")) == {"cluster": "lookup-qa", "stack": "lookup-qa"}
 
     # Teardown deletes the service; the prerequisites (the environment file's bucket, the data on EFS) stay
     assert teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service") == ["lookup-qa"]
     assert cloudformation.describe(qa, "lookup-qa") is None
-    assert store.get(config_store.path("qa", "commerce", "lookup")) == {}
+    assert store.get(config_store.path("qa", app.name, "lookup")) == {}
     assert cloudformation.describe(qa, "lookup-qa-prerequisites") is not None
     again = deploy_environment(stage="qa", version=release.version, kind="lookup-service")
     assert [(o.stack, o.action, o.executed) for o in again] == [
@@ -268,22 +290,24 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
 
 
 def test_a_template_that_does_not_validate_fails_the_deploy_and_touches_nothing(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, app: OpsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.deploy_environment import deploy_environment
+
+    release = app.releases[0]
 
     # The packaged templates, one of them with a typo in a reference, stand in for a template edited by hand
     shutil.copytree(Path(str(deploy.TEMPLATES)), tmp_path, dirs_exist_ok=True)
     broken = tmp_path / "single-instance.yaml"
     broken.write_text(broken.read_text().replace("Cluster: !Ref Cluster", "Cluster: !Ref Clustr", 1))
     monkeypatch.setattr(deploy, "TEMPLATES", tmp_path)
-    copy_images(sandbox, release, "qa", ["app", "broker", "mysql"])
+    app.copy_images(release, "qa", ["app", "broker", "mysql"])
 
     # NOTE: moto validates with cfn-lint; CloudFormation says "Template format error: Unresolved resource
     # dependencies [Clustr] in the Resources block of the template". Either way the flow stops here.
     with pytest.raises(cloudformation.TemplateError, match=r"template single-instance does not validate: .*Clustr"):
         deploy_environment(stage="qa", version=release.version, kind="single-instance")
     qa = sandbox.account("qa")
-    assert cloudformation.describe(qa, "commerce-qa-single-instance") is None
+    assert cloudformation.describe(qa, f"{app.name}-qa-single-instance") is None
     with pytest.raises(ClientError, match="ParameterNotFound"):  # not even the database password was created
-        qa.client("ssm").get_parameter(Name=config_store.path("qa", "commerce", "single-instance", "db-password"))
+        qa.client("ssm").get_parameter(Name=config_store.path("qa", app.name, "single-instance", "db-password"))

@@ -21,7 +21,7 @@ from cloudops.netutil import free_port, free_ports
 from cloudops.registry import RegistryClient, TagConflictError
 from sandbox.docker_engine import client as docker_client
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource, git
+from tests.app_source import ReleaseSource, git
 
 pytestmark = pytest.mark.slow
 

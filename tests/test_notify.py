@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from cloudops.errors import CloudOpsError
 from flows.runtime.notify import FAILURE_HOOKS, notify_pending_approval
 from sandbox.sandbox import Sandbox
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 
 TOKEN = "webhook-token-" + uuid.uuid4().hex
 

@@ -14,7 +14,7 @@ from cloudops.aws import s3
 from cloudops.errors import DataSetError, PackagingError
 from cloudops.settings import Application, Settings
 from sandbox.sandbox import Sandbox
-from tests.conftest import git
+from tests.app_source import git
 
 
 def app_of(settings: Settings) -> Application:

@@ -18,10 +18,10 @@ from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from sandbox.sandbox import Sandbox
+from tests.app_source import ReleaseSource
+from tests.approvals import answer_from_another_process, paused_run
 from tests.background import Background
-from tests.conftest import ReleaseSource
-from tests.ops_helpers import approve
-from tests.test_approval import answer_from_another_process, paused_run
+from tests.ops_helpers import reject_earlier
 
 pytestmark = pytest.mark.slow
 BUCKET = "cloudops-build-111111111111"
@@ -32,12 +32,6 @@ def release_in_background(**parameters: Any) -> Background:
     from flows.release import release
 
     return Background(release, timeout=900, ref="main", approval_poll_seconds=1, **parameters)
-
-
-def reject_earlier(sandbox: Sandbox, release: Release, *stages: str) -> None:
-    """Record a rejection as the last decision in ``stages``, so the release has to ask there again."""
-    for stage in stages:
-        approve(sandbox, release, stage, release_digests(release), decision="rejected")
 
 
 def trail(sandbox: Sandbox, release: Release) -> list[audit.AuditEntry]:

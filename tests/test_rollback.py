@@ -12,7 +12,7 @@ from cloudops.aws import cloudformation
 from cloudops.release import Release, save_release
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 from cloudops.errors import ConfigurationError, UnknownStageError
 from cloudops.settings import ImageRoles, load_settings
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 
 STAGES = """
 [stages.build]

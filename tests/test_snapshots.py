@@ -15,7 +15,7 @@ from sandbox.blocks import SANDBOX_RDS_DATA
 from sandbox.rds_databases import snapshot_database
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER
-from tests.conftest import git
+from tests.app_source import git
 
 
 def snapshot_rows(sandbox: Sandbox, snapshot: str, sql: str) -> list[tuple[object, ...]]:

@@ -18,8 +18,8 @@ from prefect.variables import Variable
 from cloudops.stage_slots import StageBusyError, holder_variable, limit_name
 from flows.runtime.stage_slot import stage_slot
 from sandbox.sandbox import Sandbox
+from tests.app_source import CONFIG_FILE
 from tests.background import Background
-from tests.conftest import CONFIG_FILE
 from tests.polling import eventually
 
 

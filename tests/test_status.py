@@ -20,7 +20,7 @@ from cloudops.release_status import (
     status_text,
 )
 from sandbox.sandbox import Sandbox
-from tests.conftest import ReleaseSource
+from tests.app_source import ReleaseSource
 from tests.ops_helpers import OpsApp, make_ops_app
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

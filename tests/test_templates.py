@@ -14,7 +14,7 @@ import pytest
 from cloudops import deploy
 from cloudops.aws.session import AccountSession
 from sandbox.sandbox import Sandbox
-from tests.conftest import REPO
+from tests.app_source import REPO
 
 TEMPLATES = ["author-live", "single-instance", "lookup-prerequisites", "lookup-service"]
 DIGEST = "sha256:" + "ab" * 32

@@ -21,7 +21,7 @@ from cloudops.errors import AccountMismatchError, MissingBlockError, UnknownStag
 from cloudops.settings import Settings
 from sandbox.sandbox import Sandbox
 from sandbox.state import SANDBOX_SECRET_ACCESS_KEY
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 from tests.polling import eventually
 
 

@@ -1,7 +1,7 @@
 """Fixtures of the browser tests: a real Prefect server with its UI, the blocks in it, screenshots.
 
-The Prefect test harness serves the API only, so these tests use `ui_server` (tests/conftest.py): `prefect server
-start` as the sandbox starts it, on a free port, once per session.
+The Prefect test harness serves the API only, so these tests use `ui_server` (tests/conftest.py; its type in
+tests/ui_servers.py): `prefect server start` as the sandbox starts it, on a free port, once per session.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from sandbox.sandbox import Sandbox
 from tests.browser.prefect_ui import Screenshots
-from tests.conftest import UiServer
+from tests.ui_servers import UiServer
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output" / "browser"
 _written: list[Path] = []

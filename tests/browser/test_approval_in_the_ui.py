@@ -23,9 +23,10 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release
 from cloudops.settings import Settings
 from sandbox.sandbox import Sandbox
+from tests.app_source import ReleaseSource
 from tests.browser import prefect_ui as ui
-from tests.conftest import ReleaseSource, UiServer
-from tests.test_release import reject_earlier
+from tests.ops_helpers import reject_earlier
+from tests.ui_servers import UiServer
 
 pytestmark = pytest.mark.slow
 

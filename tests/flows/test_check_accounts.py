@@ -6,7 +6,7 @@ import pytest
 
 from flows.check_accounts import check_accounts
 from sandbox.sandbox import Sandbox
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 
 
 def test_every_stage_is_verified_and_described(

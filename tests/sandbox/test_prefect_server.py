@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from tests.conftest import UiServer
+from tests.ui_servers import UiServer
 
 
 @task(cache_policy=NO_CACHE)

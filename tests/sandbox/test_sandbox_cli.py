@@ -15,7 +15,7 @@ from sandbox.errors import PortInUseError
 from sandbox.processes import processes_naming
 from sandbox.sandbox import Sandbox
 from sandbox.state import SandboxState
-from tests.conftest import CONFIG_FILE
+from tests.app_source import CONFIG_FILE
 
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 
