@@ -34,16 +34,7 @@ def approve(
     audit.record(
         sandbox.account("build"),
         BUILD_BUCKET,
-        audit.AuditEntry(
-            kind="approval",
-            application=release.application,
-            version=release.version,
-            stage=stage,
-            actor=actor,
-            digests=digests,
-            decision=decision,
-            ticket=ticket,
-        ),
+        audit.approval_entry(release, stage, digests, decision, actor, ticket=ticket),
     )
 
 
