@@ -11,3 +11,7 @@ class SandboxError(CloudOpsError):
 
 class PortInUseError(SandboxError):
     """A sandbox part's port is taken by another process."""
+
+
+class TaskNotFoundError(SandboxError):
+    """An ECS task id that the sandbox's Docker engine runs no container of."""

@@ -1,0 +1,337 @@
+"""The ECS runtime's Docker side, on the sandbox's real dockerd and a real stage registry.
+
+The image is made of this machine's own binaries (tests/host_image.py) and pushed to QA's registry, so every
+task pulls it by digest with QA's login, as an ECS task in the QA account pulls from QA's ECR.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import docker
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from cloudops.images import push
+from sandbox.docker_engine import client as docker_client
+from sandbox.ecs_runtime import docker_tasks
+from sandbox.ecs_runtime.docker_tasks import (
+    container_logs,
+    ensure_network,
+    list_tasks,
+    reap_exited,
+    start_task,
+    stop_task,
+    task_state,
+)
+from sandbox.ecs_runtime.networks import SUBNETS, network_name, remove_network
+from sandbox.ecs_runtime.task_specs import ContainerSpec, HealthCheck, TaskSpec, TaskState
+from sandbox.ecs_runtime.task_states import docker_time
+from sandbox.errors import TaskNotFoundError
+from sandbox.sandbox import Sandbox
+from tests.host_image import context
+from tests.polling import eventually
+
+RUN = "cloudops.test.run"
+# An HTTP server that answers with its NAME and stops at SIGTERM (a pid 1 without a handler ignores it).
+SERVER = """
+import http.server, os, signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ["NAME"].encode()
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Answer).serve_forever()
+"""
+FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), flush=True)"
+UP = HealthCheck(
+    command=["CMD-SHELL", "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/')\""],
+    interval=1,
+    timeout=2,
+    retries=3,
+)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    engine: docker.DockerClient
+    sandbox: Sandbox
+    image: str
+    network: str
+    run: str
+
+    def task(
+        self, *containers: ContainerSpec, aliases: tuple[str, ...] = (), labels: dict[str, str] | None = None
+    ) -> TaskSpec:
+        return TaskSpec(
+            task_id=uuid.uuid4().hex,
+            labels={RUN: self.run, "cloudops.ecs.account": "222222222222", **(labels or {})},
+            network=self.network,
+            aliases=list(aliases),
+            containers=list(containers),
+            registry=self.sandbox.state.registries["qa"].login(),
+        )
+
+    def server(self, name: str, **fields: object) -> ContainerSpec:
+        command = ["python3", "-c", SERVER]
+        environment = {"NAME": name, "PORT": "8080"}
+        return ContainerSpec(
+            name=name, image=self.image, command=command, environment=environment, port_mappings=[8080], **fields
+        )
+
+    def shell(self, name: str, script: str, **fields: object) -> ContainerSpec:
+        return ContainerSpec(**{"name": name, "image": self.image, "command": ["/bin/sh", "-c", script], **fields})
+
+    def ours(self) -> list[object]:
+        return list(self.engine.containers.list(all=True, filters={"label": [f"{RUN}={self.run}"]}))
+
+
+@pytest.fixture(scope="module")
+def probe_image(sandbox: Sandbox) -> str:
+    """The host-made image in QA's registry, by digest."""
+    engine = docker_client(sandbox.state)
+    qa = sandbox.state.registries["qa"]
+    tag = f"{qa.address}/ecs-probe-{uuid.uuid4().hex[:8]}:v1"
+    engine.images.build(fileobj=context(), custom_context=True, tag=tag, rm=True)
+    digest = push(engine, tag, qa.login(), lambda line: None)
+    engine.images.remove(tag)  # each task pulls it again, from QA's registry
+    return f"{tag.rsplit(':', 1)[0]}@{digest}"
+
+
+@pytest.fixture
+def cluster(sandbox: Sandbox, probe_image: str) -> Iterator[Cluster]:
+    """A fresh cluster network; every container of the test's tasks, and the network, removed afterwards."""
+    engine = docker_client(sandbox.state)
+    run = uuid.uuid4().hex[:10]
+    name = network_name("222222222222", f"test-{run}")
+    ensure_network(engine, name, {RUN: run})
+    box = Cluster(engine, sandbox, probe_image, name, run)
+    try:
+        yield box
+    finally:
+        for container in engine.containers.list(all=True, filters={"label": [f"{RUN}={run}"]}):
+            container.remove(force=True)
+        remove_network(engine, name)
+        engine.close()
+
+
+def http_get(ip: str, port: int) -> str:
+    with socket.create_connection((ip, port), timeout=3) as connection:
+        connection.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return b"".join(iter(lambda: connection.recv(4096), b"")).decode().rsplit("\r\n\r\n", 1)[-1]
+
+
+def finished(cluster: Cluster, task_id: str, container: str) -> list[str] | None:
+    """The container's log lines once it has exited; None while it runs."""
+    state = task_state(cluster.engine, task_id)
+    if next(c for c in state.containers if c.name == container).status != "STOPPED":
+        return None
+    return [line for _, line in container_logs(cluster.engine, task_id, container, None)]
+
+
+def test_b_waits_for_a_healthy_and_reaches_it_on_localhost(cluster: Cluster) -> None:
+    spec = cluster.task(
+        cluster.server("a", health_check=UP),
+        cluster.shell(
+            "b", f"python3 -c '{FETCH}' http://127.0.0.1:8080/", essential=False, depends_on=[("a", "HEALTHY")]
+        ),
+    )
+
+    state = start_task(cluster.engine, spec)
+
+    assert state.last_status == "RUNNING", state.model_dump_json(indent=1)
+    assert state.health == "HEALTHY"  # b was started only once a was healthy
+    assert eventually("b's answer from a", lambda: finished(cluster, spec.task_id, "b")) == ["a"]
+    a, b = (cluster.engine.api.inspect_container(f"cloudops-ecs-{spec.task_id}-{n}")["State"] for n in "ab")
+    first_healthy = min(docker_time(p["End"]) for p in a["Health"]["Log"] if p["ExitCode"] == 0)  # type: ignore[type-var]
+    assert first_healthy <= docker_time(b["StartedAt"])  # type: ignore[operator]
+    assert [c.exit_code for c in task_state(cluster.engine, spec.task_id).containers] == [None, 0]
+
+
+def test_the_host_reaches_the_task_and_another_task_reaches_it_by_its_alias(cluster: Cluster) -> None:
+    broker = start_task(cluster.engine, cluster.task(cluster.server("broker", health_check=UP), aliases=("broker",)))
+    assert broker.last_status == "RUNNING" and broker.ip is not None
+    assert ipaddress.ip_address(broker.ip) in SUBNETS
+
+    assert eventually("the broker's answer", lambda: _answer(broker.ip or "", 8080)) == "broker"
+    client = cluster.task(cluster.shell("client", f"python3 -c '{FETCH}' http://broker:8080/"))
+    start_task(cluster.engine, client)
+    assert eventually("the client's fetch", lambda: finished(cluster, client.task_id, "client")) == ["broker"]
+
+
+def _answer(ip: str, port: int) -> str | None:
+    try:
+        return http_get(ip, port)
+    except OSError:
+        return None
+
+
+def test_a_digest_missing_from_the_registry_stops_the_task_and_leaves_nothing(cluster: Cluster) -> None:
+    missing = cluster.image.rsplit("@", 1)[0] + "@sha256:" + "0" * 64
+    spec = cluster.task(cluster.server("app"), cluster.shell("sidecar", "sleep 60", image=missing))
+
+    state = start_task(cluster.engine, spec)
+
+    assert state.last_status == "STOPPED"
+    assert state.stopped_reason is not None
+    assert state.stopped_reason.startswith(f"CannotPullContainerError: {missing}: ")
+    assert "manifest unknown" in state.stopped_reason or "not found" in state.stopped_reason
+    assert [c.reason is not None for c in state.containers] == [False, True]
+    assert cluster.ours() == []
+    with pytest.raises(TaskNotFoundError):
+        task_state(cluster.engine, spec.task_id)
+
+
+def test_the_pull_uses_the_tasks_registry_login_even_for_an_image_pulled_before(cluster: Cluster) -> None:
+    # Given the image pulled and run once with QA's own login
+    first = start_task(cluster.engine, cluster.task(cluster.shell("app", "exit 0")))
+    stop_task(cluster.engine, first.task_id, "done", timeout=1)
+    # When a task presents prod's password to QA's registry
+    qa = cluster.sandbox.state.registries["qa"]
+    prod = cluster.sandbox.state.registries["prod"]
+    spec = cluster.task(cluster.shell("app", "exit 0")).model_copy(
+        update={"registry": qa.login(password=prod.password)}
+    )
+    state = start_task(cluster.engine, spec)
+    # Then the registry refuses it, and nothing runs
+    assert state.last_status == "STOPPED"
+    assert state.stopped_reason is not None and state.stopped_reason.startswith("CannotPullContainerError: ")
+    assert f"{qa.address} refused" in state.stopped_reason and "(401)" in state.stopped_reason
+    assert cluster.ours() == []
+    # And an image of another registry is refused before any pull
+    with pytest.raises(ValidationError, match="is not in the task's registry"):
+        TaskSpec.model_validate(spec.model_dump() | {"registry": prod.login()})
+
+
+def test_an_essential_container_that_exits_is_reaped_and_the_rest_stopped(cluster: Cluster) -> None:
+    spec = cluster.task(
+        cluster.shell("sidecar", "trap 'exit 0' TERM; while :; do sleep 0.2; done", essential=False),
+        cluster.shell("worker", "echo working; sleep 2; echo giving up; exit 3"),
+    )
+    assert start_task(cluster.engine, spec).last_status == "RUNNING"
+    last_logs: dict[str, list[str]] = {}
+
+    def keep_logs(state: TaskState) -> None:
+        for container in state.containers:
+            lines = container_logs(cluster.engine, state.task_id, container.name)
+            last_logs[container.name] = [text for _, text in lines]
+        first = container_logs(cluster.engine, state.task_id, "worker")[0][0]
+        last_logs["worker since its first line"] = [
+            t for _, t in container_logs(cluster.engine, state.task_id, "worker", first)
+        ]
+
+    reaped = eventually("the worker's exit reaped", lambda: reap_exited(cluster.engine, keep_logs) or None, 30)
+
+    assert [s.task_id for s in reaped] == [spec.task_id]
+    assert reaped[0].stopped_reason == "Essential container in task exited"
+    assert {c.name: (c.status, c.exit_code) for c in reaped[0].containers} == {
+        "sidecar": ("STOPPED", 0),  # stopped by SIGTERM, which its trap answers with 0
+        "worker": ("STOPPED", 3),
+    }
+    assert last_logs["worker"] == ["working", "giving up"]
+    assert last_logs["worker since its first line"] == ["giving up"]
+    assert cluster.ours() == []
+
+
+def test_stop_task_removes_every_container_of_the_task(cluster: Cluster) -> None:
+    spec = cluster.task(
+        cluster.server("app"), cluster.shell("sidecar", "trap 'exit 0' TERM; while :; do sleep 0.2; done")
+    )
+    running = start_task(cluster.engine, spec)
+    assert running.last_status == "RUNNING" and len(cluster.ours()) == 3  # the holder and two containers
+
+    stopped = stop_task(cluster.engine, spec.task_id, "Scaling activity initiated by (deployment ecs-svc/1)")
+
+    assert stopped.last_status == "STOPPED"
+    assert stopped.stopped_reason == "Scaling activity initiated by (deployment ecs-svc/1)"
+    assert [c.exit_code for c in stopped.containers] == [0, 0]
+    assert cluster.ours() == []
+    assert list_tasks(cluster.engine, {RUN: cluster.run}) == []
+
+
+def test_list_tasks_finds_tasks_by_their_labels_from_a_new_client(cluster: Cluster) -> None:
+    sleeper = "trap 'exit 0' TERM; while :; do sleep 0.2; done"
+    web = [
+        start_task(cluster.engine, cluster.task(cluster.shell("app", sleeper), labels={"cloudops.ecs.service": "web"}))
+        for _ in range(2)
+    ]
+    start_task(cluster.engine, cluster.task(cluster.shell("app", sleeper), labels={"cloudops.ecs.service": "worker"}))
+
+    # A runtime that restarts has only Docker's labels to go by
+    again = docker_client(cluster.sandbox.state)
+    found = list_tasks(again, {RUN: cluster.run, "cloudops.ecs.service": "web"})
+
+    assert [t.task_id for t in found] == [t.task_id for t in web]
+    assert all(t.last_status == "RUNNING" and t.labels["cloudops.ecs.service"] == "web" for t in found)
+    assert len(list_tasks(again, {RUN: cluster.run})) == 3
+    again.close()
+
+
+def test_each_cluster_network_is_made_once_internal_with_a_subnet_of_its_own(sandbox: Sandbox) -> None:
+    engine = docker_client(sandbox.state)
+    names = [network_name("333333333333", f"net-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    try:
+        ids = [ensure_network(engine, name, {"cloudops.ecs.cluster": name}) for name in names]
+        assert ensure_network(engine, names[0], {}) == ids[0]
+        networks = [engine.networks.get(i).attrs for i in ids]
+        subnets = [ipaddress.IPv4Network(n["IPAM"]["Config"][0]["Subnet"]) for n in networks]
+        assert all(subnet.subnet_of(SUBNETS) for subnet in subnets) and subnets[0] != subnets[1]
+        assert all(n["Internal"] and n["Labels"]["cloudops.sandbox"] == "ecs" for n in networks)
+    finally:
+        for name in names:
+            remove_network(engine, name)
+        engine.close()
+
+
+def test_a_spec_is_checked_when_it_is_made() -> None:
+    image = "127.0.0.1:5002/app@sha256:" + "a" * 64
+    login = {"url": "http://127.0.0.1:5002", "username": "AWS", "password": SecretStr("x")}
+
+    def spec(*containers: dict[str, object]) -> TaskSpec:
+        return TaskSpec.model_validate({"task_id": "t1", "network": "n", "containers": containers, "registry": login})
+
+    with pytest.raises(ValidationError, match="is not registry/repository@sha256"):
+        spec({"name": "a", "image": "127.0.0.1:5002/app:latest"})
+    with pytest.raises(ValidationError, match="dependsOn has a cycle"):
+        spec(
+            {"name": "a", "image": image, "depends_on": [("b", "START")]},
+            {"name": "b", "image": image, "depends_on": [("a", "START")]},
+        )
+    with pytest.raises(ValidationError, match="depends on unknown containers"):
+        spec({"name": "a", "image": image, "depends_on": [("c", "START")]})
+    with pytest.raises(ValidationError, match="no container is essential"):
+        spec({"name": "a", "image": image, "essential": False})
+    ordered = spec({"name": "a", "image": image, "depends_on": [("b", "HEALTHY")]}, {"name": "b", "image": image})
+    assert [c.name for c in ordered.start_order()] == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "health", "condition", "expected"),
+    [
+        ("running", 0, None, "START", True),
+        ("running", 0, None, "COMPLETE", False),
+        ("exited", 1, None, "COMPLETE", True),
+        ("exited", 1, None, "SUCCESS", "it exited with 1"),
+        ("exited", 0, None, "SUCCESS", True),
+        ("running", 0, "starting", "HEALTHY", False),
+        ("running", 0, "healthy", "HEALTHY", True),
+        ("running", 0, "unhealthy", "HEALTHY", "it became unhealthy"),
+        ("running", 0, None, "HEALTHY", "it has no health check"),
+    ],
+)
+def test_dependency_conditions(status: str, code: int, health: str | None, condition: str, expected: object) -> None:
+    state: dict[str, object] = {"Status": status, "ExitCode": code}
+    if health:
+        state["Health"] = {"Status": health}
+    assert docker_tasks.condition_met({"State": state}, condition) == expected  # type: ignore[arg-type]
+
+
+def test_docker_times() -> None:
+    assert docker_time("0001-01-01T00:00:00Z") is None
+    parsed = docker_time("2026-12-01T09:20:56.123456789Z")
+    assert parsed == datetime(2026, 12, 1, 9, 20, 56, 123456, tzinfo=UTC)
