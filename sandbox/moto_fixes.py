@@ -32,6 +32,9 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
+from sandbox import moto_ecs_fixes
+from sandbox.ecs_runtime import runtime as ecs_runtime
+
 _execute_change_set = CloudFormationBackend.execute_change_set
 _update_task_definition = TaskDefinition.update_from_cloudformation_json
 
@@ -62,13 +65,16 @@ def update_task_definition(
     properties = dict(cloudformation_json["Properties"])
     for key in ("ContainerDefinitions", "Volumes"):
         properties[key] = remap_nested_keys(properties.get(key, []), pascal_to_camelcase)
-    return _update_task_definition(
+    updated = _update_task_definition(
         original_resource=original_resource,
         new_resource_name=new_resource_name,
         cloudformation_json={**cloudformation_json, "Properties": properties},
         account_id=account_id,
         region_name=region_name,
     )
+    if updated.arn != original_resource.arn:
+        moto_ecs_fixes.follow_new_task_definition(account_id, region_name, original_resource.arn, updated.arn)
+    return updated
 
 
 def access_point_id(self: Any) -> str:
@@ -82,6 +88,8 @@ PATCHES: list[tuple[type, str, object]] = [
 ]
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
+moto_ecs_fixes.apply()
 
 if __name__ == "__main__":
+    ecs_runtime.start_from_environment()
     main()

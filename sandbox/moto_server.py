@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import httpx
 
+from sandbox.ecs_runtime.config import CONFIG_ENV as ECS_RUNTIME_ENV
+from sandbox.ecs_runtime.config import LOOPBACK_NET_ENV
 from sandbox.processes import spawn
 from sandbox.state import SandboxState
 
 
+def ecs_runtime_config(state: SandboxState) -> Path:
+    """Where the sandbox tells its ECS runtime (in moto's process) the Docker engine and each account's registry."""
+    return state.root / "ecs-runtime.json"
+
+
 def start(state: SandboxState) -> int:
-    # moto.server with the fix in sandbox/moto_fixes.py (stack outputs after a change set)
+    # moto.server with the fixes in sandbox/moto_fixes.py, and the ECS runtime in the same process
     command = [sys.executable, "-m", "sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
-    return spawn(command, state.logs / "moto.log")
+    env = {
+        **os.environ,
+        ECS_RUNTIME_ENV: str(ecs_runtime_config(state)),
+        LOOPBACK_NET_ENV: f"127.{77 + state.moto_port % 150}",  # its load balancers' addresses
+    }
+    return spawn(command, state.logs / "moto.log", env=env)
 
 
 def answers(state: SandboxState) -> bool:

@@ -106,10 +106,25 @@ class Sandbox:
             except SandboxError as error:
                 errors.append(f"{part}: {error}")
         self.state.save()
+        self.write_ecs_runtime_config()
         if errors:
             raise SandboxError("the sandbox did not start:\n" + "\n".join(errors))
         self.write_client_config()
         return self.state
+
+    def write_ecs_runtime_config(self) -> None:
+        """What the ECS runtime needs: the Docker engine, and each account's own registry and login."""
+        from sandbox.ecs_runtime.config import AccountRuntime, RuntimeConfig
+
+        accounts = {}
+        for stage, registry in self.state.registries.items():
+            login = registry.login()
+            accounts[self.settings.stage(stage).account_id] = AccountRuntime(
+                stage=stage, registry_url=login.url, username=login.username, password=login.password
+            )
+        RuntimeConfig(docker_host=self.state.docker_host, accounts=accounts).save(
+            moto_server.ecs_runtime_config(self.state)
+        )
 
     def _start(self, part: str) -> None:
         state = self.state

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 from pathlib import Path
 
 import docker
@@ -28,8 +29,18 @@ def network_name(account: str, cluster: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "-", f"cloudops-ecs-{account}-{cluster}")
 
 
+# Docker lets two networks have one name: tasks started at once would each make one, and a container then
+# joins an ambiguous name. One creation at a time in this process (the runtime is the only creator).
+_creating = threading.Lock()
+
+
 def ensure_network(client: docker.DockerClient, name: str, labels: dict[str, str]) -> str:
     """The id of the network ``name``, created (bridge, internal, a free 10.212.N.0/24) when missing."""
+    with _creating:
+        return _ensure_network(client, name, labels)
+
+
+def _ensure_network(client: docker.DockerClient, name: str, labels: dict[str, str]) -> str:
     existing = _find(client, name)
     if existing is not None:
         return existing

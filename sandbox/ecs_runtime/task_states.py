@@ -41,7 +41,12 @@ def container_name(task_id: str, container: str) -> str:
 
 def task_containers(client: docker.DockerClient, task_id: str) -> list[Any]:
     """The task's Docker containers, running or not (holder included)."""
-    return list(client.containers.list(all=True, filters={"label": [f"{TASK}={task_id}"]}))
+    for _ in range(3):  # a container removed between the listing and its inspection: list again
+        try:
+            return list(client.containers.list(all=True, filters={"label": [f"{TASK}={task_id}"]}))
+        except NotFound:
+            continue
+    return []
 
 
 def task_state(client: docker.DockerClient, task_id: str) -> TaskState:
@@ -107,11 +112,12 @@ def task_health(checked: list[ContainerState]) -> HealthStatus:
 def list_tasks(client: docker.DockerClient, labels: dict[str, str]) -> list[TaskState]:
     """The tasks whose labels include ``labels`` (all the runtime's tasks for ``{}``), oldest first."""
     filters = [f"{SANDBOX_LABEL}={ECS_LABEL_VALUE}", f"{ROLE}=holder", *(f"{k}={v}" for k, v in labels.items())]
-    holders = client.containers.list(all=True, filters={"label": filters})
+    # sparse: no inspect of each container here, so one removed between the listing and its inspection is skipped
+    holders = client.containers.list(all=True, filters={"label": filters}, sparse=True)
     states = []
     for holder in sorted(holders, key=lambda h: h.attrs["Created"]):
         try:
-            states.append(task_state(client, holder.labels[TASK]))
+            states.append(task_state(client, holder.attrs["Labels"][TASK]))
         except TaskNotFoundError:
             continue  # removed meanwhile
     return states

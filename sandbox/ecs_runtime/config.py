@@ -1,0 +1,36 @@
+"""What the sandbox tells its ECS runtime: the Docker engine, and each account's own registry and login.
+
+Written by the sandbox (``Sandbox.write_ecs_runtime_config``) as a file of mode 0600, named to moto's
+process by an environment variable; read again at each round, so registries started later count.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
+
+CONFIG_ENV = "CLOUDOPS_ECS_RUNTIME"
+LOOPBACK_NET_ENV = "CLOUDOPS_LB_NET"  # the first two octets of the sandbox's load balancer addresses
+
+
+class AccountRuntime(BaseModel):
+    stage: str
+    registry_url: str
+    username: str
+    password: SecretStr
+
+
+class RuntimeConfig(BaseModel):
+    """What the sandbox tells the runtime (a file of mode 0600): its Docker engine and each account's registry."""
+
+    docker_host: str
+    accounts: dict[str, AccountRuntime]
+
+    def save(self, path: Path) -> None:
+        data = self.model_dump(mode="json")
+        for account, runtime in self.accounts.items():
+            data["accounts"][account]["password"] = runtime.password.get_secret_value()
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(data))

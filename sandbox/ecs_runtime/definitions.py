@@ -1,0 +1,110 @@
+"""From an ECS task definition to the Docker task that runs it, and from what runs back to what ECS reports.
+
+The environment is the task definition's, then its environment files (read from the account's bucket),
+then its secrets (from the account's parameter store), as ECS resolves them. Images are pulled from the
+account's own registry with the account's own login.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sandbox.ecs_runtime import moto_view
+from sandbox.ecs_runtime.config import AccountRuntime
+from sandbox.ecs_runtime.moto_view import ServiceView
+from sandbox.ecs_runtime.networks import network_name as cluster_network
+from sandbox.ecs_runtime.task_specs import ContainerSpec, HealthCheck, RegistryAuth, TaskSpec, TaskState
+
+RUNTIME_LABEL = "cloudops.ecs"
+SERVICE_LABEL = "cloudops.ecs.service"
+TASK_DEFINITION_LABEL = "cloudops.ecs.task-definition"
+DEPLOYMENT_LABEL = "cloudops.ecs.deployment"
+ACCOUNT_LABEL = "cloudops.ecs.account"
+
+
+def network_name(view: ServiceView) -> str:
+    """One Docker network per cluster (a Service Connect namespace of its own), created by the sandbox."""
+    return cluster_network(view.account, view.cluster)
+
+
+def environment(view: ServiceView, container: dict[str, Any]) -> dict[str, str]:
+    values = {item["name"]: str(item["value"]) for item in container.get("environment", [])}
+    for item in container.get("environmentFiles", []):
+        values.update(moto_view.environment_file(view.account, str(item["value"])))
+    for item in container.get("secrets", []):
+        values[item["name"]] = moto_view.secret(view.account, view.region, str(item["valueFrom"]))
+    return values
+
+
+def health_check(container: dict[str, Any]) -> HealthCheck | None:
+    check = container.get("healthCheck")
+    if not check:
+        return None
+    return HealthCheck(
+        command=list(check["command"]),
+        interval=int(check.get("interval", 30)),
+        timeout=int(check.get("timeout", 5)),
+        retries=int(check.get("retries", 3)),
+        start_period=int(check.get("startPeriod", 0)),
+    )
+
+
+def container_spec(view: ServiceView, container: dict[str, Any]) -> ContainerSpec:
+    return ContainerSpec(
+        name=str(container["name"]),
+        image=str(container["image"]),
+        essential=bool(container.get("essential", True)),
+        command=container.get("command"),
+        entry_point=container.get("entryPoint"),
+        environment=environment(view, container),
+        depends_on=[(d["containerName"], d["condition"]) for d in container.get("dependsOn", [])],
+        health_check=health_check(container),
+        port_mappings=[int(p["containerPort"]) for p in container.get("portMappings", [])],
+        mounts=[],
+    )
+
+
+def task_spec(view: ServiceView, account: AccountRuntime) -> TaskSpec:
+    """A new task of the service's current task definition."""
+    return TaskSpec(
+        task_id=uuid.uuid4().hex,
+        labels={
+            RUNTIME_LABEL: "1",
+            ACCOUNT_LABEL: view.account,
+            SERVICE_LABEL: view.arn,
+            TASK_DEFINITION_LABEL: view.task_definition_arn,
+            DEPLOYMENT_LABEL: view.deployment_id,
+        },
+        network=network_name(view),
+        aliases=list(view.aliases),
+        containers=[container_spec(view, c) for c in view.containers],
+        registry=RegistryAuth(url=account.registry_url, username=account.username, password=account.password),
+    )
+
+
+def observed(task: TaskState) -> dict[str, Any]:
+    """A task as describe-tasks reports it."""
+    return {
+        "task_definition": task.labels.get(TASK_DEFINITION_LABEL, ""),
+        "deployment_id": task.labels.get(DEPLOYMENT_LABEL, ""),
+        "last_status": task.last_status,
+        "health": task.health,
+        "ip": task.ip,
+        "stopped_reason": task.stopped_reason or "",
+        "started_at": task.started_at,
+        "stopped_at": task.stopped_at,
+        "containers": [
+            {
+                "name": c.name,
+                "image": c.image,
+                "imageDigest": c.image_digest or "",
+                "lastStatus": c.status,
+                "exitCode": c.exit_code,
+                "healthStatus": c.health,
+                "reason": c.reason or "",
+                "networkInterfaces": [{"privateIpv4Address": task.ip}],
+            }
+            for c in task.containers
+        ],
+    }

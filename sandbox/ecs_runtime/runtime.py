@@ -1,0 +1,262 @@
+"""The sandbox's ECS runtime: in moto's own process, it runs every service moto holds on the sandbox's Docker
+engine, as ECS would, and writes back what really runs.
+
+For each ACTIVE service: ``desiredCount`` tasks of its current task definition, each from the images of its
+own account's registry (that account's login; never another's), with its environment, environment files
+and secrets; tasks that exit are replaced and counted as failed. A new task definition rolls: the new
+tasks start and pass their health checks (and their load balancer's), then the old ones stop. A deleted
+service's tasks stop. When a deployment's tasks keep failing, the circuit breaker fails it and rolls the
+service back to the last task definition that completed.
+
+It wakes when a service changes (moto_ecs_fixes.on_change) or a container dies (Docker's events), and every
+few seconds while a deployment is under way or a load balancer has targets to check; otherwise it sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from sandbox import moto_ecs_fixes
+from sandbox.ecs_runtime import definitions, docker_tasks, moto_view
+from sandbox.ecs_runtime.config import CONFIG_ENV, RuntimeConfig
+from sandbox.ecs_runtime.load_balancers import LoadBalancers, Target, check
+from sandbox.ecs_runtime.moto_view import ServiceView
+from sandbox.ecs_runtime.task_specs import TaskState
+
+BUSY_SECONDS, IDLE_SECONDS = 2.0, 60.0
+STOPPED_KEPT = 10  # stopped tasks describe-tasks still shows per service, as ECS keeps them for a while
+LOG = logging.getLogger("sandbox.ecs_runtime")
+
+
+def circuit_breaker_threshold(desired: int) -> int:
+    """ECS fails a deployment after this many failed tasks: half the desired count, between 3 and 200."""
+    return min(200, max(3, -(-desired // 2)))
+
+
+class Runtime:
+    def __init__(self, config_file: Path) -> None:
+        self.config_file = config_file
+        self.wake = threading.Event()
+        self.starting: dict[str, Future[TaskState]] = {}
+        self.failed: dict[str, dict[str, int]] = {}  # service -> deployment -> failed tasks
+        self.stopped: dict[str, dict[str, dict[str, Any]]] = {}  # service -> the last tasks that stopped
+        self.exited: dict[str, list[TaskState]] = {}  # service -> tasks reaped this round
+        self.health: dict[str, dict[Target, tuple[str, str]]] = {}
+        self.checked_at: dict[str, float] = {}
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-ecs-task")
+        self.balancers = LoadBalancers()
+        self.busy = False
+
+    def config(self) -> RuntimeConfig | None:
+        try:
+            return RuntimeConfig.model_validate_json(self.config_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def run(self) -> None:
+        moto_ecs_fixes.on_change(self.wake.set)
+        while True:
+            self.wake.wait(BUSY_SECONDS if self.busy else IDLE_SECONDS)
+            self.wake.clear()
+            try:
+                self.reconcile()
+            except Exception:  # the runtime must outlive any one failure; the next round tries again
+                LOG.exception("ECS runtime: a reconcile round failed")
+                self.busy = True
+
+    def reconcile(self) -> None:
+        config = self.config()
+        if config is None:
+            return
+        try:
+            client = docker.DockerClient(base_url=config.docker_host, timeout=60)
+            client.ping()
+        except docker.errors.DockerException:
+            self.busy = True  # the engine is not up yet: try again soon
+            return
+        self.watch_events(config.docker_host)
+        views = moto_view.services()
+        for exited in docker_tasks.reap_exited(client):  # an essential container exited: the task stops
+            self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
+        busy = False
+        for view in views:
+            busy |= self.reconcile_service(client, config, view)
+        self.stop_orphans(client, {v.arn for v in views})
+        busy |= self.sync_load_balancers(views, client)
+        self.busy = busy
+
+    def reconcile_service(self, client: docker.DockerClient, config: RuntimeConfig, view: ServiceView) -> bool:
+        """One service towards its desired state; True while it is not there yet."""
+        labels = {definitions.SERVICE_LABEL: view.arn}
+        for exited in self.exited.pop(view.arn, []):
+            self.count_failure(view, exited)
+        self.collect_starts(view)
+        tasks = [t for t in docker_tasks.list_tasks(client, labels) if t.last_status != "STOPPED"]
+        current = [t for t in tasks if t.labels.get(definitions.TASK_DEFINITION_LABEL) == view.task_definition_arn]
+        old = [t for t in tasks if t not in current]
+        starting = [k for k in self.starting if k.startswith(f"{view.arn}#")]
+        failed = self.failed.get(view.arn, {}).get(view.deployment_id, 0)
+        if failed >= circuit_breaker_threshold(view.desired_count):
+            return self.roll_back(view, client) if view.rollback_on_failure else False
+        account = config.accounts.get(view.account)
+        for _ in range(view.desired_count - len(current) - len(starting)) if account else ():
+            spec = definitions.task_spec(view, account)  # type: ignore[arg-type]  # account is set here
+            key = f"{view.arn}#{view.deployment_id}#{spec.task_id}"
+            LOG.info("ECS runtime: starting task %s of %s (%s)", spec.task_id, view.arn, view.task_definition_arn)
+            self.starting[key] = self.pool.submit(docker_tasks.start_task, client, spec)
+            self.starting[key].add_done_callback(lambda _: self.wake.set())
+        for sick in [t for t in current if t.health == "UNHEALTHY"]:  # ECS replaces an unhealthy task
+            self.count_failure(
+                view, docker_tasks.stop_task(client, sick.task_id, "Task failed container health checks")
+            )
+            current.remove(sick)
+        for extra in current[view.desired_count :]:
+            docker_tasks.stop_task(client, extra.task_id, "Scaling activity initiated by (deployment)")
+        ready = [t for t in current if self.ready(view, t)]
+        if len(ready) >= view.desired_count:
+            for task in old:
+                docker_tasks.stop_task(client, task.task_id, "Scaling activity initiated by (deployment)")
+            old = []
+        settled = len(ready) >= view.desired_count and not old
+        self.record(view, client, "COMPLETED" if settled else "IN_PROGRESS")
+        return not settled
+
+    def count_failure(self, view: ServiceView, task: TaskState) -> None:
+        """A task that stopped on its own counts against its deployment; describe-tasks keeps showing it."""
+        deployment = task.labels.get(definitions.DEPLOYMENT_LABEL, "")
+        counts = self.failed.setdefault(view.arn, {})
+        counts[deployment] = counts.get(deployment, 0) + 1
+        kept = self.stopped.setdefault(view.arn, {})
+        kept[task.task_id] = definitions.observed(task)
+        for task_id in list(kept)[:-STOPPED_KEPT]:
+            kept.pop(task_id)
+
+    def collect_starts(self, view: ServiceView) -> None:
+        """Starts that have finished: a task that could not start (say, its image is missing) is a failed one."""
+        for key, future in list(self.starting.items()):
+            if not key.startswith(f"{view.arn}#") or not future.done():
+                continue
+            del self.starting[key]
+            error = future.exception()
+            if error is not None:
+                LOG.warning("ECS runtime: a task of %s could not start: %s", view.arn, error)
+                self.failed.setdefault(view.arn, {}).setdefault(key.split("#")[1], 0)
+                self.failed[view.arn][key.split("#")[1]] += 1
+                continue
+            state = future.result()
+            LOG.info(
+                "ECS runtime: task %s of %s is %s %s",
+                state.task_id,
+                view.arn,
+                state.last_status,
+                state.ip or state.stopped_reason or "",
+            )
+            if state.last_status == "STOPPED":
+                self.count_failure(view, state)
+
+    def ready(self, view: ServiceView, task: TaskState) -> bool:
+        """Running, healthy where its containers have health checks, and healthy in its load balancer."""
+        if task.last_status != "RUNNING" or task.health == "UNHEALTHY":
+            return False
+        if any(c.get("healthCheck") for c in view.containers) and task.health != "HEALTHY":
+            return False
+        for balancer in view.load_balancers:
+            target = (task.ip or "", int(balancer["containerPort"]))
+            if self.health.get(str(balancer["targetGroupArn"]), {}).get(target, ("initial", ""))[0] != "healthy":
+                return False
+        return True
+
+    def roll_back(self, view: ServiceView, client: docker.DockerClient) -> bool:
+        """The circuit breaker: the deployment failed; back to the last task definition that completed."""
+        self.record(view, client, "FAILED")
+        if not view.previous_task_definition:
+            return False  # nothing to go back to: the deployment stays FAILED, and nothing more is started
+        LOG.info("ECS runtime: %s failed; rolling back to %s", view.deployment_id, view.previous_task_definition)
+        moto_ecs_fixes.follow_new_task_definition(
+            view.account, view.region, view.task_definition_arn, view.previous_task_definition
+        )
+        return True
+
+    def record(self, view: ServiceView, client: docker.DockerClient, rollout: str) -> None:
+        tasks = docker_tasks.list_tasks(client, {definitions.SERVICE_LABEL: view.arn})
+        observed = {**self.stopped.get(view.arn, {}), **{t.task_id: definitions.observed(t) for t in tasks}}
+        moto_view.record(view, observed, self.failed.get(view.arn, {}), rollout)
+
+    def stop_orphans(self, client: docker.DockerClient, services: set[str]) -> None:
+        """Tasks of a service moto no longer holds (deleted with its stack) stop."""
+        for task in docker_tasks.list_tasks(client, {definitions.RUNTIME_LABEL: "1"}):
+            service = task.labels.get(definitions.SERVICE_LABEL, "")
+            if service and service not in services and task.last_status != "STOPPED":
+                docker_tasks.stop_task(client, task.task_id, "Service deleted")
+
+    def sync_load_balancers(self, views: list[ServiceView], client: docker.DockerClient) -> bool:
+        """Register each service's running tasks in its target groups, check them, and point the listeners at the
+        healthy ones; True while a target is not healthy yet."""
+        targets: dict[str, set[Target]] = {}
+        for view in views:
+            tasks = docker_tasks.list_tasks(client, {definitions.SERVICE_LABEL: view.arn})
+            for balancer in view.load_balancers:
+                members = targets.setdefault(str(balancer["targetGroupArn"]), set())
+                members |= {
+                    (t.ip, int(balancer["containerPort"])) for t in tasks if t.last_status == "RUNNING" and t.ip
+                }
+        waiting = False
+        for arn, members in targets.items():
+            moto_view.register_targets(arn, members)
+            group = moto_view.target_group(arn)
+            known = self.health.setdefault(arn, {})
+            due = (
+                time.monotonic() - self.checked_at.get(arn, 0.0) >= min(group.interval_seconds, 10) if group else False
+            )
+            for member in members:
+                if group is not None and (due or member not in known or known[member][0] != "healthy"):
+                    found = check(member, group.health_check_path)
+                    if known.get(member) != found:
+                        LOG.info("ECS runtime: target %s:%s of %s is %s %s", *member, arn, *found)
+                    known[member] = found
+            for gone in set(known) - members:
+                known.pop(gone)
+            self.checked_at[arn] = time.monotonic()
+            moto_view.set_target_health(arn, known)
+            waiting |= any(state != "healthy" for state, _ in known.values())
+        healthy = {arn: [t for t, (state, _) in h.items() if state == "healthy"] for arn, h in self.health.items()}
+        self.balancers.sync(moto_view.listeners(), healthy)
+        return waiting
+
+    _watching: str | None = None
+
+    def watch_events(self, docker_host: str) -> None:
+        """Wake on every container that dies (an essential container's exit stops its task)."""
+        if self._watching == docker_host:
+            return
+        self._watching = docker_host
+
+        def watch() -> None:
+            client = docker.DockerClient(base_url=docker_host, timeout=None)
+            events: Any = client.events(
+                decode=True, filters={"label": f"{definitions.RUNTIME_LABEL}=1", "event": "die"}
+            )
+            for _event in events:
+                self.wake.set()
+
+        threading.Thread(target=watch, name="sandbox-ecs-events", daemon=True).start()
+
+
+def start_from_environment() -> Runtime | None:
+    """Start the runtime in this (moto's) process when the sandbox named its configuration file."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return None
+    logging.basicConfig(level=logging.WARNING)
+    LOG.setLevel(logging.INFO)
+    runtime = Runtime(Path(path))
+    threading.Thread(target=runtime.run, name="sandbox-ecs-runtime", daemon=True).start()
+    return runtime
