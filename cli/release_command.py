@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cloudops.endpoint_health import health_text
 from cloudops.environment_kinds import names_text
 
 AUTO_APPROVER = "auto-approver (sandbox demo)"
@@ -101,5 +102,7 @@ def endpoint_lines(config: dict[str, str]) -> list[str]:
                 continue
             if key == "database_endpoint" and "database_port" in values:
                 value = f"{value}:{values['database_port']}"
+            if key == "app_endpoint" and value.startswith("http"):
+                value = f"{value}  ({health_text(value)})"
             lines.append(f"  {key.removesuffix('_endpoint'):<9} {value}")
     return lines
