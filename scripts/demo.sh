@@ -27,6 +27,8 @@ cat <<DONE
 Done in $((SECONDS - started)) s. The sandbox is up. Look at:
   Prefect UI:          ${PREFECT_API_URL%/api}/runs  (the release run and its subflows; Deployments: run any flow with a form)
   The release:         ${PREFECT_API_URL%/api}/artifacts/key/release-summary
+  Each stage's app:    the app endpoints above answer (curl <endpoint>/health, or open it in a browser): the
+                       sandbox's ECS runtime runs each stage's tasks behind its load balancer's loopback address
   Where it is:         eval "\$(uv run cloudops sandbox env)"; uv run cloudops status   (in a new shell)
   Stop it:             uv run cloudops sandbox down
 DONE
