@@ -299,13 +299,21 @@ def stop_task(
     return state or TaskState(task_id=task_id, last_status="STOPPED", stopped_reason=reason)
 
 
-def reap_exited(client: docker.DockerClient, before_remove: BeforeRemove | None = None) -> list[TaskState]:
-    """Stop and remove every task with an essential container that exited (ECS stops the whole task then).
+def reap_exited(
+    client: docker.DockerClient, before_remove: BeforeRemove | None = None, labels: dict[str, str] | None = None
+) -> list[TaskState]:
+    """Stop and remove every task (whose labels include ``labels``) with an essential container that exited (ECS
+    stops the whole task then).
 
     Each state returned says "Essential container in task exited", and its containers their exit codes.
     """
-    filters = {"label": [f"{SANDBOX_LABEL}={ECS_LABEL_VALUE}", f"{ESSENTIAL}=true"], "status": "exited"}
-    task_ids = dict.fromkeys(c.labels[TASK] for c in client.containers.list(all=True, filters=filters))
+    wanted = [
+        f"{SANDBOX_LABEL}={ECS_LABEL_VALUE}",
+        f"{ESSENTIAL}=true",
+        *(f"{k}={v}" for k, v in (labels or {}).items()),
+    ]
+    found = client.containers.list(all=True, filters={"label": wanted, "status": "exited"}, sparse=True)
+    task_ids = dict.fromkeys(c.attrs["Labels"][TASK] for c in found)
     reaped = []
     for task_id in task_ids:
         try:

@@ -84,7 +84,8 @@ class Runtime:
             return
         self.watch_events(config.docker_host)
         views = moto_view.services()
-        for exited in docker_tasks.reap_exited(client):  # an essential container exited: the task stops
+        # an essential container exited: the task stops (only the runtime's own tasks, not others on the engine)
+        for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
             self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
         busy = False
         for view in views:

@@ -112,12 +112,17 @@ def task_health(checked: list[ContainerState]) -> HealthStatus:
 def list_tasks(client: docker.DockerClient, labels: dict[str, str]) -> list[TaskState]:
     """The tasks whose labels include ``labels`` (all the runtime's tasks for ``{}``), oldest first."""
     filters = [f"{SANDBOX_LABEL}={ECS_LABEL_VALUE}", f"{ROLE}=holder", *(f"{k}={v}" for k, v in labels.items())]
-    # sparse: no inspect of each container here, so one removed between the listing and its inspection is skipped
-    holders = client.containers.list(all=True, filters={"label": filters}, sparse=True)
+    # sparse, then each inspected on its own: a holder removed between the listing and its inspection is skipped
+    holders = []
+    for listed in client.containers.list(all=True, filters={"label": filters}, sparse=True):
+        try:
+            holders.append(client.containers.get(listed.id))
+        except NotFound:
+            continue
     states = []
     for holder in sorted(holders, key=lambda h: h.attrs["Created"]):
         try:
-            states.append(task_state(client, holder.attrs["Labels"][TASK]))
+            states.append(task_state(client, holder.labels[TASK]))
         except TaskNotFoundError:
             continue  # removed meanwhile
     return states
