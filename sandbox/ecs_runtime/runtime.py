@@ -18,7 +18,9 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,8 @@ class Runtime:
         self.exited: dict[str, list[TaskState]] = {}  # service -> tasks reaped this round
         self.health: dict[str, dict[Target, tuple[str, str]]] = {}
         self.checked_at: dict[str, float] = {}
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-ecs-task")
+        # Starts mostly wait (pulls, dependsOn health): enough workers that one slow task holds up no other
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-ecs-task")
         self.balancers = LoadBalancers()
         self.busy = False
 
@@ -89,7 +92,11 @@ class Runtime:
             self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
         busy = False
         for view in views:
-            busy |= self.reconcile_service(client, config, view)
+            try:
+                busy |= self.reconcile_service(client, config, view)
+            except Exception:  # one service's trouble must not stop the others
+                LOG.exception("ECS runtime: %s could not be reconciled", view.arn)
+                busy = True
         self.stop_orphans(client, {v.arn for v in views})
         busy |= self.sync_load_balancers(views, client)
         self.busy = busy
@@ -109,7 +116,11 @@ class Runtime:
             return self.roll_back(view, client) if view.rollback_on_failure else False
         account = config.accounts.get(view.account)
         for _ in range(view.desired_count - len(current) - len(starting)) if account else ():
-            spec = definitions.task_spec(view, account)  # type: ignore[arg-type]  # account is set here
+            try:
+                spec = definitions.task_spec(view, account)  # type: ignore[arg-type]  # account is set here
+            except LookupError as error:  # a missing environment file or secret: ECS fails the task at start
+                self.count_failure(view, self.never_started(view, f"ResourceInitializationError: {error}"))
+                continue
             key = f"{view.arn}#{view.deployment_id}#{spec.task_id}"
             LOG.info("ECS runtime: starting task %s of %s (%s)", spec.task_id, view.arn, view.task_definition_arn)
             self.starting[key] = self.pool.submit(docker_tasks.start_task, client, spec)
@@ -139,6 +150,17 @@ class Runtime:
         kept[task.task_id] = definitions.observed(task)
         for task_id in list(kept)[:-STOPPED_KEPT]:
             kept.pop(task_id)
+
+    @staticmethod
+    def never_started(view: ServiceView, reason: str) -> TaskState:
+        labels = {
+            definitions.DEPLOYMENT_LABEL: view.deployment_id,
+            definitions.TASK_DEFINITION_LABEL: view.task_definition_arn,
+        }
+        now = datetime.now(UTC)
+        return TaskState(
+            task_id=uuid.uuid4().hex, last_status="STOPPED", stopped_reason=reason, stopped_at=now, labels=labels
+        )
 
     def collect_starts(self, view: ServiceView) -> None:
         """Starts that have finished: a task that could not start (say, its image is missing) is a failed one."""

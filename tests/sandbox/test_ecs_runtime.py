@@ -85,6 +85,23 @@ def test_a_release_deployed_in_qa_answers_on_its_endpoint_with_its_version(sandb
     assert len(running) == 2
     assert all(c["imageDigest"] == release.images["app"].digest for t in running for c in t["containers"])
 
+    # When one task's app process dies (its essential container exits), the task is replaced and counted as failed
+    (victim,) = [
+        c
+        for c in containers_of(sandbox, service["serviceArn"])
+        if c.labels.get("cloudops.ecs-runtime.role") == "container"
+    ][:1]
+    victim.kill()
+
+    def replaced() -> dict[str, Any] | None:
+        found = app_service(qa, cluster)
+        primary = found["deployments"][0]
+        return found if primary["failedTasks"] >= 1 and found["runningCount"] == 2 else None
+
+    again = eventually("the killed task replaced and counted as failed", replaced, bound=120)
+    assert again["deployments"][0]["failedTasks"] == 1
+    assert eventually(f"{endpoint}/health answering again", answered, bound=60)["version"] == app.built.version
+
     # When the environment is torn down, its tasks stop and nothing of them is left on the engine
     teardown_environment(stage="qa", kind="author-live", confirm="qa/author-live")
     eventually("no container of the app service", lambda: not containers_of(sandbox, service["serviceArn"]) or None, 60)
