@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import time
 from typing import Annotated
 
 import typer
@@ -86,6 +87,7 @@ def release_command(
 
 # Config store values the stage lines already show (the stack) or that only name it (the cluster).
 NOT_ENDPOINTS = {"stack", "cluster", "database_port"}
+ENDPOINT_WAIT_SECONDS = 90.0
 
 
 def endpoint_lines(config: dict[str, str]) -> list[str]:
@@ -95,6 +97,8 @@ def endpoint_lines(config: dict[str, str]) -> list[str]:
         path, _, key = name.rpartition("/")
         environments.setdefault(path, {})[key] = value
     lines: list[str] = []
+    # The last stage's tasks start as the release ends: the endpoints may take a moment to answer
+    deadline = time.monotonic() + ENDPOINT_WAIT_SECONDS
     for path, values in environments.items():
         lines.append(path)
         for key, value in values.items():
@@ -103,6 +107,6 @@ def endpoint_lines(config: dict[str, str]) -> list[str]:
             if key == "database_endpoint" and "database_port" in values:
                 value = f"{value}:{values['database_port']}"
             if key == "app_endpoint" and value.startswith("http"):
-                value = f"{value}  ({health_text(value)})"
+                value = f"{value}  ({health_text(value, wait=max(0.0, deadline - time.monotonic()))})"
             lines.append(f"  {key.removesuffix('_endpoint'):<9} {value}")
     return lines

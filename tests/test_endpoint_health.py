@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,3 +43,20 @@ def test_an_answering_endpoint_gives_its_status_and_version(server: str) -> None
 def test_an_endpoint_nothing_listens_at_says_so() -> None:
     text = health_text(f"http://127.0.0.1:{free_port()}", timeout=2)
     assert text.startswith("does not answer at http://127.0.0.1:") and text.endswith("ConnectError")
+
+
+def test_it_waits_for_an_endpoint_that_starts_answering_within_the_wait() -> None:
+    port = free_port()
+    httpd: list[ThreadingHTTPServer] = []
+
+    def start_late() -> None:
+        time.sleep(2)
+        httpd.append(ThreadingHTTPServer(("127.0.0.1", port), Health))
+        httpd[0].serve_forever()
+
+    threading.Thread(target=start_late, daemon=True).start()
+    try:
+        assert health_text(f"http://127.0.0.1:{port}", timeout=1, wait=20).startswith("answers 200, version ")
+    finally:
+        if httpd:
+            httpd[0].shutdown()
