@@ -85,6 +85,8 @@ def test_staging_needs_the_approval_of_qa_for_exactly_these_digests(
     key = release_key(release.application, release.version)
     s3.put_object(sandbox.account("build"), BUILD_BUCKET, key, record, "application/json")
     digests = release_digests(release)
+    # QA holds the images staging copies from, whichever test ran before (from build no approval is needed)
+    promote(version=release.version, to_stage="qa")
     with pytest.raises(PromotionRefusedError, match="qa has no approval for it; it must be approved in qa first"):
         promote(version=release.version, to_stage="staging")
     approve(sandbox, release, "qa", {**digests, "app": "sha256:" + "9" * 64})
