@@ -43,7 +43,8 @@ def write_config(
     config = base / "config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+        # the access log (one combined-format line a request: who fetched which manifest) is the registry's audit
+        "log:\n  level: warn\n  accesslog:\n    disabled: false\n"
         "storage:\n"
         f"  filesystem:\n    rootdirectory: {data}\n"
         "  delete:\n    enabled: true\n"

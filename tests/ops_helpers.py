@@ -11,6 +11,7 @@ import pytest
 
 from cloudops import audit
 from cloudops.image_copy import copy_image
+from cloudops.images import BuiltImage
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
@@ -61,16 +62,14 @@ class OpsApp:
         with RegistryClient(source.login()) as reader, RegistryClient(target.login()) as writer:
             for name in names:
                 digest = release.images[name].digest
-                origin = next(n for n, i in self.built.images.items() if i.digest == digest)
+                origin = next((n for n, i in self.built.images.items() if i.digest == digest), name)
                 copy_image(reader, origin, writer, name, digest)
 
-    def another_release(self, suffix: str, app_image: str) -> Release:
-        """One more release of this application whose app image is the built image ``app_image``."""
+    def another_release(self, suffix: str, app_image: str | BuiltImage) -> Release:
+        """One more release of this application whose app image is the built image ``app_image`` (or that one)."""
+        image = self.built.images[app_image] if isinstance(app_image, str) else app_image
         release = self.releases[0].model_copy(
-            update={
-                "version": f"{self.built.version}-{suffix}",
-                "images": {**self.built.images, "app": self.built.images[app_image]},
-            }
+            update={"version": f"{self.built.version}-{suffix}", "images": {**self.built.images, "app": image}}
         )
         save_release(self.sandbox.account("build"), BUILD_BUCKET, release)
         return release

@@ -13,7 +13,7 @@ from typing import Any
 from sandbox.ecs_runtime import moto_view
 from sandbox.ecs_runtime.config import AccountRuntime
 from sandbox.ecs_runtime.moto_view import ServiceView
-from sandbox.ecs_runtime.networks import network_name as cluster_network
+from sandbox.ecs_runtime.networks import network_name
 from sandbox.ecs_runtime.task_specs import ContainerSpec, HealthCheck, RegistryAuth, TaskSpec, TaskState
 
 RUNTIME_LABEL = "cloudops.ecs"
@@ -21,11 +21,6 @@ SERVICE_LABEL = "cloudops.ecs.service"
 TASK_DEFINITION_LABEL = "cloudops.ecs.task-definition"
 DEPLOYMENT_LABEL = "cloudops.ecs.deployment"
 ACCOUNT_LABEL = "cloudops.ecs.account"
-
-
-def network_name(view: ServiceView) -> str:
-    """One Docker network per cluster (a Service Connect namespace of its own), created by the sandbox."""
-    return cluster_network(view.account, view.cluster)
 
 
 def environment(view: ServiceView, container: dict[str, Any]) -> dict[str, str]:
@@ -76,7 +71,7 @@ def task_spec(view: ServiceView, account: AccountRuntime) -> TaskSpec:
             TASK_DEFINITION_LABEL: view.task_definition_arn,
             DEPLOYMENT_LABEL: view.deployment_id,
         },
-        network=network_name(view),
+        network=network_name(view.account, view.cluster),  # a cluster's own (its Service Connect namespace)
         aliases=list(view.aliases),
         containers=[container_spec(view, c) for c in view.containers],
         registry=RegistryAuth(url=account.registry_url, username=account.username, password=account.password),

@@ -234,13 +234,20 @@ def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[
     backend = ecs_backends[service.account][service.region]
     moto_service = backend.services.get(f"{service.cluster}:{service.name}")
     cluster_tasks = backend.tasks.setdefault(service.cluster, {})
+    known_arns = {
+        str(task.id): arn
+        for arn, task in list(cluster_tasks.items())
+        if isinstance(task, SandboxTask) and task.group == f"service:{service.name}"
+    }
     for task_id, observed in tasks.items():
-        task = next((t for t in cluster_tasks.values() if getattr(t, "id", None) == task_id), None)
-        if isinstance(task, SandboxTask):
-            task.update(observed)
+        known = cluster_tasks.get(known_arns.get(task_id, ""))
+        if isinstance(known, SandboxTask):
+            known.update(observed)
         else:
             task = SandboxTask(service, task_id, observed)
             cluster_tasks[task.task_arn] = task
+    for gone in set(known_arns) - set(tasks):  # neither running nor among the last stopped: forgotten, as by ECS
+        cluster_tasks.pop(known_arns[gone], None)
     if moto_service is None:
         return
     running = [t for t in tasks.values() if t["last_status"] == "RUNNING"]

@@ -34,6 +34,7 @@ from sandbox.ecs_runtime.moto_view import ServiceView
 from sandbox.ecs_runtime.task_specs import TaskState
 
 BUSY_SECONDS, IDLE_SECONDS = 2.0, 60.0
+SCALING = "Scaling activity initiated by (deployment)"
 STOPPED_KEPT = 10  # stopped tasks describe-tasks still shows per service, as ECS keeps them for a while
 LOG = logging.getLogger("sandbox.ecs_runtime")
 
@@ -57,6 +58,8 @@ class Runtime:
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-ecs-task")
         self.balancers = LoadBalancers()
         self.busy = False
+        self.client: docker.DockerClient | None = None
+        self.client_host = ""
 
     def config(self) -> RuntimeConfig | None:
         try:
@@ -75,14 +78,25 @@ class Runtime:
                 LOG.exception("ECS runtime: a reconcile round failed")
                 self.busy = True
 
+    def engine(self, host: str) -> docker.DockerClient | None:
+        """The engine's client, made once and kept while the engine answers; None while it does not."""
+        try:
+            if self.client is None or self.client_host != host:
+                self.client, self.client_host = docker.DockerClient(base_url=host, timeout=60), host
+            self.client.ping()
+        except docker.errors.DockerException:
+            if self.client is not None:
+                self.client.close()
+            self.client = None
+            return None
+        return self.client
+
     def reconcile(self) -> None:
         config = self.config()
         if config is None:
             return
-        try:
-            client = docker.DockerClient(base_url=config.docker_host, timeout=60)
-            client.ping()
-        except docker.errors.DockerException:
+        client = self.engine(config.docker_host)
+        if client is None:
             self.busy = True  # the engine is not up yet: try again soon
             return
         self.watch_events(config.docker_host)
@@ -90,30 +104,37 @@ class Runtime:
         # an essential container exited: the task stops (only the runtime's own tasks, not others on the engine)
         for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
             self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
+        # One listing a round, grouped by service; each service's reconcile says which of its tasks still run
+        listed: dict[str, list[TaskState]] = {}
+        for task in docker_tasks.list_tasks(client, {definitions.RUNTIME_LABEL: "1"}):
+            if task.last_status != "STOPPED":
+                listed.setdefault(task.labels.get(definitions.SERVICE_LABEL, ""), []).append(task)
         busy = False
         for view in views:
             try:
-                busy |= self.reconcile_service(client, config, view)
+                settled, listed[view.arn] = self.reconcile_service(client, config, view, listed.get(view.arn, []))
+                busy |= not settled
             except Exception:  # one service's trouble must not stop the others
                 LOG.exception("ECS runtime: %s could not be reconciled", view.arn)
                 busy = True
-        self.stop_orphans(client, {v.arn for v in views})
-        busy |= self.sync_load_balancers(views, client)
+        self.stop_orphans(client, listed, {v.arn for v in views})
+        busy |= self.sync_load_balancers(views, listed)
         self.busy = busy
 
-    def reconcile_service(self, client: docker.DockerClient, config: RuntimeConfig, view: ServiceView) -> bool:
-        """One service towards its desired state; True while it is not there yet."""
-        labels = {definitions.SERVICE_LABEL: view.arn}
+    def reconcile_service(
+        self, client: docker.DockerClient, config: RuntimeConfig, view: ServiceView, tasks: list[TaskState]
+    ) -> tuple[bool, list[TaskState]]:
+        """One service towards its desired state: whether it is there, and the service's tasks still running."""
         for exited in self.exited.pop(view.arn, []):
             self.count_failure(view, exited)
         self.collect_starts(view)
-        tasks = [t for t in docker_tasks.list_tasks(client, labels) if t.last_status != "STOPPED"]
         current = [t for t in tasks if t.labels.get(definitions.TASK_DEFINITION_LABEL) == view.task_definition_arn]
         old = [t for t in tasks if t not in current]
         starting = [k for k in self.starting if k.startswith(f"{view.arn}#")]
         failed = self.failed.get(view.arn, {}).get(view.deployment_id, 0)
         if failed >= circuit_breaker_threshold(view.desired_count):
-            return self.roll_back(view, client) if view.rollback_on_failure else False
+            self.record(view, tasks, "FAILED")
+            return (not self.roll_back(view) if view.rollback_on_failure else True), tasks
         account = config.accounts.get(view.account)
         for _ in range(view.desired_count - len(current) - len(starting)) if account else ():
             try:
@@ -131,21 +152,26 @@ class Runtime:
             )
             current.remove(sick)
         for extra in current[view.desired_count :]:
-            docker_tasks.stop_task(client, extra.task_id, "Scaling activity initiated by (deployment)")
+            self.keep_stopped(view, docker_tasks.stop_task(client, extra.task_id, SCALING))
+            current.remove(extra)
         ready = [t for t in current if self.ready(view, t)]
         if len(ready) >= view.desired_count:
             for task in old:
-                docker_tasks.stop_task(client, task.task_id, "Scaling activity initiated by (deployment)")
+                self.keep_stopped(view, docker_tasks.stop_task(client, task.task_id, SCALING))
             old = []
         settled = len(ready) >= view.desired_count and not old
-        self.record(view, client, "COMPLETED" if settled else "IN_PROGRESS")
-        return not settled
+        self.record(view, current + old, "COMPLETED" if settled else "IN_PROGRESS")
+        return settled, current + old
 
     def count_failure(self, view: ServiceView, task: TaskState) -> None:
         """A task that stopped on its own counts against its deployment; describe-tasks keeps showing it."""
         deployment = task.labels.get(definitions.DEPLOYMENT_LABEL, "")
         counts = self.failed.setdefault(view.arn, {})
         counts[deployment] = counts.get(deployment, 0) + 1
+        self.keep_stopped(view, task)
+
+    def keep_stopped(self, view: ServiceView, task: TaskState) -> None:
+        """describe-tasks keeps showing a stopped task (the last few of each service), as ECS does for a while."""
         kept = self.stopped.setdefault(view.arn, {})
         kept[task.task_id] = definitions.observed(task)
         for task_id in list(kept)[:-STOPPED_KEPT]:
@@ -197,9 +223,8 @@ class Runtime:
                 return False
         return True
 
-    def roll_back(self, view: ServiceView, client: docker.DockerClient) -> bool:
+    def roll_back(self, view: ServiceView) -> bool:
         """The circuit breaker: the deployment failed; back to the last task definition that completed."""
-        self.record(view, client, "FAILED")
         if not view.previous_task_definition:
             return False  # nothing to go back to: the deployment stays FAILED, and nothing more is started
         LOG.info("ECS runtime: %s failed; rolling back to %s", view.deployment_id, view.previous_task_definition)
@@ -208,24 +233,25 @@ class Runtime:
         )
         return True
 
-    def record(self, view: ServiceView, client: docker.DockerClient, rollout: str) -> None:
-        tasks = docker_tasks.list_tasks(client, {definitions.SERVICE_LABEL: view.arn})
-        observed = {**self.stopped.get(view.arn, {}), **{t.task_id: definitions.observed(t) for t in tasks}}
+    def record(self, view: ServiceView, running: list[TaskState], rollout: str) -> None:
+        """What runs, into moto: the tasks still running and the last stopped ones (any other task of the service
+        moto holds is gone)."""
+        observed = {**self.stopped.get(view.arn, {}), **{t.task_id: definitions.observed(t) for t in running}}
         moto_view.record(view, observed, self.failed.get(view.arn, {}), rollout)
 
-    def stop_orphans(self, client: docker.DockerClient, services: set[str]) -> None:
+    def stop_orphans(self, client: docker.DockerClient, listed: dict[str, list[TaskState]], services: set[str]) -> None:
         """Tasks of a service moto no longer holds (deleted with its stack) stop."""
-        for task in docker_tasks.list_tasks(client, {definitions.RUNTIME_LABEL: "1"}):
-            service = task.labels.get(definitions.SERVICE_LABEL, "")
-            if service and service not in services and task.last_status != "STOPPED":
-                docker_tasks.stop_task(client, task.task_id, "Service deleted")
+        for service, tasks in listed.items():
+            if service and service not in services:
+                for task in tasks:
+                    docker_tasks.stop_task(client, task.task_id, "Service deleted")
 
-    def sync_load_balancers(self, views: list[ServiceView], client: docker.DockerClient) -> bool:
+    def sync_load_balancers(self, views: list[ServiceView], listed: dict[str, list[TaskState]]) -> bool:
         """Register each service's running tasks in its target groups, check them, and point the listeners at the
         healthy ones; True while a target is not healthy yet."""
         targets: dict[str, set[Target]] = {}
         for view in views:
-            tasks = docker_tasks.list_tasks(client, {definitions.SERVICE_LABEL: view.arn})
+            tasks = listed.get(view.arn, [])
             for balancer in view.load_balancers:
                 members = targets.setdefault(str(balancer["targetGroupArn"]), set())
                 members |= {

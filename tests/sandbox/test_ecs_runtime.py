@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from cloudops.aws.session import AccountSession
 from cloudops.release import Release
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
+from tests.app_variants import app_variant
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.polling import eventually
 
@@ -47,12 +51,96 @@ def app_service(account: AccountSession, cluster: str) -> dict[str, Any]:
     return found
 
 
+@dataclass(frozen=True)
+class Rolled:
+    version: str
+    digest: str
+    first_new_answer: float  # when the endpoint first gave the new version (epoch seconds)
+
+
+def roll_second_release(sandbox: Sandbox, app: OpsApp, endpoint: str) -> Rolled:
+    """Deploy a release of another app build over the running one, asking the endpoint all along."""
+    from flows.deploy_environment import deploy_environment
+
+    first = app.releases[0]
+    variant = app_variant(sandbox, app.built, f"{app.built.version}-rolled")
+    second = app.another_release("rolled", variant)
+    app.copy_images(second, "qa", ["app", "broker"])
+    answers: list[tuple[float, int, str]] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.is_set():
+            status, body = get_json(f"{endpoint}/health")
+            answers.append((time.time(), status, str(body.get("version", body.get("error")))))
+            time.sleep(0.2)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    try:
+        deploy_environment(stage="qa", version=second.version, kind="author-live")
+        eventually(
+            "only the new version answering",
+            lambda: answers[-5:] if len(answers) > 5 and {v for _, _, v in answers[-5:]} == {variant.inputs} else None,
+            bound=180,
+        )
+    finally:
+        done.set()
+        asker.join()
+    assert {(status, version) for _, status, version in answers} <= {(200, app.built.version), (200, variant.inputs)}
+    assert answers[0][2] == app.built.version != first.version  # the first release's build, then the new one
+    first_new = next(at for at, _, version in answers if version == variant.inputs)
+    return Rolled(version=variant.inputs, digest=variant.digest, first_new_answer=first_new)
+
+
+def engine_pulls(sandbox: Sandbox, stage: str, digest: str) -> int:
+    """How many times the Docker engine fetched the manifest ``digest`` from ``stage``'s registry (its access log)."""
+    log = sandbox.state.logs / f"registry-{stage}.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    wanted = re.compile(rf'"GET /v2/[^ ]+/manifests/{digest} HTTP/[0-9.]+" 200 .*"docker/')
+    return sum(1 for line in text.splitlines() if wanted.search(line))
+
+
+def fails_without_its_image(sandbox: Sandbox, app: OpsApp, cluster: str, endpoint: str, version: str) -> None:
+    qa = sandbox.account("qa").client("ecs")
+    service = app_service(sandbox.account("qa"), cluster)
+    good = service["taskDefinition"]
+    definition = qa.describe_task_definition(taskDefinition=good)["taskDefinition"]
+    host = sandbox.state.registries["qa"].address
+    missing = f"{host}/mysql@{app.built.images['mysql'].digest}"  # built, so on the engine, but never promoted
+    containers = [{**c, "image": missing} if c["name"] == "app" else c for c in definition["containerDefinitions"]]
+    keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory")
+    bad = qa.register_task_definition(
+        **{k: definition[k] for k in keep if definition.get(k)}, containerDefinitions=containers
+    )["taskDefinition"]["taskDefinitionArn"]
+    qa.update_service(cluster=cluster, service="app", taskDefinition=bad)
+
+    def rolled_back() -> dict[str, Any] | None:
+        found = app_service(sandbox.account("qa"), cluster)
+        primary = found["deployments"][0]
+        settled = primary["taskDefinition"] == good and primary["rolloutState"] == "COMPLETED"
+        return found if settled and len(found["deployments"]) == 1 else None
+
+    eventually("the failed deployment rolled back to the release's task definition", rolled_back, bound=120)
+    stopped = qa.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    reasons = [
+        t["stoppedReason"]
+        for t in qa.describe_tasks(cluster=cluster, tasks=stopped)["tasks"]
+        if t["taskDefinitionArn"] == bad
+    ]
+    assert len(reasons) >= 3 and all("CannotPullContainerError" in r and missing in r for r in reasons), reasons
+    assert (
+        eventually(f"{endpoint}/health still answering", lambda: get_json(f"{endpoint}/health")[1] or None)["version"]
+        == version
+    )
+
+
 def containers_of(sandbox: Sandbox, service_arn: str) -> list[Any]:
     client = docker.DockerClient(base_url=sandbox.state.docker_host)
     return list(client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={service_arn}"}))
 
 
-def test_a_release_deployed_in_qa_answers_on_its_endpoint_with_its_version(sandbox: Sandbox, app: OpsApp) -> None:
+def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment
 
@@ -101,6 +189,25 @@ def test_a_release_deployed_in_qa_answers_on_its_endpoint_with_its_version(sandb
     again = eventually("the killed task replaced and counted as failed", replaced, bound=120)
     assert again["deployments"][0]["failedTasks"] == 1
     assert eventually(f"{endpoint}/health answering again", answered, bound=60)["version"] == app.built.version
+
+    # A second release rolls: its tasks start and pass their checks before the first release's stop, so the
+    # endpoint answers all along, first with the old version, then with the new one
+    rolled = roll_second_release(sandbox, app, endpoint)
+    old_tasks = {t["taskArn"] for t in running}
+    stopped = qa.client("ecs").describe_tasks(cluster=cluster, tasks=sorted(old_tasks))["tasks"]
+    assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
+    assert {t["stoppedReason"] for t in stopped} == {"Scaling activity initiated by (deployment)"}
+    # ... each stopped after the new tasks were answering
+    assert all(t["stoppedAt"].timestamp() >= rolled.first_new_answer - 1 for t in stopped)
+
+    # No task image came from another stage's registry: the new image (in the build registry too) was pulled
+    # by the engine from QA's only, as the registries' own access logs say
+    pulls = {stage: engine_pulls(sandbox, stage, rolled.digest) for stage in sandbox.state.registries}
+    assert pulls["qa"] >= 2 and {s: n for s, n in pulls.items() if s != "qa" and n} == {}
+
+    # An image missing from QA's registry (it is in the build registry, and on the engine) fails the
+    # deployment's tasks with a clear reason; the circuit breaker rolls the service back to the release
+    fails_without_its_image(sandbox, app, cluster, endpoint, rolled.version)
 
     # When the environment is torn down, its tasks stop and nothing of them is left on the engine
     teardown_environment(stage="qa", kind="author-live", confirm="qa/author-live")
