@@ -129,10 +129,12 @@ def fails_without_its_image(sandbox: Sandbox, app: OpsApp, cluster: str, endpoin
         if t["taskDefinitionArn"] == bad
     ]
     assert len(reasons) >= 3 and all("CannotPullContainerError" in r and missing in r for r in reasons), reasons
-    assert (
-        eventually(f"{endpoint}/health still answering", lambda: get_json(f"{endpoint}/health")[1] or None)["version"]
-        == version
-    )
+
+    def answering() -> dict[str, Any] | None:
+        status, body = get_json(f"{endpoint}/health")
+        return body if status == 200 else None
+
+    assert eventually(f"{endpoint}/health still answering", answering)["version"] == version
 
 
 def containers_of(sandbox: Sandbox, service_arn: str) -> list[Any]:
@@ -203,7 +205,7 @@ def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandb
     # No task image came from another stage's registry: the new image (in the build registry too) was pulled
     # by the engine from QA's only, as the registries' own access logs say
     pulls = {stage: engine_pulls(sandbox, stage, rolled.digest) for stage in sandbox.state.registries}
-    assert pulls["qa"] >= 2 and {s: n for s, n in pulls.items() if s != "qa" and n} == {}
+    assert pulls["qa"] >= 1 and {s: n for s, n in pulls.items() if s != "qa" and n} == {}
 
     # An image missing from QA's registry (it is in the build registry, and on the engine) fails the
     # deployment's tasks with a clear reason; the circuit breaker rolls the service back to the release
