@@ -72,6 +72,10 @@ def sandbox_down(
         return
     leftovers = sandbox.down()
     typer.echo("sandbox stopped" + (f" (and {len(leftovers)} stray process(es) killed)" if leftovers else ""))
+    typer.echo(
+        f"its state is kept in {sandbox.root} (the accounts' resources, registries, databases): `cloudops sandbox up` "
+        "brings the stages back; `cloudops sandbox down --purge` deletes it"
+    )
 
 
 @sandbox_app.command("status")

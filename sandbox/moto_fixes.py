@@ -32,7 +32,7 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes
+from sandbox import moto_ecs_fixes, moto_state
 from sandbox.ecs_runtime import runtime as ecs_runtime
 
 _execute_change_set = CloudFormationBackend.execute_change_set
@@ -91,5 +91,9 @@ for owner, name, fixed in PATCHES:
 moto_ecs_fixes.apply()
 
 if __name__ == "__main__":
+    keep_state = moto_state.keep_from_environment()  # before the first request and the runtime's first read
     ecs_runtime.start_from_environment()
-    main()
+    try:
+        main()
+    finally:
+        keep_state()

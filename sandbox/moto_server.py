@@ -10,6 +10,7 @@ import httpx
 
 from sandbox.ecs_runtime.config import CONFIG_ENV as ECS_RUNTIME_ENV
 from sandbox.ecs_runtime.config import LOOPBACK_NET_ENV
+from sandbox.moto_state import STATE_ENV as MOTO_STATE_ENV
 from sandbox.processes import spawn
 from sandbox.state import SandboxState
 
@@ -19,12 +20,18 @@ def ecs_runtime_config(state: SandboxState) -> Path:
     return state.root / "ecs-runtime.json"
 
 
+def state_file(state: SandboxState) -> Path:
+    """Where moto keeps what every API holds while the sandbox is down (mode 0600: it holds secrets)."""
+    return state.root / "moto-state.pickle"
+
+
 def start(state: SandboxState) -> int:
     # moto.server with the fixes in sandbox/moto_fixes.py, and the ECS runtime in the same process
     command = [sys.executable, "-m", "sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
     env = {
         **os.environ,
         ECS_RUNTIME_ENV: str(ecs_runtime_config(state)),
+        MOTO_STATE_ENV: str(state_file(state)),
         LOOPBACK_NET_ENV: f"127.{77 + state.moto_port % 150}",  # its load balancers' addresses
     }
     return spawn(command, state.logs / "moto.log", env=env)

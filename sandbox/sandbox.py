@@ -243,7 +243,9 @@ class Sandbox:
     def down(self) -> list[int]:
         """Stop every part; the pids of stragglers the final sweep had to kill."""
         state = self.state
-        order = ["worker", "prefect", "docker", "mariadb", "moto"]
+        # moto before the engine: its ECS runtime would replace the tasks the engine stops, and it saves its
+        # state on the way out (sandbox/moto_state.py)
+        order = ["worker", "prefect", "moto", "docker", "mariadb"]
         for part in order:
             stop(state.pids.pop(part, None))
         for registry in state.registries.values():

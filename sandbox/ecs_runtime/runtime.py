@@ -35,6 +35,9 @@ from sandbox.ecs_runtime.task_specs import TaskState
 
 BUSY_SECONDS, IDLE_SECONDS = 2.0, 60.0
 SCALING = "Scaling activity initiated by (deployment)"
+# NOTE: a target group drains a deregistered target for its deregistration delay (300 s unless set), or until
+# its requests are done; the sandbox's listeners give a task leaving them a few seconds, enough for its requests.
+DRAIN_SECONDS = 3.0
 STOPPED_KEPT = 10  # stopped tasks describe-tasks still shows per service, as ECS keeps them for a while
 LOG = logging.getLogger("sandbox.ecs_runtime")
 
@@ -60,6 +63,8 @@ class Runtime:
         self.busy = False
         self.client: docker.DockerClient | None = None
         self.client_host = ""
+        self.cleared = False
+        self.draining: dict[str, float] = {}  # task id -> when it may stop (it takes no new connections)
 
     def config(self) -> RuntimeConfig | None:
         try:
@@ -100,6 +105,8 @@ class Runtime:
             self.busy = True  # the engine is not up yet: try again soon
             return
         self.watch_events(config.docker_host)
+        if not self.cleared:
+            self.clear_previous_run(client)
         views = moto_view.services()
         # an essential container exited: the task stops (only the runtime's own tasks, not others on the engine)
         for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
@@ -156,9 +163,14 @@ class Runtime:
             current.remove(extra)
         ready = [t for t in current if self.ready(view, t)]
         if len(ready) >= view.desired_count:
+            # The old tasks leave their load balancer first and stop once it has drained them, as ECS does
             for task in old:
+                self.draining.setdefault(task.task_id, time.monotonic() + DRAIN_SECONDS)
+            drained = [t for t in old if self.draining[t.task_id] <= time.monotonic()]
+            for task in drained:
                 self.keep_stopped(view, docker_tasks.stop_task(client, task.task_id, SCALING))
-            old = []
+                self.draining.pop(task.task_id)
+            old = [t for t in old if t not in drained]
         settled = len(ready) >= view.desired_count and not old
         self.record(view, current + old, "COMPLETED" if settled else "IN_PROGRESS")
         return settled, current + old
@@ -170,9 +182,19 @@ class Runtime:
         counts[deployment] = counts.get(deployment, 0) + 1
         self.keep_stopped(view, task)
 
-    def keep_stopped(self, view: ServiceView, task: TaskState) -> None:
+    def clear_previous_run(self, client: docker.DockerClient) -> None:
+        """Tasks that stopped while the runtime was not running (the sandbox went down, and the engine with it)
+        are removed, shown as stopped and not counted as failures: their services start new ones."""
+        for task in docker_tasks.list_tasks(client, {definitions.RUNTIME_LABEL: "1"}):
+            if task.last_status == "STOPPED":
+                reason = "Task stopped while the sandbox was down"
+                stopped = docker_tasks.stop_task(client, task.task_id, reason)
+                self.keep_stopped(task.labels.get(definitions.SERVICE_LABEL, ""), stopped)
+        self.cleared = True
+
+    def keep_stopped(self, service: ServiceView | str, task: TaskState) -> None:
         """describe-tasks keeps showing a stopped task (the last few of each service), as ECS does for a while."""
-        kept = self.stopped.setdefault(view.arn, {})
+        kept = self.stopped.setdefault(service if isinstance(service, str) else service.arn, {})
         kept[task.task_id] = definitions.observed(task)
         for task_id in list(kept)[:-STOPPED_KEPT]:
             kept.pop(task_id)
@@ -255,7 +277,9 @@ class Runtime:
             for balancer in view.load_balancers:
                 members = targets.setdefault(str(balancer["targetGroupArn"]), set())
                 members |= {
-                    (t.ip, int(balancer["containerPort"])) for t in tasks if t.last_status == "RUNNING" and t.ip
+                    (t.ip, int(balancer["containerPort"]))
+                    for t in tasks
+                    if t.last_status == "RUNNING" and t.ip and t.task_id not in self.draining
                 }
         waiting = False
         for arn, members in targets.items():
