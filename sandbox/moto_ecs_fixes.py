@@ -13,6 +13,7 @@ Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_ecs_f
 4. A target's health is what the runtime's health checks found (moto says "healthy" for any target).
 5. A stack's deletion deletes its services (moto has no CloudFormation delete for them: they stayed ACTIVE).
 6. Every change to a service (create, update, delete, through the API or a stack) wakes the runtime.
+7. ``ListTasks`` with ``serviceName`` lists that service's tasks only (moto ignored the filter).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys, utcnow
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
-from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 from sandbox.ecs_runtime.config import LOOPBACK_NET_ENV
 
@@ -51,12 +52,18 @@ def changed() -> None:
 
 
 def loopback_address() -> str:
-    """The next address of this sandbox's range where nothing listens on the listener ports yet."""
+    """The next address of this sandbox's range that no load balancer has (restored ones included, whose
+    listeners may not be up yet) and where nothing listens on the listener ports yet."""
     with _address_lock:
+        taken = {
+            str(balancer.dns_name)
+            for _account, _region, backend in elbv2_backends.iter_backends()
+            for balancer in list(backend.load_balancers.values())
+        }
         while True:
             n = next(_addresses)
             address = f"{LOOPBACK_NET}.{n // 250}.{n % 250 + 1}"
-            if _free(address, 80):
+            if address not in taken and _free(address, 80):
                 return address
 
 
@@ -180,12 +187,30 @@ def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
     return service
 
 
+_list_tasks = EC2ContainerServiceBackend.list_tasks
+
+
+def list_tasks(
+    self: Any,
+    cluster_str: str | None = None,
+    container_instance: str | None = None,
+    family: str | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    desired_status: str | None = None,
+) -> Any:
+    """``serviceName`` filters the tasks to that service's (moto ignores it: its services ran no task)."""
+    found = _list_tasks(self, cluster_str, container_instance, family, started_by, service_name, desired_status)
+    return [t for t in found if t.group == f"service:{service_name}"] if service_name else found
+
+
 PATCHES: list[tuple[type, str, object]] = [
     (Service, "create_from_cloudformation_json", classmethod(create_service_from_cloudformation)),
     (Service, "delete_from_cloudformation_json", classmethod(delete_service_with_its_stack)),
     (ELBv2Backend, "create_load_balancer", create_load_balancer),
     (FakeTargetGroup, "health_for", health_for),
     (EC2ContainerServiceBackend, "update_service", update_service),
+    (EC2ContainerServiceBackend, "list_tasks", list_tasks),
     *(
         (EC2ContainerServiceBackend, name, notifying(getattr(EC2ContainerServiceBackend, name)))
         for name in ("create_service", "delete_service")

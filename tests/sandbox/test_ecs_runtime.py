@@ -194,9 +194,17 @@ def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandb
 
     # A second release rolls: its tasks start and pass their checks before the first release's stop, so the
     # endpoint answers all along, first with the old version, then with the new one
+    old_tasks = qa.client("ecs").list_tasks(cluster=cluster, serviceName="app", desiredStatus="RUNNING")["taskArns"]
+    assert len(old_tasks) == 2  # the app service's own (moto listed every task of the cluster: its broker's too)
     rolled = roll_second_release(sandbox, app, endpoint)
-    old_tasks = {t["taskArn"] for t in running}
-    stopped = qa.client("ecs").describe_tasks(cluster=cluster, tasks=sorted(old_tasks))["tasks"]
+
+    def rolled_out() -> dict[str, Any] | None:
+        found = app_service(qa, cluster)
+        (only,) = found["deployments"] if len(found["deployments"]) == 1 else (None,)
+        return found if only and only["rolloutState"] == "COMPLETED" else None
+
+    eventually("the second release's deployment COMPLETED, the first's gone", rolled_out, bound=60)
+    stopped = qa.client("ecs").describe_tasks(cluster=cluster, tasks=old_tasks)["tasks"]
     assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
     assert {t["stoppedReason"] for t in stopped} == {"Scaling activity initiated by (deployment)"}
     # ... each stopped after the new tasks were answering

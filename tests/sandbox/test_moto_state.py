@@ -56,7 +56,8 @@ class Moto:
     def account(self, account_id: str) -> boto3.Session:
         base = boto3.Session(aws_access_key_id="AKIAKEPT", aws_secret_access_key="kept", region_name="eu-west-1")
         role = f"arn:aws:iam::{account_id}:role/kept"
-        creds = base.client("sts", endpoint_url=self.url).assume_role(RoleArn=role, RoleSessionName="kept")["Credentials"]
+        sts = base.client("sts", endpoint_url=self.url)
+        creds = sts.assume_role(RoleArn=role, RoleSessionName="kept")["Credentials"]
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
