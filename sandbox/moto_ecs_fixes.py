@@ -55,11 +55,8 @@ def loopback_address() -> str:
     """The next address of this sandbox's range that no load balancer has (restored ones included, whose
     listeners may not be up yet) and where nothing listens on the listener ports yet."""
     with _address_lock:
-        taken = {
-            str(balancer.dns_name)
-            for _account, _region, backend in elbv2_backends.iter_backends()
-            for balancer in list(backend.load_balancers.values())
-        }
+        backends: list[Any] = [backend for _account, _region, backend in elbv2_backends.iter_backends()]
+        taken = {str(balancer.dns_name) for backend in backends for balancer in list(backend.load_balancers.values())}
         while True:
             n = next(_addresses)
             address = f"{LOOPBACK_NET}.{n // 250}.{n % 250 + 1}"
