@@ -19,6 +19,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,6 +31,9 @@ from moto.core.base_backend import BackendDict
 
 STATE_ENV = "CLOUDOPS_MOTO_STATE"
 LOG = logging.getLogger("sandbox.moto_state")
+
+
+LOCKS = (type(threading.Lock()), type(threading.RLock()))
 
 
 def _defaultdict(cls: type[defaultdict[Any, Any]], factory: Any) -> defaultdict[Any, Any]:
@@ -46,6 +50,8 @@ class _Pickler(pickle.Pickler):
     ``defaultdict(dict)`` (SSM's tags) is kept as a factory pickle can name."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, LOCKS):  # a backend's lock: what it guarded is saved, the lock starts anew
+            return (threading.Lock if isinstance(obj, LOCKS[0]) else threading.RLock, ())
         if not isinstance(obj, defaultdict):
             return NotImplemented
         factory = obj.default_factory
@@ -90,12 +96,25 @@ def save(path: Path, attempts: int = 5) -> int:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2)
+        except (TypeError, AttributeError, pickle.PicklingError) as error:
+            raise pickle.PicklingError(f"{unpicklable(kept)}: {error}") from error
     partial = path.with_suffix(".partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out:
         out.write(buffer.getvalue())
     partial.replace(path)
     return len(buffer.getvalue())
+
+
+def unpicklable(kept: dict[str, Any]) -> str:
+    """Which backends cannot be pickled (to name them when saving fails)."""
+    failing = []
+    for name, value in kept.items():
+        try:
+            _Pickler(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        except Exception:
+            failing.append(name)
+    return ", ".join(failing) or "no single backend"
 
 
 def load(path: Path) -> list[str]:

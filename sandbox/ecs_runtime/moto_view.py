@@ -265,6 +265,11 @@ def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[
             deployment["rolloutState"] = rollout
             deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {rollout.lower().replace('_', ' ')}."
             deployment["updatedAt"] = now
+    # NOTE: ECS counts a task against the deployment that started it; the sandbox counts it against the deployment
+    # of its task definition, so a rollback's deployment takes over the running tasks of the earlier one.
+    primary = next((d["taskDefinition"] for d in moto_service.deployments if d["status"] == "PRIMARY"), None)
     moto_service.deployments = [
-        d for d in moto_service.deployments if d["status"] == "PRIMARY" or d["runningCount"] or d["pendingCount"]
+        d
+        for d in moto_service.deployments
+        if d["status"] == "PRIMARY" or (d["taskDefinition"] != primary and (d["runningCount"] or d["pendingCount"]))
     ]
