@@ -8,8 +8,9 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
-from cloudops import config_store, deploy
+from cloudops import authorities, config_store, deploy
 from cloudops.aws import cloudformation
+from cloudops.release import Release
 from tasks.retry import AWS_RETRIES
 
 
@@ -110,3 +111,33 @@ def ecs_ami(target: StageTarget) -> str:
 def registry_host(target: StageTarget) -> str:
     """The host of the stage's registry, which the deployed task definitions pull from (ECR's login on AWS)."""
     return target.account.registry_login().host
+
+
+@task(name="ensure-environment-file", task_run_name="environment-file-{name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def ensure_environment_file(target: StageTarget, bucket: str, name: str) -> bool:
+    """The containers' environment file in ``bucket``, written when missing (never overwritten)."""
+    return deploy.ensure_environment_file(target.account.session(), bucket, name, target.name)
+
+
+@task(name="fill-authorities", task_run_name="fill-authorities-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def fill_authorities(
+    target: StageTarget,
+    build: StageTarget,
+    release: Release,
+    prerequisites: deploy.StackOutcome,
+    service: deploy.StackOutcome,
+) -> authorities.FillOutcome:
+    """Fill the stage's authorities access point from the release when its authorities changed (ECS RunTask)."""
+    logger = get_run_logger()
+    manifest = authorities.read_manifest(build.account.session(), build.bucket, release)
+    session = target.account.session()
+    return authorities.fill(
+        session,
+        config_store.SsmConfigStore(session),
+        target.name,
+        release,
+        manifest,
+        prerequisites.outputs,
+        service.outputs,
+        logger.info,
+    )
