@@ -61,10 +61,15 @@ def publish_endpoints(
 
 @task(name="read-endpoints", task_run_name="read-endpoints-{stage}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def read_endpoints(account: AwsAccount, stage: str, application: str) -> dict[str, str]:
-    """Every value the stage's config store holds for the application, by parameter name; secrets left out."""
+    """Every value the stage's config store holds for the application, by parameter name; secrets and the
+    lookup service's authorities record (not an endpoint) left out."""
     prefix = config_store.path(stage, application, "").rstrip("/")
     values = config_store.SsmConfigStore(account.session()).get(prefix)
-    return {f"{prefix}/{key}": value for key, value in sorted(values.items()) if not key.endswith("db-password")}
+    return {
+        f"{prefix}/{key}": value
+        for key, value in sorted(values.items())
+        if not key.endswith("db-password") and not key.startswith(f"{authorities.STORE_ENVIRONMENT}/")
+    }
 
 
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
