@@ -211,6 +211,17 @@ def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[s
     return values
 
 
+def ensure_environment_file(account: AccountSession, bucket: str, name: str, stage: str) -> bool:
+    """The containers' environment file ``name`` in ``bucket``, from cloudops/templates/config when missing (its
+    operators edit it in place: never overwritten); True when written now."""
+    if s3.object_exists(account, bucket, name):
+        return False
+    template = resources.files("cloudops.templates.config").joinpath(name).read_text(encoding="utf-8")
+    body = Template(template).substitute(stage=stage, account_id=account.account_id, bucket=bucket)
+    s3.put_object(account, bucket, name, body.encode(), "text/plain; charset=utf-8")
+    return True
+
+
 def chained_plan(plan: StackPlan, previous_outputs: dict[str, str], ecs_ami_id: str) -> StackPlan:
     """A stack of a chained kind wired to the outputs its registry entry takes from the stack before it, and
     the region's ECS AMI (looked up at deploy time)."""

@@ -64,6 +64,20 @@ class EnvironmentKind(BaseModel):
     outputs: dict[str, str] = Field(
         default_factory=dict, description="Stack output -> the config store key its value is published as."
     )
+    environment_file: str = Field(
+        default="",
+        description=(
+            "A file of cloudops/templates/config the first stack's bucket (its output EnvBucketName) holds for the "
+            "containers, written when missing and never overwritten; empty: none."
+        ),
+    )
+    fills_authorities: bool = Field(
+        default=False,
+        description=(
+            "Whether a deploy fills the first stack's authorities access point from the release's authorities "
+            "when they changed (the last stack's output AuthoritiesFillTaskDefinition, run once by ECS RunTask)."
+        ),
+    )
 
     @property
     def templates(self) -> tuple[str, ...]:
@@ -171,12 +185,19 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 name="lookup-{stage}",
                 template="lookup-service",
                 environment="lookup",
-                parameters={"Stage": "stage", "AWSVpcId": "vpc", "SubnetIds": "subnets"},
+                parameters={
+                    "Stage": "stage",
+                    "AWSVpcId": "vpc",
+                    "SubnetIds": "subnets",
+                    "DbPasswordParameter": "db_password",
+                },
                 inputs=("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId"),
             ),
         ),
         images={"app": "AppImage", "database": "MysqlImage"},
-        outputs={"ClusterName": "cluster"},
+        outputs={"AppEndpoint": "app_endpoint", "ClusterName": "cluster"},
+        environment_file="lookup.env",
+        fills_authorities=True,
     ),
 )
 KINDS: dict[str, EnvironmentKind] = {entry.name: entry for entry in REGISTRY}

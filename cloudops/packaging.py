@@ -33,6 +33,7 @@ from cloudops.gitsource import SourceRevision, export_tree, resolve
 from cloudops.settings import Application
 
 FORMAT = "cloudops-package/1"
+AUTHORITIES_PREFIX = "authorities/"  # the application's authorities folder in the package, whatever its name
 ZSTD_LEVEL = 3
 CHUNK = 1 << 20
 
@@ -210,6 +211,8 @@ def _check_source(app: Application, source: Path) -> None:
         if not (source / path).is_file()
     ]
     problems += [f"folder {name!r}" for name in app.include if not (source / name).is_dir()]
+    if app.authorities is not None and not (source / app.authorities).is_dir():
+        problems.append(f"authorities folder {app.authorities!r}")
     if problems:
         raise PackagingError(
             f"the source at {app.subdirectory or '/'} lacks {', '.join(problems)}; add them to the repository "
@@ -256,6 +259,8 @@ def _package_entries(app: Application, source: Path) -> list[tuple[str, Path]]:
     """(name in the archive, file) for every file, sorted: the build output as app/, then the rest."""
     roots = [("app", source / app.build_output), ("datasets", source / app.datasets)]
     roots += [(name, source / name) for name in app.include]
+    if app.authorities is not None:
+        roots.append((AUTHORITIES_PREFIX.rstrip("/"), source / app.authorities))
     entries = []
     for prefix, root in roots:
         for path in _walk_files(root):

@@ -136,6 +136,15 @@ class Application(BaseModel):
     build_output: str = Field(default="dist", description="The folder the build command writes: the package's app/.")
     datasets: str = Field(default="datasets", description="The versioned data-set folder (common/, author/, live/).")
     include: tuple[str, ...] = Field(default=("docker",), description="Other source folders the package carries.")
+    authorities: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "The folder of the application's authorities (reference files the lookup service reads from its EFS "
+            "authorities access point), relative to subdirectory; the package carries it as authorities/, and "
+            "each lookup-service deploy fills the access point from it when it changed. None: no authorities."
+        ),
+    )
     dockerfiles: dict[RepositoryName, str] = Field(
         description="Image name -> Dockerfile path inside the package; the base image needs none."
     )
@@ -148,10 +157,20 @@ class Application(BaseModel):
         for name, path in [
             ("build_output", self.build_output),
             ("datasets", self.datasets),
+            *((("authorities", self.authorities),) if self.authorities is not None else ()),
             *((f"dockerfiles.{k}", v) for k, v in self.dockerfiles.items()),
         ]:
             if Path(path).is_absolute() or ".." in Path(path).parts:
                 raise ValueError(f"application.{name}: {path!r} must be a path inside the application's folder")
+        return self
+
+    @model_validator(mode="after")
+    def _authorities_not_included(self) -> Application:
+        if self.authorities is not None and self.authorities.strip("/") in {i.strip("/") for i in self.include}:
+            raise ValueError(
+                f"application.authorities: {self.authorities!r} is in application.include too; the package "
+                "carries it as authorities/ already: remove it from include"
+            )
         return self
 
     @model_validator(mode="after")

@@ -19,7 +19,9 @@ from flows.runtime.stage_slot import holds_stage
 from tasks.deploy import (
     deploy_stack,
     ecs_ami,
+    ensure_environment_file,
     ensure_secrets,
+    fill_authorities,
     publish_endpoints,
     read_config_keys,
     registry_host,
@@ -68,7 +70,10 @@ def deploy_environment(
         logger.info("created the database password parameter %s (SecureString)", secret)
     tags = deploy.stack_tags(app.name, stage, release.version)
     if kind_spec.chained:  # the lookup service: its parameter file, then the prerequisites' outputs
-        outcomes = deploy_chained(target, plans, network, tags, recreate_failed)
+        outcomes = deploy_chained(target, plans, network, tags, recreate_failed, kind_spec.environment_file)
+        if kind_spec.fills_authorities:  # the lookup service's authorities access point, when they changed
+            filled = fill_authorities(target, build, release, outcomes[0], outcomes[-1])
+            logger.info("authorities of %s in %s: %s", release.id, stage, filled.reason)
     else:
         futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
@@ -90,10 +95,14 @@ def deploy_chained(
     network: tuple[str, list[str]],
     tags: dict[str, str],
     recreate_failed: bool,
+    environment_file: str = "",
 ) -> list[deploy.StackOutcome]:
-    """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service)."""
+    """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service);
+    between them, the containers' environment file in the first stack's bucket when the kind has one."""
     prerequisites, service = plans
     values = deploy.lookup_prerequisites(PARAMETER_FILES / prerequisites.parameter_file, target.account_id, network)
     first = deploy_stack(target.account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
+    if environment_file and ensure_environment_file(target, first.outputs["EnvBucketName"], environment_file):
+        get_run_logger().info("wrote %s into s3://%s", environment_file, first.outputs["EnvBucketName"])
     wired = deploy.chained_plan(service, first.outputs, ecs_ami(target))
     return [first, deploy_stack(target.account, wired, tags, recreate_failed)]

@@ -33,6 +33,7 @@ from moto.efs.models import AccessPoint
 from moto.server import main
 
 from sandbox import moto_ecs_fixes, moto_state
+from sandbox.ecs_runtime import run_tasks as ecs_run_tasks
 from sandbox.ecs_runtime import runtime as ecs_runtime
 
 _execute_change_set = CloudFormationBackend.execute_change_set
@@ -89,6 +90,7 @@ PATCHES: list[tuple[type, str, object]] = [
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
 moto_ecs_fixes.apply()
+ecs_run_tasks.apply()
 
 if __name__ == "__main__":
     keep_state = moto_state.keep_from_environment()  # before the first request and the runtime's first read

@@ -122,7 +122,9 @@ class Sandbox:
             accounts[self.settings.stage(stage).account_id] = AccountRuntime(
                 stage=stage, registry_url=login.url, username=login.username, password=login.password
             )
-        RuntimeConfig(docker_host=self.state.docker_host, accounts=accounts).save(
+        # NOTE: on AWS an EFS file system is a network share; here, a folder per account and file system under
+        # the sandbox's folder, kept by `sandbox down` (only `purge` deletes it)
+        RuntimeConfig(docker_host=self.state.docker_host, accounts=accounts, efs_root=self.root / "efs").save(
             moto_server.ecs_runtime_config(self.state)
         )
 

@@ -8,8 +8,9 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
-from cloudops import config_store, deploy
+from cloudops import authorities, config_store, deploy
 from cloudops.aws import cloudformation
+from cloudops.release import Release
 from tasks.retry import AWS_RETRIES
 
 
@@ -60,10 +61,15 @@ def publish_endpoints(
 
 @task(name="read-endpoints", task_run_name="read-endpoints-{stage}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def read_endpoints(account: AwsAccount, stage: str, application: str) -> dict[str, str]:
-    """Every value the stage's config store holds for the application, by parameter name; secrets left out."""
+    """Every value the stage's config store holds for the application, by parameter name; secrets and the
+    lookup service's authorities record (not an endpoint) left out."""
     prefix = config_store.path(stage, application, "").rstrip("/")
     values = config_store.SsmConfigStore(account.session()).get(prefix)
-    return {f"{prefix}/{key}": value for key, value in sorted(values.items()) if not key.endswith("db-password")}
+    return {
+        f"{prefix}/{key}": value
+        for key, value in sorted(values.items())
+        if not key.endswith("db-password") and not key.startswith(f"{authorities.STORE_ENVIRONMENT}/")
+    }
 
 
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
@@ -110,3 +116,33 @@ def ecs_ami(target: StageTarget) -> str:
 def registry_host(target: StageTarget) -> str:
     """The host of the stage's registry, which the deployed task definitions pull from (ECR's login on AWS)."""
     return target.account.registry_login().host
+
+
+@task(name="ensure-environment-file", task_run_name="environment-file-{name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def ensure_environment_file(target: StageTarget, bucket: str, name: str) -> bool:
+    """The containers' environment file in ``bucket``, written when missing (never overwritten)."""
+    return deploy.ensure_environment_file(target.account.session(), bucket, name, target.name)
+
+
+@task(name="fill-authorities", task_run_name="fill-authorities-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def fill_authorities(
+    target: StageTarget,
+    build: StageTarget,
+    release: Release,
+    prerequisites: deploy.StackOutcome,
+    service: deploy.StackOutcome,
+) -> authorities.FillOutcome:
+    """Fill the stage's authorities access point from the release when its authorities changed (ECS RunTask)."""
+    logger = get_run_logger()
+    manifest = authorities.read_manifest(build.account.session(), build.bucket, release)
+    session = target.account.session()
+    return authorities.fill(
+        session,
+        config_store.SsmConfigStore(session),
+        target.name,
+        release,
+        manifest,
+        prerequisites.outputs,
+        service.outputs,
+        logger.info,
+    )

@@ -274,12 +274,24 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
         "app": f"{registry}/app@{release.images['app'].digest}",
     }
     store = config_store.SsmConfigStore(qa)
-    assert store.get(config_store.path("qa", app.name, "lookup")) == {"cluster": "lookup-qa", "stack": "lookup-qa"}
+    published = store.get(config_store.path("qa", app.name, "lookup"))
+    balancer = qa.client("elbv2").describe_load_balancers(
+        LoadBalancerArns=[physical_ids(qa, "lookup-qa")["LoadBalancer"]]
+    )
+    assert published == {
+        "app_endpoint": f"http://{balancer['LoadBalancers'][0]['DNSName']}",
+        "cluster": "lookup-qa",
+        "db-password": published["db-password"],  # the MySQL user's, created once by the deploy
+        "stack": "lookup-qa",
+    }
+    # The containers' environment file, written into the prerequisites' bucket when it was missing
+    env_file = qa.client("s3").get_object(Bucket=prerequisites.outputs["EnvBucketName"], Key="lookup.env")
+    assert "EP_DB_HOSTNAME=mysql" in env_file["Body"].read().decode().splitlines()
 
     # Teardown deletes the service; the prerequisites (the environment file's bucket, the data on EFS) stay
     assert teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service") == ["lookup-qa"]
     assert cloudformation.describe(qa, "lookup-qa") is None
-    assert store.get(config_store.path("qa", app.name, "lookup")) == {}
+    assert store.get(config_store.path("qa", app.name, "lookup")) == {"db-password": published["db-password"]}
     assert cloudformation.describe(qa, "lookup-qa-prerequisites") is not None
     again = deploy_environment(stage="qa", version=release.version, kind="lookup-service")
     assert [(o.stack, o.action, o.executed) for o in again] == [

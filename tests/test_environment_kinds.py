@@ -142,6 +142,7 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "Stage": "qa",
         "AWSVpcId": "vpc-1",
         "SubnetIds": "subnet-1,subnet-2",
+        "DbPasswordParameter": "/cloudops/qa/commerce/lookup/db-password",
         "AppImage": "host/app@sha256:app",
         "MysqlImage": "host/mysql@sha256:mysql",
     }

@@ -186,3 +186,21 @@ def test_image_roles_name_images_of_the_application(tmp_path: Path) -> None:
     ) in message
     message = load_error(tmp_path, STAGES + APPLICATION + '\n[application.images]\ndatabse = "mysql"\n')
     assert "application.images.databse: unknown key 'databse' under [application.images]" in message
+
+
+def test_the_authorities_folder_is_optional_inside_the_application_and_not_also_included(tmp_path: Path) -> None:
+    application = load_settings(write(tmp_path, STAGES + APPLICATION)).application
+    assert application is not None and application.authorities is None
+    assert load_settings(CONFIG_FILE).application.authorities == "authorities"  # type: ignore[union-attr]
+    with_authorities = STAGES + APPLICATION.replace('build_command = "true"\n', 'build_command = "true"\n{}\n')
+    for value, problem in [
+        ('"../shared"', "application.authorities: '../shared' must be a path inside the application's folder"),
+        ('"/srv/authorities"', "application.authorities: '/srv/authorities' must be a path inside"),
+        (
+            '"docker"',
+            "application.authorities: 'docker' is in application.include too; the package carries it as "
+            "authorities/ already: remove it from include",
+        ),
+    ]:
+        assert problem in load_error(tmp_path, with_authorities.format(f"authorities = {value}"))
+    assert "application.authorities" in load_error(tmp_path, with_authorities.format('authorities = ""'))

@@ -154,6 +154,10 @@ def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: S
             "DatabaseAccessPointId": prerequisites["DatabaseAccessPointId"],
             "AuthoritiesAccessPointId": prerequisites["AuthoritiesAccessPointId"],
             "EcsAmiId": ami,
+            "DbPasswordParameter": "/cloudops/staging/lookup/lookup/db-password",
         },
     )
     assert service_image(staging, outputs["ClusterName"], "lookup", "app") == f"r/lookup@{DIGEST}"
+    assert outputs["AppEndpoint"].startswith("http://")  # the load balancer's address
+    fill = staging.client("ecs").describe_task_definition(taskDefinition=outputs["AuthoritiesFillTaskDefinition"])
+    assert [c["image"] for c in fill["taskDefinition"]["containerDefinitions"]] == [f"r/lookup@{DIGEST}"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 CONFIG_ENV = "CLOUDOPS_ECS_RUNTIME"
 LOOPBACK_NET_ENV = "CLOUDOPS_LB_NET"  # the first two octets of the sandbox's load balancer addresses
@@ -27,6 +27,13 @@ class RuntimeConfig(BaseModel):
 
     docker_host: str
     accounts: dict[str, AccountRuntime]
+    efs_root: Path | None = Field(
+        default=None,
+        description=(
+            "The sandbox's folder of EFS file systems: <efs_root>/<account>/<file system id>/<access point path> "
+            "(kept across redeploys and `sandbox down`/`up`); none: a task with an EFS volume cannot start."
+        ),
+    )
 
     def save(self, path: Path) -> None:
         data = self.model_dump(mode="json")

@@ -1,16 +1,18 @@
 """From an ECS task definition to the Docker task that runs it, and from what runs back to what ECS reports.
 
-The environment is the task definition's, then its environment files (read from the account's bucket),
-then its secrets (from the account's parameter store), as ECS resolves them. Images are pulled from the
+The environment is the task definition's environment files (read from the account's bucket), then its
+``environment`` (which wins over the files'), then its secrets (from the account's parameter store), as ECS
+resolves them. Images are pulled from the
 account's own registry with the account's own login.
 """
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
-from sandbox.ecs_runtime import moto_view
+from sandbox.ecs_runtime import efs_volumes, moto_view
 from sandbox.ecs_runtime.config import AccountRuntime
 from sandbox.ecs_runtime.moto_view import ServiceView
 from sandbox.ecs_runtime.networks import network_name
@@ -24,9 +26,10 @@ ACCOUNT_LABEL = "cloudops.ecs.account"
 
 
 def environment(view: ServiceView, container: dict[str, Any]) -> dict[str, str]:
-    values = {item["name"]: str(item["value"]) for item in container.get("environment", [])}
-    for item in container.get("environmentFiles", []):
+    values: dict[str, str] = {}
+    for item in container.get("environmentFiles", []):  # ECS: a name in `environment` wins over the files'
         values.update(moto_view.environment_file(view.account, str(item["value"])))
+    values.update({item["name"]: str(item["value"]) for item in container.get("environment", [])})
     for item in container.get("secrets", []):
         values[item["name"]] = moto_view.secret(view.account, view.region, str(item["valueFrom"]))
     return values
@@ -45,7 +48,10 @@ def health_check(container: dict[str, Any]) -> HealthCheck | None:
     )
 
 
-def container_spec(view: ServiceView, container: dict[str, Any]) -> ContainerSpec:
+def container_spec(view: ServiceView, container: dict[str, Any], efs_root: Path | None = None) -> ContainerSpec:
+    def access_point_root(access_point: str) -> str | None:
+        return moto_view.access_point_root(view.account, view.region, access_point)
+
     return ContainerSpec(
         name=str(container["name"]),
         image=str(container["image"]),
@@ -56,11 +62,11 @@ def container_spec(view: ServiceView, container: dict[str, Any]) -> ContainerSpe
         depends_on=[(d["containerName"], d["condition"]) for d in container.get("dependsOn", [])],
         health_check=health_check(container),
         port_mappings=[int(p["containerPort"]) for p in container.get("portMappings", [])],
-        mounts=[],
+        mounts=efs_volumes.container_mounts(efs_root, view.account, view.volumes, container, access_point_root),
     )
 
 
-def task_spec(view: ServiceView, account: AccountRuntime) -> TaskSpec:
+def task_spec(view: ServiceView, account: AccountRuntime, efs_root: Path | None = None) -> TaskSpec:
     """A new task of the service's current task definition."""
     return TaskSpec(
         task_id=uuid.uuid4().hex,
@@ -73,7 +79,8 @@ def task_spec(view: ServiceView, account: AccountRuntime) -> TaskSpec:
         },
         network=network_name(view.account, view.cluster),  # a cluster's own (its Service Connect namespace)
         aliases=list(view.aliases),
-        containers=[container_spec(view, c) for c in view.containers],
+        hosts=efs_volumes.link_hosts(view.containers),
+        containers=[container_spec(view, c, efs_root) for c in view.containers],
         registry=RegistryAuth(url=account.registry_url, username=account.username, password=account.password),
     )
 

@@ -164,7 +164,10 @@ def start_holder(client: docker.DockerClient, spec: TaskSpec) -> str:
         labels=labels,
         ports=sorted({port for c in spec.containers for port in c.port_mappings}),
         networking_config=api.create_networking_config({spec.network: endpoint}),
-        host_config=api.create_host_config(network_mode=spec.network, restart_policy={"Name": "no"}),
+        # the containers joining its namespace share its /etc/hosts too (Docker refuses extra hosts on them)
+        host_config=api.create_host_config(
+            network_mode=spec.network, restart_policy={"Name": "no"}, extra_hosts=dict(spec.hosts)
+        ),
     )
     api.start(created["Id"])
     return str(created["Id"])

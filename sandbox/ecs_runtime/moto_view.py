@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from moto.ecs.models import Task, ecs_backends
+from moto.efs.models import efs_backends
 from moto.elbv2.models import elbv2_backends
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.s3.models import s3_backends
@@ -31,6 +32,7 @@ class ServiceView:
     task_definition_arn: str
     containers: list[dict[str, Any]]
     deployment_id: str
+    volumes: list[dict[str, Any]] = field(default_factory=list)
     load_balancers: list[dict[str, Any]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     rollback_on_failure: bool = True
@@ -92,6 +94,7 @@ def services() -> list[ServiceView]:
                     desired_count=int(service.desired_count or 0),
                     task_definition_arn=definition.arn,
                     containers=[dict(c) for c in definition.container_definitions],
+                    volumes=[dict(v) for v in definition.volumes or []],
                     deployment_id=str(primary.get("id", "")),
                     load_balancers=list(service.load_balancers or []),
                     aliases=aliases,
@@ -161,6 +164,12 @@ def environment_file(account: str, location: str) -> dict[str, str]:
             name, _, value = line.partition("=")
             values[name.strip()] = value.strip()
     return values
+
+
+def access_point_root(account: str, region: str, access_point: str) -> str | None:
+    """An EFS access point's root directory path, or None when the account has no such access point."""
+    found: Any = efs_backends[account][region].access_points.get(access_point)
+    return None if found is None else str((found.root_directory or {}).get("Path") or "/")
 
 
 def secret(account: str, region: str, value_from: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 import docker
 
 from sandbox import moto_ecs_fixes
-from sandbox.ecs_runtime import definitions, docker_tasks, moto_view
+from sandbox.ecs_runtime import definitions, docker_tasks, moto_view, run_tasks
 from sandbox.ecs_runtime.config import CONFIG_ENV, RuntimeConfig
 from sandbox.ecs_runtime.load_balancers import LoadBalancers, Target, check
 from sandbox.ecs_runtime.moto_view import ServiceView
@@ -126,6 +126,7 @@ class Runtime:
                 busy = True
         self.stop_orphans(client, listed, {v.arn for v in views})
         busy |= self.sync_load_balancers(views, listed)
+        busy |= run_tasks.reconcile(client, config)  # RunTask's one-off tasks
         self.busy = busy
 
     def reconcile_service(
@@ -145,7 +146,7 @@ class Runtime:
         account = config.accounts.get(view.account)
         for _ in range(view.desired_count - len(current) - len(starting)) if account else ():
             try:
-                spec = definitions.task_spec(view, account)  # type: ignore[arg-type]  # account is set here
+                spec = definitions.task_spec(view, account, config.efs_root)  # type: ignore[arg-type]  # set here
             except LookupError as error:  # a missing environment file or secret: ECS fails the task at start
                 self.count_failure(view, self.never_started(view, f"ResourceInitializationError: {error}"))
                 continue

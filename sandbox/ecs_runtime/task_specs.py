@@ -90,6 +90,9 @@ class TaskSpec(BaseModel):
     )
     network: str
     aliases: list[str] = Field(default_factory=list, description="DNS names of the task on its network")
+    hosts: dict[str, str] = Field(
+        default_factory=dict, description="host name -> address in the task's /etc/hosts (its containers' links)"
+    )
     containers: list[ContainerSpec] = Field(min_length=1)
     registry: RegistryAuth
 

@@ -1,7 +1,8 @@
 """The Commerce application service: a small HTTP API over its MySQL database.
 
 Settings come from the environment (as ECS passes author.env / live.env): EP_DB_HOSTNAME, EP_DB_PORT,
-EP_DB_NAME, EP_DB_USER, EP_DB_PASSWORD; it listens on APP_HOST:APP_PORT.
+EP_DB_NAME, EP_DB_USER, EP_DB_PASSWORD; it listens on APP_HOST:APP_PORT. ``/authorities`` lists the files of
+the authorities folder (AUTHORITIES_DIR, /authorities: the lookup service's EFS access point) when it has one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BUILD_INFO = json.loads((Path(__file__).parent / "BUILD-INFO.json").read_text())
+AUTHORITIES = Path(os.environ.get("AUTHORITIES_DIR", "/authorities"))
+
+
+def authorities() -> list[dict[str, object]]:
+    """The authorities folder's files (path relative to it, size), sorted."""
+    files = sorted(p for p in AUTHORITIES.rglob("*") if p.is_file())
+    return [{"path": p.relative_to(AUTHORITIES).as_posix(), "size": p.stat().st_size} for p in files]
 
 
 def products() -> list[dict[str, object]]:
@@ -42,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"products": products()})
             except Exception as error:  # the database is down or misconfigured: say so, do not crash
                 self.reply(503, {"error": str(error)})
+        elif self.path == "/authorities" and AUTHORITIES.is_dir():
+            self.reply(200, {"authorities": authorities()})
         else:
             self.reply(404, {"error": f"no route {self.path}"})
 
