@@ -32,7 +32,7 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes
+from sandbox import moto_ecs_fixes, moto_logs_fixes
 from sandbox.ecs_runtime import runtime as ecs_runtime
 
 _execute_change_set = CloudFormationBackend.execute_change_set
@@ -89,6 +89,7 @@ PATCHES: list[tuple[type, str, object]] = [
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
 moto_ecs_fixes.apply()
+moto_logs_fixes.apply()
 
 if __name__ == "__main__":
     ecs_runtime.start_from_environment()

@@ -30,6 +30,7 @@ from sandbox import moto_ecs_fixes
 from sandbox.ecs_runtime import definitions, docker_tasks, moto_view
 from sandbox.ecs_runtime.config import CONFIG_ENV, RuntimeConfig
 from sandbox.ecs_runtime.load_balancers import LoadBalancers, Target, check
+from sandbox.ecs_runtime.log_shipping import LogShipper
 from sandbox.ecs_runtime.moto_view import ServiceView
 from sandbox.ecs_runtime.task_specs import TaskState
 
@@ -56,6 +57,7 @@ class Runtime:
         # Starts mostly wait (pulls, dependsOn health): enough workers that one slow task holds up no other
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-ecs-task")
         self.balancers = LoadBalancers()
+        self.logs = LogShipper()
         self.busy = False
 
     def config(self) -> RuntimeConfig | None:
@@ -86,6 +88,7 @@ class Runtime:
             self.busy = True  # the engine is not up yet: try again soon
             return
         self.watch_events(config.docker_host)
+        self.logs.sync(client, config.docker_host)  # before the reaping: an exited container's last lines
         views = moto_view.services()
         # an essential container exited: the task stops (only the runtime's own tasks, not others on the engine)
         for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
