@@ -143,7 +143,8 @@ def destination(labels: dict[str, str]) -> Destination | None:
 class LogShipper:
     """Ships the output of every container the runtime runs; :meth:`sync` each round attaches to new ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: dict[str, str] | None = None) -> None:
+        self.labels = labels or {RUNTIME_LABEL: "1"}  # the containers it ships: the runtime's own
         self.outbox = Outbox()
         self.followed: set[str] = set()  # container ids being (or done being) shipped
         self.lock = threading.Lock()
@@ -151,7 +152,7 @@ class LogShipper:
     def sync(self, client: docker.DockerClient, docker_host: str) -> None:
         """Follow each runtime container not followed yet; an exited one's log is shipped at once (before the
         round reaps its task and removes it)."""
-        wanted = {"label": [f"{RUNTIME_LABEL}=1", f"{ROLE}=container", AWSLOGS]}
+        wanted = {"label": [*(f"{k}={v}" for k, v in self.labels.items()), f"{ROLE}=container", AWSLOGS]}
         found = client.containers.list(all=True, filters=wanted, sparse=True)
         present = {str(c.id) for c in found}
         with self.lock:
