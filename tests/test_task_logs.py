@@ -17,7 +17,10 @@ def test_every_kind_of_environment_names_its_group_and_its_containers_stream_pre
     assert found == {
         AUTHOR: ("author", {"app": "app", "broker": "broker"}),
         LIVE: ("live", {"app": "app", "broker": "broker"}),
-        "/cloudops/commerce/qa/single-instance": ("single-instance", {"mysql": "mysql", "broker": "broker", "app": "app"}),
+        "/cloudops/commerce/qa/single-instance": (
+            "single-instance",
+            {"mysql": "mysql", "broker": "broker", "app": "app"},
+        ),
         "/cloudops/lookup/qa": ("lookup", {"mysql": "mysql", "app": "app"}),  # its Application parameter's default
     }
 
@@ -50,7 +53,7 @@ def test_a_service_the_stage_does_not_run_is_a_one_line_error_that_lists_those_i
 
 
 def test_a_stage_with_nothing_deployed_says_so_and_how_to_deploy() -> None:
-    with pytest.raises(LogSelectionError, match=r"stage 'prod' has no log groups .*`cloudops promote VERSION --to prod"):
+    with pytest.raises(LogSelectionError, match=r"'prod' has no log groups .*`cloudops promote VERSION --to prod"):
         select(log_sources("commerce", "prod"), {AUTHOR}, "prod")
 
 

@@ -15,7 +15,9 @@ from sandbox.ecs_runtime.docker_tasks import start_task, stop_task
 from sandbox.ecs_runtime.log_shipping import Destination, LogShipper, docker_line, lines
 from sandbox.ecs_runtime.task_specs import AwsLogs
 from tests.polling import eventually
-from tests.sandbox.test_docker_tasks import RUN, Cluster, cluster, probe_image  # noqa: F401  # the fixtures
+from tests.sandbox.test_docker_tasks import RUN, Cluster
+from tests.sandbox.test_docker_tasks import cluster as cluster  # noqa: F401  # the fixtures, shared
+from tests.sandbox.test_docker_tasks import probe_image as probe_image  # noqa: F401
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"  # the task's account label (Cluster.task), a region of its own
 
@@ -46,7 +48,8 @@ def test_docker_s_timestamped_lines_become_events_in_milliseconds() -> None:
 
 
 def test_a_container_s_output_lands_in_its_stream_and_a_restarted_shipper_repeats_nothing(
-    cluster: Cluster, group: str
+    cluster: Cluster,
+    group: str,  # noqa: F811  # the fixture
 ) -> None:
     # Given a task whose container prints to stdout and stderr, a line at a time, and keeps running
     script = "echo one; echo two >&2; sleep 4; echo three; sleep 4; echo four; exec sleep 300"
@@ -78,7 +81,7 @@ def test_a_container_s_output_lands_in_its_stream_and_a_restarted_shipper_repeat
     assert messages(group, stream) == everything  # nothing twice
 
 
-def test_a_container_whose_group_is_missing_is_not_followed(cluster: Cluster) -> None:
+def test_a_container_whose_group_is_missing_is_not_followed(cluster: Cluster) -> None:  # noqa: F811
     logs = AwsLogs(group=f"/cloudops/missing-{uuid.uuid4().hex[:8]}", region=REGION, stream_prefix="app")
     spec = cluster.task(cluster.shell("app", "echo lost; exec sleep 300", logs=logs))
     start_task(cluster.engine, spec)
