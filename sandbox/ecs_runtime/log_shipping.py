@@ -151,7 +151,13 @@ class LogShipper:
 
     def sync(self, client: docker.DockerClient, docker_host: str) -> None:
         """Follow each runtime container not followed yet; an exited one's log is shipped at once (before the
-        round reaps its task and removes it)."""
+        round reaps its task and removes it). Never fails the round: what it missed, the next round attaches."""
+        try:
+            self.attach(client, docker_host)
+        except Exception:
+            LOG.exception("ECS runtime: attaching the log shipper failed")
+
+    def attach(self, client: docker.DockerClient, docker_host: str) -> None:
         wanted = {"label": [*(f"{k}={v}" for k, v in self.labels.items()), f"{ROLE}=container", AWSLOGS]}
         found = client.containers.list(all=True, filters=wanted, sparse=True)
         present = {str(c.id) for c in found}
