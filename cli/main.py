@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
 from cli.in_process import runs_flows
+from cli.logs_command import logs_command
 from cli.options import ConfigFile
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
@@ -176,6 +177,9 @@ def status_command(
     else:
         typer.echo(f"{app_name}: {' -> '.join(settings.promotion_order())}\n")
         typer.echo(status_text(status), nl=False)
+
+
+app.command("logs")(friendly(needs_prefect_server(logs_command)))
 
 
 @app.command("rollback")

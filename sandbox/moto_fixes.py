@@ -32,7 +32,7 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes, moto_state
+from sandbox import moto_ecs_fixes, moto_logs_fixes, moto_state
 from sandbox.ecs_runtime import run_tasks as ecs_run_tasks
 from sandbox.ecs_runtime import runtime as ecs_runtime
 
@@ -91,6 +91,7 @@ for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
 moto_ecs_fixes.apply()
 ecs_run_tasks.apply()
+moto_logs_fixes.apply()
 
 if __name__ == "__main__":
     keep_state = moto_state.keep_from_environment()  # before the first request and the runtime's first read

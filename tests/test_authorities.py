@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudops.authorities import FillRecord, digest, manifest_key, needs_fill
 from cloudops.aws.ecs import TaskResult
-from tests.test_environment_kinds import a_release
+from tests.release_records import sample_release
 
 FILES = {
     "app/server.py": "a" * 64,
@@ -35,7 +35,7 @@ def test_a_fill_runs_when_never_filled_changed_or_on_a_new_access_point_only() -
 
 
 def test_the_manifest_is_read_beside_the_package() -> None:
-    release = a_release().model_copy(update={"package_uri": "s3://cloudops-build/packages/commerce/ab12.tar.zst"})
+    release = sample_release().model_copy(update={"package_uri": "s3://cloudops-build/packages/commerce/ab12.tar.zst"})
     assert manifest_key(release) == "packages/commerce/ab12.manifest.json"
 
 

@@ -16,7 +16,7 @@ from sandbox.ecs_runtime import efs_volumes, moto_view
 from sandbox.ecs_runtime.config import AccountRuntime
 from sandbox.ecs_runtime.moto_view import ServiceView
 from sandbox.ecs_runtime.networks import network_name
-from sandbox.ecs_runtime.task_specs import ContainerSpec, HealthCheck, RegistryAuth, TaskSpec, TaskState
+from sandbox.ecs_runtime.task_specs import AwsLogs, ContainerSpec, HealthCheck, RegistryAuth, TaskSpec, TaskState
 
 RUNTIME_LABEL = "cloudops.ecs"
 SERVICE_LABEL = "cloudops.ecs.service"
@@ -48,6 +48,29 @@ def health_check(container: dict[str, Any]) -> HealthCheck | None:
     )
 
 
+def aws_logs(view: ServiceView, container: dict[str, Any]) -> AwsLogs | None:
+    """The container's ``awslogs`` configuration; its log group must exist, as ECS checks before the task starts
+    (or is created first, with ``awslogs-create-group``). Other log drivers ship nothing in the sandbox."""
+    configuration = container.get("logConfiguration") or {}
+    if configuration.get("logDriver") != "awslogs":
+        return None
+    options = configuration.get("options") or {}
+    logs = AwsLogs(
+        group=str(options.get("awslogs-group", "")),
+        region=str(options.get("awslogs-region", view.region)),
+        stream_prefix=str(options.get("awslogs-stream-prefix", "")),
+    )
+    if str(options.get("awslogs-create-group", "")).lower() == "true":
+        moto_view.ensure_log_group(view.account, logs.region, logs.group)
+    elif not moto_view.log_group_exists(view.account, logs.region, logs.group):
+        raise LookupError(
+            f"failed to create the CloudWatch log stream of container {container['name']!r}: "
+            f"ResourceNotFoundException: log group {logs.group} does not exist in account {view.account} "
+            f"({logs.region}); create it (an AWS::Logs::LogGroup in the stack) or set awslogs-create-group"
+        )
+    return logs
+
+
 def container_spec(view: ServiceView, container: dict[str, Any], efs_root: Path | None = None) -> ContainerSpec:
     def access_point_root(access_point: str) -> str | None:
         return moto_view.access_point_root(view.account, view.region, access_point)
@@ -63,6 +86,7 @@ def container_spec(view: ServiceView, container: dict[str, Any], efs_root: Path 
         health_check=health_check(container),
         port_mappings=[int(p["containerPort"]) for p in container.get("portMappings", [])],
         mounts=efs_volumes.container_mounts(efs_root, view.account, view.volumes, container, access_point_root),
+        logs=aws_logs(view, container),
     )
 
 

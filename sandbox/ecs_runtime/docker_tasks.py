@@ -32,6 +32,7 @@ from sandbox.ecs_runtime.task_specs import (
     TaskState,
 )
 from sandbox.ecs_runtime.task_states import (
+    AWSLOGS,
     CONTAINER,
     CONTAINERS,
     ESSENTIAL,
@@ -182,6 +183,8 @@ def run_container(client: docker.DockerClient, spec: TaskSpec, container: Contai
         ESSENTIAL: str(container.essential).lower(),
         HEALTH_CHECKED: str(container.health_check is not None).lower(),
     }
+    if container.logs is not None:
+        labels[AWSLOGS] = container.logs.model_dump_json()
     binds = [f"{host}:{path}:{'ro' if read_only else 'rw'}" for host, path, read_only in container.mounts]
     created = api.create_container(
         container.image,

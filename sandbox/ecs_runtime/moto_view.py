@@ -12,6 +12,7 @@ from typing import Any
 from moto.ecs.models import Task, ecs_backends
 from moto.efs.models import efs_backends
 from moto.elbv2.models import elbv2_backends
+from moto.logs.models import logs_backends
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.s3.models import s3_backends
 from moto.ssm.models import ssm_backends
@@ -182,6 +183,14 @@ def secret(account: str, region: str, value_from: str) -> str:
     if parameter.parameter_type == "SecureString":
         value = parameter.decrypt(value) or value
     return str(value)
+
+
+def log_group_exists(account: str, region: str, group: str) -> bool:
+    return group in logs_backends[account][region].groups
+
+
+def ensure_log_group(account: str, region: str, group: str) -> None:
+    logs_backends[account][region].ensure_log_group(group)
 
 
 class SandboxTask(Task):

@@ -30,6 +30,7 @@ from sandbox import moto_ecs_fixes
 from sandbox.ecs_runtime import definitions, docker_tasks, moto_view, run_tasks
 from sandbox.ecs_runtime.config import CONFIG_ENV, RuntimeConfig
 from sandbox.ecs_runtime.load_balancers import LoadBalancers, Target, check
+from sandbox.ecs_runtime.log_shipping import LogShipper
 from sandbox.ecs_runtime.moto_view import ServiceView
 from sandbox.ecs_runtime.task_specs import TaskState
 
@@ -60,6 +61,7 @@ class Runtime:
         # Starts mostly wait (pulls, dependsOn health): enough workers that one slow task holds up no other
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-ecs-task")
         self.balancers = LoadBalancers()
+        self.logs = LogShipper()
         self.busy = False
         self.client: docker.DockerClient | None = None
         self.client_host = ""
@@ -105,6 +107,7 @@ class Runtime:
             self.busy = True  # the engine is not up yet: try again soon
             return
         self.watch_events(config.docker_host)
+        self.logs.sync(client, config.docker_host)  # before the reaping: an exited container's last lines
         if not self.cleared:
             self.clear_previous_run(client)
         views = moto_view.services()

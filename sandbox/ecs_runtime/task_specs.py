@@ -45,6 +45,20 @@ class HealthCheck(BaseModel):
         return self
 
 
+class AwsLogs(BaseModel):
+    """A container's ``awslogs`` log configuration: where its output goes in CloudWatch Logs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str = Field(min_length=1, max_length=512, description="awslogs-group")
+    region: str = Field(min_length=1, description="awslogs-region")
+    stream_prefix: str = Field(min_length=1, description="awslogs-stream-prefix: <prefix>/<container>/<task>")
+
+    def stream(self, container: str, task_id: str) -> str:
+        """The stream of one container of one task, as ECS names it."""
+        return f"{self.stream_prefix}/{container}/{task_id}"
+
+
 class ContainerSpec(BaseModel):
     """One container of a task definition."""
 
@@ -63,6 +77,7 @@ class ContainerSpec(BaseModel):
         default_factory=list, description="(host folder, container path, read only)"
     )
     start_timeout: float = Field(120, gt=0, le=600, description="seconds a dependency may take to be met")
+    logs: AwsLogs | None = Field(default=None, description="where its output is shipped; None: nowhere")
 
     @model_validator(mode="after")
     def _by_digest(self) -> ContainerSpec:

@@ -27,6 +27,7 @@ CONTAINERS = "cloudops.ecs-runtime.containers"  # on the holder: {container name
 ESSENTIAL = "cloudops.ecs-runtime.essential"
 HEALTH_CHECKED = "cloudops.ecs-runtime.health-checked"
 NETWORK = "cloudops.ecs-runtime.network"
+AWSLOGS = "cloudops.ecs-runtime.awslogs"  # on a container: its AwsLogs, as JSON (so a restarted runtime ships on)
 ESSENTIAL_EXITED = "Essential container in task exited"
 HEALTH = {"healthy": "HEALTHY", "unhealthy": "UNHEALTHY"}
 

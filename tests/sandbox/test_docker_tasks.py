@@ -9,15 +9,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import docker
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from cloudops.images import push
 from sandbox.docker_engine import client as docker_client
 from sandbox.ecs_runtime import docker_tasks
 from sandbox.ecs_runtime.docker_tasks import (
@@ -30,94 +26,12 @@ from sandbox.ecs_runtime.docker_tasks import (
     task_state,
 )
 from sandbox.ecs_runtime.networks import SUBNETS, network_name, remove_network
-from sandbox.ecs_runtime.task_specs import ContainerSpec, HealthCheck, TaskSpec, TaskState
+from sandbox.ecs_runtime.task_specs import TaskSpec, TaskState
 from sandbox.ecs_runtime.task_states import docker_time
 from sandbox.errors import TaskNotFoundError
 from sandbox.sandbox import Sandbox
-from tests.host_image import context
+from tests.docker_clusters import FETCH, RUN, UP, Cluster
 from tests.polling import eventually
-
-RUN = "cloudops.test.run"
-# An HTTP server that answers with its NAME and stops at SIGTERM (a pid 1 without a handler ignores it).
-SERVER = """
-import http.server, os, signal, sys
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-class Answer(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = os.environ["NAME"].encode()
-        self.send_response(200); self.end_headers(); self.wfile.write(body)
-http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Answer).serve_forever()
-"""
-FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), flush=True)"
-UP = HealthCheck(
-    command=["CMD-SHELL", "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/')\""],
-    interval=1,
-    timeout=2,
-    retries=3,
-)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    engine: docker.DockerClient
-    sandbox: Sandbox
-    image: str
-    network: str
-    run: str
-
-    def task(
-        self, *containers: ContainerSpec, aliases: tuple[str, ...] = (), labels: dict[str, str] | None = None
-    ) -> TaskSpec:
-        return TaskSpec(
-            task_id=uuid.uuid4().hex,
-            labels={RUN: self.run, "cloudops.ecs.account": "222222222222", **(labels or {})},
-            network=self.network,
-            aliases=list(aliases),
-            containers=list(containers),
-            registry=self.sandbox.state.registries["qa"].login(),
-        )
-
-    def server(self, name: str, **fields: object) -> ContainerSpec:
-        command = ["python3", "-c", SERVER]
-        environment = {"NAME": name, "PORT": "8080"}
-        return ContainerSpec(
-            name=name, image=self.image, command=command, environment=environment, port_mappings=[8080], **fields
-        )
-
-    def shell(self, name: str, script: str, **fields: object) -> ContainerSpec:
-        return ContainerSpec(**{"name": name, "image": self.image, "command": ["/bin/sh", "-c", script], **fields})
-
-    def ours(self) -> list[object]:
-        return list(self.engine.containers.list(all=True, filters={"label": [f"{RUN}={self.run}"]}))
-
-
-@pytest.fixture(scope="module")
-def probe_image(sandbox: Sandbox) -> str:
-    """The host-made image in QA's registry, by digest."""
-    engine = docker_client(sandbox.state)
-    qa = sandbox.state.registries["qa"]
-    tag = f"{qa.address}/ecs-probe-{uuid.uuid4().hex[:8]}:v1"
-    engine.images.build(fileobj=context(), custom_context=True, tag=tag, rm=True)
-    digest = push(engine, tag, qa.login(), lambda line: None)
-    engine.images.remove(tag)  # each task pulls it again, from QA's registry
-    return f"{tag.rsplit(':', 1)[0]}@{digest}"
-
-
-@pytest.fixture
-def cluster(sandbox: Sandbox, probe_image: str) -> Iterator[Cluster]:
-    """A fresh cluster network; every container of the test's tasks, and the network, removed afterwards."""
-    engine = docker_client(sandbox.state)
-    run = uuid.uuid4().hex[:10]
-    name = network_name("222222222222", f"test-{run}")
-    ensure_network(engine, name, {RUN: run})
-    box = Cluster(engine, sandbox, probe_image, name, run)
-    try:
-        yield box
-    finally:
-        for container in engine.containers.list(all=True, filters={"label": [f"{RUN}={run}"]}):
-            container.remove(force=True)
-        remove_network(engine, name)
-        engine.close()
 
 
 def http_get(ip: str, port: int) -> str:

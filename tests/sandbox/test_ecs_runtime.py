@@ -3,11 +3,9 @@ stage's own registry, behind its load balancer's loopback address, and moto repo
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from cloudops.release import Release
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 from tests.app_variants import app_variant
+from tests.http_answers import get_json
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.polling import eventually
 
@@ -36,14 +35,6 @@ def app(
     tmp_path: Path,
 ) -> OpsApp:
     return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, json.loads(answer.read())
-    except OSError as error:
-        return 0, {"error": str(error)}
 
 
 def app_service(account: AccountSession, cluster: str) -> dict[str, Any]:

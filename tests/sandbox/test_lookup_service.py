@@ -12,9 +12,9 @@ from cloudops import authorities, config_store
 from cloudops.release import Release
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
+from tests.http_answers import get_json
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.polling import eventually
-from tests.sandbox.test_ecs_runtime import get_json
 
 pytestmark = pytest.mark.slow
 QA_ACCOUNT = "222222222222"
