@@ -32,8 +32,9 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes
+from sandbox import moto_ecs_fixes, moto_rds_fixes
 from sandbox.ecs_runtime import runtime as ecs_runtime
+from sandbox.rds_runtime import runtime as rds_runtime
 
 _execute_change_set = CloudFormationBackend.execute_change_set
 _update_task_definition = TaskDefinition.update_from_cloudformation_json
@@ -89,7 +90,9 @@ PATCHES: list[tuple[type, str, object]] = [
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
 moto_ecs_fixes.apply()
+moto_rds_fixes.apply()
 
 if __name__ == "__main__":
     ecs_runtime.start_from_environment()
+    rds_runtime.start_from_environment()
     main()

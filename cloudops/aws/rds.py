@@ -111,6 +111,18 @@ def start_instance(
     return _instance(found)
 
 
+def set_master_password(account: AccountSession, identifier: str, password: SecretStr) -> None:
+    """Give the instance's master user ``password``, once the instance is available, and wait until it is again."""
+    rds = account.client("rds")
+    what = f"instance {identifier}"
+    with aws_call(f"RDS master password of instance {identifier}"):
+        _wait(account, "db_instance_available", what, DBInstanceIdentifier=identifier)
+        rds.modify_db_instance(
+            DBInstanceIdentifier=identifier, MasterUserPassword=password.get_secret_value(), ApplyImmediately=True
+        )
+        _wait(account, "db_instance_available", what, DBInstanceIdentifier=identifier)
+
+
 def delete_instance(account: AccountSession, identifier: str) -> None:
     """Delete a temporary instance without a final snapshot, and wait until it is gone."""
     with aws_call(f"RDS deletion of instance {identifier}"):
