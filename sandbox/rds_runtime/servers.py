@@ -14,6 +14,7 @@ this machine, with a password the runtime generates and keeps in the instance's 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import re
 import secrets
@@ -30,7 +31,6 @@ from pydantic import SecretStr
 from sandbox.ecs_runtime.networks import SANDBOX_LABEL, ensure_network
 from sandbox.errors import SandboxError
 
-IMAGE = "cloudops-sandbox/rds-mariadb:latest"
 RDS_LABEL_VALUE = "rds"
 INSTANCE_LABEL = "cloudops.rds.instance"
 ADMIN_USER = "rdsadmin"
@@ -58,8 +58,12 @@ if [ ! -d /var/lib/mysql/mysql ]; then
 fi
 exec mariadbd --user=root --datadir=/var/lib/mysql --port=3306 --bind-address=0.0.0.0 \\
   --socket=/run/mysqld/mysqld.sock --init-file=/etc/cloudops-rds/init.sql --skip-name-resolve \\
-  --innodb-buffer-pool-size=64M --max-allowed-packet=64M
+  --innodb-buffer-pool-size=32M --max-allowed-packet=64M --performance-schema=OFF
 """
+
+
+# Named after what makes it, so a changed recipe is built anew on an engine that has the old image.
+IMAGE = "cloudops-sandbox/rds-mariadb:" + hashlib.sha256((DOCKERFILE + ENTRYPOINT).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

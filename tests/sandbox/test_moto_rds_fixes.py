@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.rds.models import rds_backends
 
 from sandbox import moto_rds_fixes
@@ -54,11 +54,11 @@ def fixed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 def client(service: str, account: str) -> Any:
     if account == BUILD:
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]  # any service
     role = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/test", RoleSessionName="test"
     )["Credentials"]
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]  # any service
         service,
         region_name=REGION,
         aws_access_key_id=role["AccessKeyId"],
@@ -99,7 +99,7 @@ def test_a_stacks_instance_keeps_its_snapshot_and_the_snapshots_master_login(fix
 
     # Then the instance names the snapshot, has its source's master user and password, and is not available yet
     (instance,) = client("rds", STAGE).describe_db_instances()["DBInstances"]
-    database = rds_backends[STAGE][REGION].databases[instance["DBInstanceIdentifier"]]
+    database: Any = rds_backends[STAGE][REGION].databases[instance["DBInstanceIdentifier"]]
     assert database.sandbox_snapshot == arn
     assert instance["MasterUsername"] == "cloudops"
     assert database._master_user_password == "temporary-password"
@@ -119,7 +119,7 @@ def test_a_restore_through_the_api_keeps_its_snapshot_and_a_new_password_waits_f
     rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier="commerce-author-next", DBSnapshotIdentifier="commerce-author-1-0-0"
     )
-    restored = rds_backends[BUILD][REGION].databases["commerce-author-next"]
+    restored: Any = rds_backends[BUILD][REGION].databases["commerce-author-next"]
     assert restored.sandbox_snapshot == "commerce-author-1-0-0"
     assert restored.status == "available"
 
@@ -134,7 +134,7 @@ def test_a_restore_through_the_api_keeps_its_snapshot_and_a_new_password_waits_f
         MasterUsername="cloudops",
         MasterUserPassword="first-password",
     )
-    database = rds_backends[STAGE][REGION].databases["empty"]
+    database: Any = rds_backends[STAGE][REGION].databases["empty"]
     assert (database.status, database.sandbox_snapshot) == ("creating", None)
     database.status = "available"
     stage.modify_db_instance(DBInstanceIdentifier="empty", MasterUserPassword="second-password", ApplyImmediately=True)
