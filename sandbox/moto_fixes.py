@@ -19,6 +19,10 @@ Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing el
 What stays as moto has it (the tests carry a ``NOTE``): a service whose task definition is replaced keeps
 the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
 
+The fixes the sandbox's runtimes need, in the same process, are beside these: ``moto_ecs_fixes`` (the ECS runtime,
+sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
+account's RDS instances as MariaDB servers).
+
 Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
 """
 

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import docker
@@ -43,6 +44,7 @@ class RdsRuntime:
         self.config_file = config_file
         self.wake = threading.Event()
         self.applied: dict[str, str] = {}  # instance key -> hash of the master password applied to its server
+        self.seen: dict[str, float] = {}  # instance key -> when the runtime first saw it
         self.reported: set[str] = set()  # what was logged once (a missing base image, a failed restore)
 
     def config(self) -> RdsRuntimeConfig | None:
@@ -79,17 +81,17 @@ class RdsRuntime:
             client.ping()
         except docker.errors.DockerException:
             return True  # the engine is not up yet
+        deleted = moto_rds_fixes.take_deleted()  # before the instances are read: none of these is among them
         views = {v.key: v for v in instances.instances(set(rds_config.accounts))}
-        running = servers.servers(client)
-        deleted = moto_rds_fixes.take_deleted()
-        for key, container in running.items():
+        for key, container in servers.servers(client).items():
             if key not in views:  # deleted, or of a moto that is gone (the sandbox restarted)
                 LOG.info("RDS runtime: removing the server of %s", key)
                 servers.remove_server(container)
                 self.applied.pop(key, None)
-        for account, _region, identifier in deleted:
-            # NOTE: RDS would keep a final snapshot (DeletionPolicy: Snapshot); moto takes none, so nor does this.
-            servers.instance_folder(rds_config.data_dir, account, identifier).remove()
+        for account, region, identifier in deleted:
+            if f"{account}/{region}/{identifier}" not in views:  # not made again meanwhile
+                # NOTE: RDS would keep a final snapshot (DeletionPolicy: Snapshot); moto takes none, nor does this.
+                servers.instance_folder(rds_config.data_dir, account, identifier).remove()
         busy = False
         for view in views.values():
             try:
@@ -107,17 +109,21 @@ class RdsRuntime:
 
     def reconcile_instance(self, client: docker.DockerClient, config: RdsRuntimeConfig, view: InstanceView) -> bool:
         """The instance's server towards what moto holds; True once it is there (and moto says available)."""
+        started = time.monotonic()
         try:
             image = servers.ensure_image(client)
         except SandboxError as error:
             self.once(f"image:{error}", "RDS runtime: %s", error)
             instances.set_status(view, "failed")
             return True
+        if image is not None and time.monotonic() - started > 1:
+            LOG.info("RDS runtime: built the server image %s in %.0f s", image, time.monotonic() - started)
         if image is None:
             self.once(
                 "base", "RDS runtime: no base image on the engine yet (build-images makes it); %s waits", view.key
             )
             return False
+        self.seen.setdefault(view.key, time.monotonic())
         folder = servers.instance_folder(config.data_dir, view.account, view.identifier)
         networks = [account_network(view.account)] + [
             network_name(view.account, cluster) for cluster in instances.clusters(view.account, view.region)
@@ -137,13 +143,20 @@ class RdsRuntime:
         if not folder.restored_marker.exists():
             if view.snapshot:
                 identifier = moto_rds_fixes.snapshot_identifier(view.snapshot)
+                started = time.monotonic()
                 try:
                     database = restore.restore(config.snapshots, identifier, host, admin)
                 except SandboxError as error:
                     self.once(f"restore:{view.key}", "RDS runtime: %s cannot be restored: %s", view.key, error)
                     instances.set_status(view, "incompatible-restore")
                     return True
-                LOG.info("RDS runtime: %s restored from %s (database %s)", view.key, view.snapshot, database)
+                LOG.info(
+                    "RDS runtime: %s restored from %s (database %s) in %.1f s",
+                    view.key,
+                    view.snapshot,
+                    database,
+                    time.monotonic() - started,
+                )
             folder.restored_marker.touch()
         if view.master_user and view.master_password is not None:
             wanted = hashlib.sha256(view.master_password.get_secret_value().encode()).hexdigest()
@@ -151,7 +164,14 @@ class RdsRuntime:
                 restore.ensure_master(host, admin, view.master_user, view.master_password)
                 self.applied[view.key] = wanted
         if view.status != "available":
-            LOG.info("RDS runtime: %s is available at %s (%s)", view.key, view.address, host)
+            waited = time.monotonic() - self.seen[view.key]
+            LOG.info(
+                "RDS runtime: %s is available at %s (%s), %.1f s since the runtime first saw it",
+                view.key,
+                view.address,
+                host,
+                waited,
+            )
             instances.set_available(view)
         return True
 

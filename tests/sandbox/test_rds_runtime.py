@@ -113,10 +113,11 @@ def test_each_environment_reads_its_own_database_restored_from_the_releases_snap
     assert len([p for p in data.iterdir() if p.is_dir()]) >= 2
     teardown_environment(stage="qa", kind="author-live", confirm="qa/author-live")
     ids = {s.id for s in servers.values()}
+    folders = [data / s.labels["cloudops.rds.instance"].rsplit("/", 1)[-1] for s in servers.values()]
     eventually(
-        "no server of the torn-down databases",
-        lambda: not ({c.id for c in engine.containers.list(all=True)} & ids) or None,
+        "no server of the torn-down databases, nor their data",
+        lambda: (
+            not ({c.id for c in engine.containers.list(all=True)} & ids or any(f.exists() for f in folders)) or None
+        ),
         bound=60,
     )
-    labels = [s.labels["cloudops.rds.instance"].rsplit("/", 1)[-1].lower() for s in servers.values()]
-    assert not any((data / label).exists() for label in labels)
