@@ -11,10 +11,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudops import config_store, environment_kinds
-from cloudops.aws import cloudformation, ec2, s3, ssm
+from cloudops.aws import cloudformation, ec2, rds, s3, ssm
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
@@ -26,6 +26,7 @@ from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 PASSWORD_PARAMETER = "DbPasswordParameter"
+DATABASE_RESOURCE = "Database"  # the RDS instance of an environment restored from a snapshot (author-live.yaml)
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
 
@@ -336,6 +337,28 @@ def preview_stack(account: AccountSession, plan: StackPlan, tags: dict[str, str]
         return changes_markdown(plan.stack, change_set.name, list(change_set.changes))
     finally:
         cloudformation.discard(account, change_set)
+
+
+def set_database_password(account: AccountSession, plan: StackPlan) -> str | None:
+    """Set the master password of the stack's RDS instance to the stage's secret (``DbPasswordParameter``), which
+    the application logs in with (``EP_DB_PASSWORD``); the instance's id, or None when the stack has none.
+
+    An instance restored from a snapshot keeps the master password of the snapshot's source, the snapshot
+    flow's temporary instance, whose password nobody keeps: without this, the application could not log in.
+    Run after every deploy, so a rotated secret, or a first deploy interrupted here, converges.
+    """
+    name = plan.parameters.get(PASSWORD_PARAMETER)
+    instance = cloudformation.physical_id(account, plan.stack, DATABASE_RESOURCE) if name else None
+    if not name or instance is None:
+        return None
+    secret = ssm.get_parameter(account, name, decrypt=True)
+    if secret is None:
+        raise CloudOpsError(
+            f"account {account.account_id} has no database password parameter {name}; deploy again "
+            "(the deploy creates it before the stacks)"
+        )
+    rds.set_master_password(account, instance, SecretStr(secret))
+    return instance
 
 
 def publish_endpoints(

@@ -25,6 +25,7 @@ from tasks.deploy import (
     publish_endpoints,
     read_config_keys,
     registry_host,
+    set_database_password,
     stage_network,
     validate_templates,
 )
@@ -77,6 +78,9 @@ def deploy_environment(
     else:
         futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
+    restored = [p for p in plans if p.environment in kind_spec.snapshots]  # RDS instances restored from snapshots
+    for future in [set_database_password.submit(target.account, plan) for plan in restored]:
+        future.result()
     for outcome in outcomes:
         publish_endpoints(target.account, stage, app.name, outcome)
     create_markdown_artifact(

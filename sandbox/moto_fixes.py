@@ -19,6 +19,10 @@ Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing el
 What stays as moto has it (the tests carry a ``NOTE``): a service whose task definition is replaced keeps
 the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
 
+The fixes the sandbox's runtimes need, in the same process, are beside these: ``moto_ecs_fixes`` (the ECS runtime,
+sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
+account's RDS instances as MariaDB servers).
+
 Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
 """
 
@@ -32,9 +36,10 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes, moto_logs_fixes, moto_state
+from sandbox import moto_ecs_fixes, moto_logs_fixes, moto_rds_fixes, moto_state
 from sandbox.ecs_runtime import run_tasks as ecs_run_tasks
 from sandbox.ecs_runtime import runtime as ecs_runtime
+from sandbox.rds_runtime import runtime as rds_runtime
 
 _execute_change_set = CloudFormationBackend.execute_change_set
 _update_task_definition = TaskDefinition.update_from_cloudformation_json
@@ -92,10 +97,12 @@ for owner, name, fixed in PATCHES:
 moto_ecs_fixes.apply()
 ecs_run_tasks.apply()
 moto_logs_fixes.apply()
+moto_rds_fixes.apply()
 
 if __name__ == "__main__":
     keep_state = moto_state.keep_from_environment()  # before the first request and the runtime's first read
     ecs_runtime.start_from_environment()
+    rds_runtime.start_from_environment()
     try:
         main()
     finally:

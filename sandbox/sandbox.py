@@ -113,8 +113,10 @@ class Sandbox:
         return self.state
 
     def write_ecs_runtime_config(self) -> None:
-        """What the ECS runtime needs: the Docker engine, and each account's own registry and login."""
-        from sandbox.ecs_runtime.config import AccountRuntime, RuntimeConfig
+        """What the ECS runtime needs: the Docker engine, and each account's own registry and login; what the RDS
+        runtime needs: the sandbox's MariaDB and the stage accounts (the build account's instances are the
+        snapshot flow's, on the sandbox's MariaDB)."""
+        from sandbox.ecs_runtime.config import AccountRuntime, MariaDbLogin, RdsRuntimeConfig, RuntimeConfig
 
         accounts = {}
         for stage, registry in self.state.registries.items():
@@ -122,9 +124,17 @@ class Sandbox:
             accounts[self.settings.stage(stage).account_id] = AccountRuntime(
                 stage=stage, registry_url=login.url, username=login.username, password=login.password
             )
+        build = self.settings.stage(self.settings.build_stage).account_id
+        rds = RdsRuntimeConfig(
+            data_dir=self.root / "rds",
+            snapshots=MariaDbLogin(
+                host="127.0.0.1", port=self.state.mariadb_port, user=MYSQL_USER, password=self.state.mariadb_password
+            ),
+            accounts=sorted(set(accounts) - {build}),
+        )
         # NOTE: on AWS an EFS file system is a network share; here, a folder per account and file system under
         # the sandbox's folder, kept by `sandbox down` (only `purge` deletes it)
-        RuntimeConfig(docker_host=self.state.docker_host, accounts=accounts, efs_root=self.root / "efs").save(
+        RuntimeConfig(docker_host=self.state.docker_host, accounts=accounts, efs_root=self.root / "efs", rds=rds).save(
             moto_server.ecs_runtime_config(self.state)
         )
 

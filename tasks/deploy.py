@@ -38,6 +38,20 @@ def deploy_stack(
     )
 
 
+@task(
+    name="set-database-password",
+    task_run_name="set-database-password-{plan.stack}",
+    cache_policy=NO_CACHE,
+    **AWS_RETRIES,
+)
+def set_database_password(account: AwsAccount, plan: deploy.StackPlan) -> str | None:
+    """The stack's RDS instance given the stage's database password (a restored instance has its source's)."""
+    instance = deploy.set_database_password(account.session(), plan)
+    if instance is not None:
+        get_run_logger().info("stack %s: the master password of RDS instance %s is the stage's", plan.stack, instance)
+    return instance
+
+
 @task(name="validate-templates", task_run_name="validate-templates-{kind}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def validate_templates(account: AwsAccount, kind: str) -> None:
     """Every template of ``kind`` validated by CloudFormation (remembered for the rest of the process)."""

@@ -183,6 +183,20 @@ def failure(account: AccountSession, stack: str, since: float) -> StackError:
     return StackError(f"stack {stack} failed ({status}): resource {resource} failed: {reason}")
 
 
+def physical_id(account: AccountSession, stack: str, logical_id: str) -> str | None:
+    """The physical id of the stack's resource ``logical_id``; None when the stack has no such resource."""
+    with aws_call(f"describing resource {logical_id} of stack {stack} in account {account.account_id}"):
+        try:
+            found = account.client("cloudformation").describe_stack_resource(
+                StackName=stack, LogicalResourceId=logical_id
+            )
+        except ClientError as error:
+            if _code(error) == "ValidationError":
+                return None
+            raise
+    return found["StackResourceDetail"].get("PhysicalResourceId") or None
+
+
 def delete(account: AccountSession, stack: str) -> bool:
     """Delete the stack and wait; False when there was none."""
     if describe(account, stack) is None:

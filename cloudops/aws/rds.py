@@ -11,6 +11,8 @@ from cloudops.aws.errors import aws_call, code, translate
 from cloudops.aws.session import AccountSession
 
 WAITER = {"Delay": 10, "MaxAttempts": 180}
+# A password change is done in seconds: polled more often, for as long in all (30 minutes).
+PASSWORD_WAITER = {"Delay": 3, "MaxAttempts": 600}
 
 
 class DbInstance(BaseModel):
@@ -33,11 +35,11 @@ class DbSnapshot(BaseModel):
     created: str = ""
 
 
-def _wait(account: AccountSession, waiter: str, what: str, **kwargs: str) -> None:
+def _wait(account: AccountSession, waiter: str, what: str, config: dict[str, int] = WAITER, **kwargs: str) -> None:
     """Wait with RDS's ``waiter``; a wait that ends in failure or runs out of time is ``what`` not becoming
     ready (transient when its last answer was a throttle or a 5xx)."""
     try:
-        account.client("rds").get_waiter(waiter).wait(**kwargs, WaiterConfig=WAITER)
+        account.client("rds").get_waiter(waiter).wait(**kwargs, WaiterConfig=config)
     except WaiterError as error:
         raise translate(error, f"waiting for {what} ({waiter})") from None
 
@@ -109,6 +111,18 @@ def start_instance(
             _wait(account, "db_instance_available", f"instance {identifier}", DBInstanceIdentifier=identifier)
         found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     return _instance(found)
+
+
+def set_master_password(account: AccountSession, identifier: str, password: SecretStr) -> None:
+    """Give the instance's master user ``password``, once the instance is available, and wait until it is again."""
+    rds = account.client("rds")
+    what = f"instance {identifier}"
+    with aws_call(f"RDS master password of instance {identifier}"):
+        _wait(account, "db_instance_available", what, PASSWORD_WAITER, DBInstanceIdentifier=identifier)
+        rds.modify_db_instance(
+            DBInstanceIdentifier=identifier, MasterUserPassword=password.get_secret_value(), ApplyImmediately=True
+        )
+        _wait(account, "db_instance_available", what, PASSWORD_WAITER, DBInstanceIdentifier=identifier)
 
 
 def delete_instance(account: AccountSession, identifier: str) -> None:

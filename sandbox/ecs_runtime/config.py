@@ -22,6 +22,22 @@ class AccountRuntime(BaseModel):
     password: SecretStr
 
 
+class MariaDbLogin(BaseModel):
+    host: str
+    port: int
+    user: str
+    password: SecretStr
+
+
+class RdsRuntimeConfig(BaseModel):
+    """What the RDS runtime (sandbox/rds_runtime/) needs: where instances keep their data, the sandbox's MariaDB
+    (which holds the snapshots' data), and the accounts whose instances it runs as servers of their own."""
+
+    data_dir: Path
+    snapshots: MariaDbLogin
+    accounts: list[str]
+
+
 class RuntimeConfig(BaseModel):
     """What the sandbox tells the runtime (a file of mode 0600): its Docker engine and each account's registry."""
 
@@ -34,10 +50,13 @@ class RuntimeConfig(BaseModel):
             "(kept across redeploys and `sandbox down`/`up`); none: a task with an EFS volume cannot start."
         ),
     )
+    rds: RdsRuntimeConfig | None = None
 
     def save(self, path: Path) -> None:
         data = self.model_dump(mode="json")
         for account, runtime in self.accounts.items():
             data["accounts"][account]["password"] = runtime.password.get_secret_value()
+        if self.rds is not None:
+            data["rds"]["snapshots"]["password"] = self.rds.snapshots.password.get_secret_value()
         path.touch(mode=0o600, exist_ok=True)
         path.write_text(json.dumps(data))
