@@ -27,8 +27,10 @@ cat <<DONE
 Done in $((SECONDS - started)) s. The sandbox is up. Look at:
   Prefect UI:          ${PREFECT_API_URL%/api}/runs  (the release run and its subflows; Deployments: run any flow with a form)
   The release:         ${PREFECT_API_URL%/api}/artifacts/key/release-summary
-  Each stage's app:    the app endpoints above answer (curl <endpoint>/health, or open it in a browser): the
-                       sandbox's ECS runtime runs each stage's tasks behind its load balancer's loopback address
+  Each stage's app:    the app endpoints above answer (curl <endpoint>/health or <endpoint>/products, or open
+                       them in a browser): the sandbox's ECS runtime runs each stage's tasks behind its load
+                       balancer's loopback address, over that stage's databases restored from the release
   Where it is:         eval "\$(uv run cloudops sandbox env)"; uv run cloudops status   (in a new shell)
-  Stop it:             uv run cloudops sandbox down
+  What they print:     uv run cloudops logs qa author/app -f   (after the eval line)
+  Stop it:             uv run cloudops sandbox down   (the state is kept: sandbox up brings the stages back)
 DONE
