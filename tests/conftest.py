@@ -25,6 +25,7 @@ from sandbox.processes import stop, sweep, wait_until
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER
 from tests.app_source import CONFIG_FILE, ReleaseSource, make_app_repo, write_app_config
+from tests.ops_helpers import OpsApp, make_ops_app
 from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
 
 TEST_PARTS = ("moto", "registries", "mariadb", "docker")
@@ -171,3 +172,12 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> I
     finally:
         stop(pid)
         sweep([root])
+
+
+@pytest.fixture
+def app(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> OpsApp:
+    """An application of its own (the session's images under another name), with two releases: its stacks, config
+    store entries and trail start empty, whatever other tests deployed of the session's application before."""
+    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)

@@ -20,19 +20,9 @@ from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
-from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
+from tests.ops_helpers import BUILD_BUCKET, OpsApp
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> OpsApp:
-    """An application of its own (the session's images under another name): its stacks, config store entries
-    and trail start empty, whatever the release tests deployed of the session's application before."""
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
 
 
 def stack_names(account: AccountSession) -> list[tuple[str, str]]:

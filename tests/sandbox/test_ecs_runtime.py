@@ -7,34 +7,20 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
 from cloudops.aws.session import AccountSession
-from cloudops.release import Release
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
 from tests.app_variants import app_variant
 from tests.http_answers import get_json
-from tests.ops_helpers import OpsApp, make_ops_app
+from tests.ops_helpers import OpsApp
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 SERVICE_LABEL = "cloudops.ecs.service"
-
-
-@pytest.fixture
-def app(
-    sandbox: Sandbox,
-    release_env: ReleaseSource,
-    release: Release,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
 
 
 def app_service(account: AccountSession, cluster: str) -> dict[str, Any]:

@@ -3,28 +3,18 @@ into the stage's EFS access point by a one-off ECS task when they changed, its M
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudops import authorities, config_store
-from cloudops.release import Release
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
 from tests.http_answers import get_json
-from tests.ops_helpers import OpsApp, make_ops_app
+from tests.ops_helpers import OpsApp
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 QA_ACCOUNT = "222222222222"
-
-
-@pytest.fixture
-def app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
 
 
 def test_the_lookup_service_answers_fills_its_authorities_when_they_change_and_keeps_its_data(

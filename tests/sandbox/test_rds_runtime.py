@@ -13,10 +13,8 @@ from typing import Any
 import docker
 import pytest
 
-from cloudops.release import Release
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
-from tests.ops_helpers import OpsApp, make_ops_app
+from tests.ops_helpers import OpsApp
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
@@ -24,17 +22,6 @@ DATASETS = Path(__file__).resolve().parents[2] / "examples" / "commerce" / "data
 PRODUCT = re.compile(
     r"INSERT INTO product \(sku, catalog_code, name, price_cents\) VALUES \('([^']*)', '[^']*', '(.*)', (\d+)\);"
 )
-
-
-@pytest.fixture
-def app(
-    sandbox: Sandbox,
-    release_env: ReleaseSource,
-    release: Release,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
 
 
 def get_json(url: str) -> tuple[int, dict[str, Any]]:

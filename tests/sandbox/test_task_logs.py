@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -14,20 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cloudops.aws.logs import LogEvent, log_events, log_groups
-from cloudops.release import Release
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
-from tests.ops_helpers import OpsApp, make_ops_app
+from tests.ops_helpers import OpsApp
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
 
 
 def test_a_deployed_app_s_lines_are_in_its_log_group_and_cloudops_logs_shows_them(
