@@ -289,6 +289,8 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
         ("lookup-qa", "create", True),
     ]
     assert again[0].outputs == prerequisites.outputs
+    # the stack's name is the stage's (not the application's): other tests deploy it too
+    teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service")
 
 
 def test_a_template_that_does_not_validate_fails_the_deploy_and_touches_nothing(

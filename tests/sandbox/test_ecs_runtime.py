@@ -84,7 +84,9 @@ def fails_without_its_image(sandbox: Sandbox, app: OpsApp, cluster: str, endpoin
     good = service["taskDefinition"]
     definition = qa.describe_task_definition(taskDefinition=good)["taskDefinition"]
     host = sandbox.state.registries["qa"].address
-    missing = f"{host}/mysql@{app.built.images['mysql'].digest}"  # built, so on the engine, but never promoted
+    # a build of its own, so on the engine and in the build registry, but never promoted into QA's
+    never_promoted = app_variant(sandbox, app.built, f"{app.built.version}-never-promoted")
+    missing = f"{host}/app@{never_promoted.digest}"
     containers = [{**c, "image": missing} if c["name"] == "app" else c for c in definition["containerDefinitions"]]
     keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory")
     bad = qa.register_task_definition(

@@ -75,3 +75,5 @@ def test_the_lookup_service_answers_fills_its_authorities_when_they_change_and_k
     endpoint = store.get(config_store.path("qa", app.name, "lookup"))["app_endpoint"]
     assert eventually(f"{endpoint}/health after the redeploy", lambda: answered("/health"), bound=180)
     assert marker.read_text() == "a row's worth\n" and (database / "mysql").is_dir()
+    # the stack's name is the stage's (not the application's): other tests deploy it too
+    teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service")

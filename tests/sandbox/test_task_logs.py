@@ -73,12 +73,11 @@ def test_a_deployed_app_s_lines_are_in_its_log_group_and_cloudops_logs_shows_the
         for line in printed
     ), shown.output
     assert "broker/broker/" not in shown.output
-    wrong = runner.invoke(cli, ["logs", "qa", "mysql"])
+    wrong = runner.invoke(cli, ["logs", "qa", "nosuch"])
     assert wrong.exit_code == 1
-    assert wrong.output.strip().splitlines() == [
-        "error: stage 'qa' has no service 'mysql'; use one of author, live, app, broker, author/app, "
-        "author/broker, live/app, live/broker (or none, for all of them)"
-    ]
+    (message,) = wrong.output.strip().splitlines()  # one line, naming what the stage has (other tests' too)
+    assert message.startswith("error: stage 'qa' has no service 'nosuch'; use one of author, live, ")
+    assert message.endswith(" (or none, for all of them)") and "author/app" in message and "live/broker" in message
 
     # When the live group is deleted and a live app task dies, its replacement fails to start, as on ECS
     live_cluster = next(o for o in outcomes if o.environment == "live").outputs["ClusterName"]
