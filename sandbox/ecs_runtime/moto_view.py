@@ -4,6 +4,7 @@ parameter store) and, back, each service's tasks, counts, deployments and its ta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from moto.elbv2.models import elbv2_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.managed_state_model import ManagedState
 from moto.s3.models import s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
 from sandbox import moto_ecs_fixes
@@ -174,7 +176,11 @@ def access_point_root(account: str, region: str, access_point: str) -> str | Non
 
 
 def secret(account: str, region: str, value_from: str) -> str:
-    """A container secret from the account's parameter store (an ARN or a name), decrypted as ECS does."""
+    """A container secret as ECS resolves it: from Secrets Manager (``arn:...:secretsmanager:...:secret:NAME``,
+    optionally ``:json-key:version-stage:version-id``), else from the account's parameter store (an ARN or a
+    name), decrypted."""
+    if ":secretsmanager:" in value_from:
+        return manager_secret(value_from)
     name = value_from.split(":parameter", 1)[1] if ":parameter" in value_from else value_from
     parameter: Any = ssm_backends[account][region].get_parameter(name)
     if parameter is None:
@@ -183,6 +189,26 @@ def secret(account: str, region: str, value_from: str) -> str:
     if parameter.parameter_type == "SecureString":
         value = parameter.decrypt(value) or value
     return str(value)
+
+
+def manager_secret(value_from: str) -> str:
+    """A Secrets Manager secret (or one JSON key of it), from the account and region its ARN names."""
+    parts = value_from.split(":")
+    if len(parts) < 7:
+        raise LookupError(f"secret {value_from} is not a Secrets Manager ARN (arn:aws:secretsmanager:...:secret:NAME)")
+    key, stage, version = (parts[7:] + ["", "", ""])[:3]
+    backend: Any = secretsmanager_backends[parts[4]][parts[3]]
+    try:
+        found = backend.get_secret_value(":".join(parts[:7]), version or None, stage or None)
+    except Exception as error:  # moto's SecretNotFoundException, ResourceNotFoundException ...
+        raise LookupError(f"secret {value_from} is not in account {parts[4]}'s Secrets Manager: {error}") from None
+    text = str(found.get("SecretString") or "")
+    if not key:
+        return text
+    try:
+        return str(json.loads(text)[key])
+    except (ValueError, KeyError, TypeError):
+        raise LookupError(f"secret {value_from}: its value has no JSON key {key!r}") from None
 
 
 def log_group_exists(account: str, region: str, group: str) -> bool:

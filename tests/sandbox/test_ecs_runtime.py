@@ -142,6 +142,14 @@ def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandb
     qa = sandbox.account("qa")
     cluster = author.outputs["ClusterName"]
 
+    # The broker endpoint the stack publishes is the broker task's: an app task connects to it there
+    host, port = author.outputs["BrokerEndpoint"].removeprefix("tcp://").split(":")
+    (some_app, *_) = [
+        c for c in containers_of(sandbox, app_service(qa, cluster)["serviceArn"]) if c.name.endswith("-app")
+    ]
+    probe = f"import socket; socket.create_connection(({host!r}, {port}), timeout=5); print('connected')"
+    assert some_app.exec_run(["python3", "-c", probe]).output.decode().strip() == "connected"
+
     def completed() -> dict[str, Any] | None:
         found = app_service(qa, cluster)
         return found if found["deployments"][0]["rolloutState"] == "COMPLETED" else None
