@@ -8,9 +8,10 @@ cannot run. There is no Docker Hub here, so nothing pulls from it.
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 
 from sandbox.errors import SandboxError
 from sandbox.processes import alive, reap, spawn, tail
@@ -62,6 +63,20 @@ def start(state: SandboxState, timeout: float = 60.0) -> int:
 
 def client(state: SandboxState) -> docker.DockerClient:
     return docker.DockerClient(base_url=state.docker_host, timeout=300)
+
+
+def containers(engine: docker.DockerClient, labels: list[str] | None = None, status: str | None = None) -> list[Any]:
+    """The engine's containers, running or not (with ``labels``, in ``status``), each inspected. docker-py inspects
+    each one it lists, and fails on one removed in between: the listing is taken again (one going is no error)."""
+    filters: dict[str, Any] = {"label": labels or []}
+    if status:
+        filters["status"] = status
+    for _ in range(5):
+        try:
+            return list(engine.containers.list(all=True, filters=filters))
+        except NotFound:
+            continue
+    return list(engine.containers.list(all=True, filters=filters))
 
 
 def answers(state: SandboxState) -> bool:

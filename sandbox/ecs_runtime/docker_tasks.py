@@ -22,6 +22,7 @@ import httpx
 from docker.errors import APIError, NotFound
 
 from cloudops.registry import RegistryClient, RegistryError
+from sandbox import docker_engine
 from sandbox.ecs_runtime.networks import ECS_LABEL_VALUE, SANDBOX_LABEL, ensure_network
 from sandbox.ecs_runtime.task_specs import (
     ContainerSpec,
@@ -267,8 +268,7 @@ def inspect(client: docker.DockerClient, task_id: str, container: str) -> dict[s
 
 def exited_essential(client: docker.DockerClient, task_id: str) -> str | None:
     """The name of an essential container of the task that has exited, if any."""
-    filters = {"label": [f"{TASK}={task_id}", f"{ESSENTIAL}=true"], "status": "exited"}
-    for container in client.containers.list(all=True, filters=filters):
+    for container in docker_engine.containers(client, [f"{TASK}={task_id}", f"{ESSENTIAL}=true"], status="exited"):
         return str(container.labels[CONTAINER])
     return None
 

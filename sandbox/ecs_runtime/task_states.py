@@ -16,6 +16,7 @@ from typing import Any
 import docker
 from docker.errors import NotFound
 
+from sandbox import docker_engine
 from sandbox.ecs_runtime.networks import ECS_LABEL_VALUE, SANDBOX_LABEL
 from sandbox.ecs_runtime.task_specs import RESERVED_LABEL_PREFIXES, ContainerState, HealthStatus, TaskState
 from sandbox.errors import TaskNotFoundError
@@ -42,12 +43,7 @@ def container_name(task_id: str, container: str) -> str:
 
 def task_containers(client: docker.DockerClient, task_id: str) -> list[Any]:
     """The task's Docker containers, running or not (holder included)."""
-    for _ in range(3):  # a container removed between the listing and its inspection: list again
-        try:
-            return list(client.containers.list(all=True, filters={"label": [f"{TASK}={task_id}"]}))
-        except NotFound:
-            continue
-    return []
+    return docker_engine.containers(client, labels=[f"{TASK}={task_id}"])
 
 
 def task_state(client: docker.DockerClient, task_id: str) -> TaskState:

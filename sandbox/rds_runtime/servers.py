@@ -28,6 +28,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from pydantic import SecretStr
 
+from sandbox import docker_engine
 from sandbox.ecs_runtime.networks import SANDBOX_LABEL, ensure_network
 from sandbox.errors import SandboxError
 
@@ -161,7 +162,7 @@ def ensure_image(client: docker.DockerClient) -> str | None:
 
 def servers(client: docker.DockerClient) -> dict[str, Any]:
     """Every RDS server container on the engine, by instance key."""
-    found = client.containers.list(all=True, filters={"label": [f"{SANDBOX_LABEL}={RDS_LABEL_VALUE}"]})
+    found = docker_engine.containers(client, labels=[f"{SANDBOX_LABEL}={RDS_LABEL_VALUE}"])
     return {str(c.labels[INSTANCE_LABEL]): c for c in found}
 
 

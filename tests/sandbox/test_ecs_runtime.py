@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from cloudops.aws.session import AccountSession
+from sandbox import docker_engine
 from sandbox.sandbox import Sandbox
 from tests.app_variants import app_variant
 from tests.http_answers import get_json
@@ -118,7 +119,7 @@ def fails_without_its_image(sandbox: Sandbox, app: OpsApp, cluster: str, endpoin
 
 def containers_of(sandbox: Sandbox, service_arn: str) -> list[Any]:
     client = docker.DockerClient(base_url=sandbox.state.docker_host)
-    return list(client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={service_arn}"}))
+    return docker_engine.containers(client, [f"{SERVICE_LABEL}={service_arn}"])
 
 
 def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandbox, app: OpsApp) -> None:

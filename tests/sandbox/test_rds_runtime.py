@@ -13,6 +13,7 @@ from typing import Any
 import docker
 import pytest
 
+from sandbox import docker_engine
 from sandbox.sandbox import Sandbox
 from tests.ops_helpers import OpsApp
 from tests.polling import eventually
@@ -82,7 +83,7 @@ def test_each_environment_reads_its_own_database_restored_from_the_releases_snap
         assert described["Endpoint"]["Address"] == outcome.outputs["DatabaseEndpoint"]
         (server,) = [
             c
-            for c in engine.containers.list(filters={"label": "cloudops.sandbox=rds"})
+            for c in docker_engine.containers(engine, ["cloudops.sandbox=rds"], status="running")
             if c.labels["cloudops.rds.instance"].endswith(f"/{instance}")
         ]
         servers[outcome.environment] = server
@@ -104,7 +105,7 @@ def test_each_environment_reads_its_own_database_restored_from_the_releases_snap
     eventually(
         "no server of the torn-down databases, nor their data",
         lambda: (
-            not ({c.id for c in engine.containers.list(all=True)} & ids or any(f.exists() for f in folders)) or None
+            not ({c.id for c in docker_engine.containers(engine)} & ids or any(f.exists() for f in folders)) or None
         ),
         bound=60,
     )

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cloudops.aws.logs import LogEvent, log_events, log_groups
+from sandbox import docker_engine
 from sandbox.sandbox import Sandbox
 from tests.ops_helpers import OpsApp
 from tests.polling import eventually
@@ -46,7 +47,7 @@ def test_a_deployed_app_s_lines_are_in_its_log_group_and_cloudops_logs_shows_the
     def running_streams(service: str) -> set[str]:
         """The streams of the app containers that run now (Docker's word: moto may still list a task stopped)."""
         role = ["cloudops.ecs-runtime.role=container", f"cloudops.ecs.service={service}"]
-        found = engine.containers.list(filters={"label": role})
+        found = docker_engine.containers(engine, role, status="running")
         return {f"app/app/{c.labels['cloudops.ecs-runtime.task']}" for c in found}
 
     def started_lines() -> list[LogEvent] | None:
