@@ -189,6 +189,7 @@ class _Run:
     now: Callable[[], datetime]
     poll: float
     http: Callable[[str, float], tuple[int, str]]
+    http_retry: float
     deadline: float = 0.0
     results: list[CheckResult] = field(default_factory=list)
     quiet: bool = False  # a soak round logs only what failed
@@ -237,9 +238,10 @@ def verify(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     poll_seconds: float = POLL_SECONDS,
     http: Callable[[str, float], tuple[int, str]] = http_get,
+    http_retry_seconds: float = HTTP_RETRY_SECONDS,
 ) -> Verification:
     """Verify a deploy of ``release`` (``outcomes``, of a ``kind`` environment) in stage ``stage_name``."""
-    run = _Run(session, release, stage_name, log, clock, sleep, now, poll_seconds, http)
+    run = _Run(session, release, stage_name, log, clock, sleep, now, poll_seconds, http, http_retry_seconds)
     started = now()
     run.deadline = clock() + kind.verify_timeout_seconds
     log(f"verifying {release.id} in {stage_name} ({kind.name}): {len(checks)} smoke checks")
@@ -270,7 +272,7 @@ def _verify(run: _Run, stage: Stage, outcomes: list[StackOutcome], checks: list[
     http_checks = [(c, o) for c in checks if c.is_http for o in _environments(c, outcomes, ENDPOINT_OUTPUT)]
     task_checks = [(c, o) for c in checks if not c.is_http for o in _environments(c, outcomes, CLUSTER_OUTPUT)]
     for check, outcome in http_checks:
-        if not _http_check(run, check, outcome, retry=HTTP_RETRY_SECONDS):
+        if not _http_check(run, check, outcome, retry=run.http_retry):
             return False
     for check, outcome in task_checks:
         if not _task_check(run, check, outcome, services):
