@@ -70,9 +70,8 @@ def test_an_answer_is_compared_by_status_then_fields_and_the_detail_says_what_ca
         """version is '0.9', expected '1.0' (body: {"version": "0.9"})"""
     )
     assert answer_problem(SmokeCheck(path="/", status=404), 404, "gone", VALUES) is None
-    assert answer_problem(check, 0, "no answer from http://127.0.0.9/health: ConnectError", VALUES).startswith(
-        "expected status 200, got 0: no answer"
-    )
+    unanswered = answer_problem(check, 0, "no answer from http://127.0.0.9/health: ConnectError", VALUES)
+    assert str(unanswered).startswith("expected status 200, got 0: no answer")
 
 
 def service(**fields: Any) -> dict[str, Any]:
