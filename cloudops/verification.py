@@ -299,7 +299,9 @@ def _services(run: _Run, outcomes: list[StackOutcome]) -> list[tuple[_Service, s
             ).values()
         )
         arns = _retrying(run, partial(ecs.list_services, run.session, cluster))
-        described = _retrying(run, partial(ecs.describe_services, run.session, cluster, arns)) if arns else []
+        if not arns:
+            raise CloudOpsError(f"cluster {cluster} of stack {outcome.stack} runs no ECS service; deploy it again")
+        described = _retrying(run, partial(ecs.describe_services, run.session, cluster, arns))
         for service in described:
             groups = tuple(
                 str(b["targetGroupArn"]) for b in service.get("loadBalancers") or [] if b.get("targetGroupArn")
