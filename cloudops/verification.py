@@ -328,9 +328,18 @@ def _retrying(run: _Run, call: Callable[[], T]) -> T:
 
 
 def _steady(run: _Run, services: list[tuple[_Service, set[str]]]) -> bool:
-    """Each service steady, polled until the deadline; False at once when one never will be."""
+    """Each service steady, polled until the deadline; False at once when one never will be. The results come
+    in the services' order (not the order they settled in), so reports of the same deploy read alike."""
     waiting = {s.label: (s, definitions) for s, definitions in services}
+    settled: dict[str, str] = {}
     last: dict[str, str] = {}
+
+    def report(failed: str | None = None, why: str = "") -> bool:
+        for service, _ in services:
+            if service.label in settled:
+                run.add(f"steady: {service.label}", True, settled[service.label])
+        return True if failed is None else run.add(f"steady: {failed}", False, why)
+
     while waiting:
         for label, (service, definitions) in list(waiting.items()):
             try:
@@ -338,21 +347,22 @@ def _steady(run: _Run, services: list[tuple[_Service, set[str]]]) -> bool:
                     run, partial(ecs.describe_services, run.session, service.cluster, [service.name])
                 )
             except CloudOpsError as error:
-                return run.add(f"steady: {label}", False, str(error))
+                return report(label, str(error))
             except ValueError:
-                return run.add(f"steady: {label}", False, "the service is gone")
+                return report(label, "the service is gone")
             state, why = steady_state(described, definitions)
             last[label] = why
-            if state is not None:
+            if state is False:
+                return report(label, why)
+            if state:
                 waiting.pop(label)
-                if not run.add(f"steady: {label}", state, why):
-                    return False
+                settled[label] = why
         if waiting and run.clock() >= run.deadline:
             label = next(iter(waiting))
-            return run.add(f"steady: {label}", False, f"not steady within the verification timeout: {last[label]}")
+            return report(label, f"not steady within the verification timeout: {last[label]}")
         if waiting:
             run.sleep(run.poll)
-    return True
+    return report()
 
 
 def _targets(run: _Run, services: list[tuple[_Service, set[str]]], *, wait: bool) -> bool:
