@@ -417,9 +417,9 @@ def _task_check(run: _Run, check: SmokeCheck, outcome: StackOutcome, services: l
     name = f"task {outcome.environment}: {check.name}"
     try:
         definition, launch_type, network = _check_task_definition(run, check, outcome, services)
-        arn = ecs.run_task(
-            run.session, cluster, definition, f"cloudops-check-{run.release.version}", launch_type, network
-        )
+        # a RunTask asked again after a transient error may start a second check task: harmless, it only reads
+        started_by = f"cloudops-check-{run.release.version}"
+        arn = _retrying(run, partial(ecs.run_task, run.session, cluster, definition, started_by, launch_type, network))
         result = ecs.wait_stopped(run.session, cluster, arn, check.task.timeout_seconds, sleep=run.sleep)
     except CloudOpsError as error:
         return run.add(name, False, str(error))
@@ -442,8 +442,8 @@ def _check_task_definition(
     if not mine:
         raise CloudOpsError(f"stack {outcome.stack} has no ECS service to run task check {check.name!r} like")
     service, _ = mine[0]
-    (described,) = ecs.describe_services(run.session, service.cluster, [service.name])
-    template = ecs.describe_task_definition(run.session, str(described["taskDefinition"]))
+    (described,) = _retrying(run, partial(ecs.describe_services, run.session, service.cluster, [service.name]))
+    template = _retrying(run, partial(ecs.describe_task_definition, run.session, str(described["taskDefinition"])))
     image_name = check.task.image
     if image_name in ImageRoles.model_fields:
         image_name = run.release.image_roles.image(image_name)  # type: ignore[arg-type]  # a role, just checked
@@ -458,13 +458,17 @@ def _check_task_definition(
         "command": list(check.task.command),
         "essential": True,
     }
+    if str(template.get("memory", "")).isdigit():
+        # NOTE: optional on AWS (the task's memory bounds it anyway); moto's RunTask fails on a container without it
+        container["memory"] = int(template["memory"])
     logging = template["containerDefinitions"][0].get("logConfiguration")
     if logging:
         container["logConfiguration"] = {
             **logging,
             "options": {**logging.get("options", {}), "awslogs-stream-prefix": "check"},
         }
-    definition = ecs.register_task_definition(
+    register = partial(
+        ecs.register_task_definition,
         run.session,
         {
             **{k: template[k] for k in keep if template.get(k)},
@@ -473,6 +477,7 @@ def _check_task_definition(
             "tags": [{"key": "cloudops:version", "value": run.release.version}],
         },
     )
+    definition = _retrying(run, register)
     launch_type = str(described.get("launchType") or "FARGATE")
     network = described.get("networkConfiguration") or None
     run.log(f"task check {check.name!r}: {short(definition)} in cluster {service.cluster}")
