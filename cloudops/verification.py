@@ -100,7 +100,9 @@ def steady_state(service: dict[str, Any], stack_task_definitions: set[str]) -> t
             f"{': ' + reason if reason else ''} (the circuit breaker stopped it)"
         )
     if task_definition not in stack_task_definitions:
-        wanted = ", ".join(sorted(short(t) for t in stack_task_definitions)) or "none"
+        family = short(task_definition).rsplit(":", 1)[0]
+        same = [t for t in stack_task_definitions if short(t).rsplit(":", 1)[0] == family] or stack_task_definitions
+        wanted = ", ".join(sorted(short(t) for t in same)) or "none"
         return False, (
             f"the service runs {short(task_definition)}, not its stack's {wanted}: rolled back by the circuit breaker "
             "or changed outside the deploy"

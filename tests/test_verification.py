@@ -27,6 +27,7 @@ from tests.release_records import APP, BROKER, sample_release
 
 AT = datetime(2026, 11, 27, 14, 28, 3, tzinfo=UTC)
 GOOD = "arn:aws:ecs:eu-west-1:222222222222:task-definition/commerce-qa-author-app:7"
+BROKER_DEFINITION = "arn:aws:ecs:eu-west-1:222222222222:task-definition/commerce-qa-author-broker:3"
 OLD = "arn:aws:ecs:eu-west-1:222222222222:task-definition/commerce-qa-author-app:6"
 BODY = {"status": "ok", "version": "1.0", "count": 2, "ready": True, "products": [{"sku": "DRAFT-1"}, {"sku": "MUG-1"}]}
 VALUES = {"version": "1.0", "commit": "c" * 40}
@@ -135,7 +136,7 @@ def test_a_service_still_rolling_out_is_not_steady_yet(fields: dict[str, Any], w
             "deployment ecs-svc/0 of commerce-qa-author-app:7 FAILED: ECS deployment circuit breaker",
         ),
         (
-            {"taskDefinition": OLD, "primary": {"taskDefinition": OLD}},
+            {"taskDefinition": OLD, "primary": {"taskDefinition": OLD}, "stack": {GOOD, BROKER_DEFINITION}},
             "the service runs commerce-qa-author-app:6, not its stack's commerce-qa-author-app:7: rolled back",
         ),
         ({"primary": {"failedTasks": 1}}, "deployment ecs-svc/1 completed, but 1 of its tasks failed"),
@@ -143,7 +144,8 @@ def test_a_service_still_rolling_out_is_not_steady_yet(fields: dict[str, Any], w
     ],
 )
 def test_a_failed_or_rolled_back_service_fails_at_once(fields: dict[str, Any], why: str) -> None:
-    state, text = steady_state(service(**fields), {GOOD})
+    stack = fields.pop("stack", {GOOD})
+    state, text = steady_state(service(**fields), stack)
     assert state is False and text.startswith(why), text
 
 
