@@ -12,7 +12,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,13 +22,31 @@ from cloudops.environment_kinds import EnvironmentKind
 from cloudops.errors import AwsError
 from cloudops.release import Release
 
-Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown"]
+if TYPE_CHECKING:
+    from cloudops.verification import Verification
+
+Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown", "verification"]
 # Keys of an entry's detail that say which environment kind it is about and which release it replaced.
 DEPLOY_KIND = "deploy_kind"
 FROM = "from"
 # Objects read at once when a trail is read (S3 answers each GET on its own).
 READERS = 8
 Decision = Literal["approved", "rejected", "timed-out"]
+# A verification entry's detail[OUTCOME].
+OUTCOME = "outcome"
+VERIFIED = "verified"
+VERIFICATION_FAILED = "verification-failed"
+
+
+class CheckRecord(BaseModel):
+    """One check of a deploy's verification, as the trail keeps it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    passed: bool
+    detail: str
+    at: datetime
 
 
 class AuditEntry(BaseModel):
@@ -46,6 +64,7 @@ class AuditEntry(BaseModel):
     comment: str = ""
     detail: dict[str, str] = Field(default_factory=dict)
     flow_run_id: str | None = None
+    checks: tuple[CheckRecord, ...] = ()  # a verification's checks; none in the other kinds (and older entries)
 
 
 def prefix(application: str) -> str:
@@ -181,6 +200,57 @@ def deploy_entry(
             "snapshots": ", ".join(s.identifier for s in snapshots),
             "stacks": stacks_detail(changed),
         },
+    )
+
+
+def verification_entry(
+    release: Release,
+    stage: str,
+    kind: EnvironmentKind,
+    verification: Verification,
+    actor: str,
+    flow_run_id: str | None,
+) -> AuditEntry:
+    """A deploy's verification: every check it ran, and whether the deployed digests passed them."""
+    return AuditEntry(
+        kind="verification",
+        application=release.application,
+        version=release.version,
+        stage=stage,
+        at=verification.finished_at,
+        actor=actor,
+        digests=deployed_digests(release, kind),
+        comment=verification.summary(),
+        flow_run_id=flow_run_id,
+        detail={
+            DEPLOY_KIND: kind.name,
+            OUTCOME: VERIFIED if verification.passed else VERIFICATION_FAILED,
+            "started_at": verification.started_at.isoformat(),
+        },
+        checks=tuple(CheckRecord(name=c.name, passed=c.passed, detail=c.detail, at=c.at) for c in verification.checks),
+    )
+
+
+def latest_verification(trail: list[AuditEntry], version: str, stage: str, kind_name: str) -> AuditEntry | None:
+    """The last verification recorded for ``version`` in ``stage``'s environment of kind ``kind_name``."""
+    found = [
+        e
+        for e in trail
+        if e.kind == "verification"
+        and e.version == version
+        and e.stage == stage
+        and e.detail.get(DEPLOY_KIND) == kind_name
+    ]
+    return found[-1] if found else None
+
+
+def is_verified(entry: AuditEntry | None, digests: dict[str, str]) -> bool:
+    """Whether ``entry`` is a passed verification of exactly ``digests``."""
+    return (
+        entry is not None
+        and entry.kind == "verification"
+        and entry.detail.get(OUTCOME) == VERIFIED
+        and entry.digests == digests
     )
 
 

@@ -71,6 +71,15 @@ class EnvironmentKind(BaseModel):
             "containers, written when missing and never overwritten; empty: none."
         ),
     )
+    verify_timeout_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=7200,
+        description=(
+            "How long a deploy's verification waits for its services to be steady and its load balancer targets "
+            "healthy."
+        ),
+    )
     fills_authorities: bool = Field(
         default=False,
         description=(
@@ -144,6 +153,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
         snapshots=("author", "live"),
         config_files=("author.env", "live.env"),
         outputs=ENDPOINTS,
+        verify_timeout_seconds=600,
     ),
     EnvironmentKind(
         name="single-instance",
@@ -166,6 +176,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
         images={"app": "AppImage", "broker": "BrokerImage", "database": "MysqlImage"},
         config_files=("single-instance-mysql-container.env",),
         outputs={k: v for k, v in ENDPOINTS.items() if k != "AppEndpoint"},
+        verify_timeout_seconds=600,
     ),
     EnvironmentKind(
         name="lookup-service",
@@ -198,6 +209,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
         outputs={"AppEndpoint": "app_endpoint", "ClusterName": "cluster"},
         environment_file="lookup.env",
         fills_authorities=True,
+        verify_timeout_seconds=900,  # EC2-backed: its container instances start first
     ),
 )
 KINDS: dict[str, EnvironmentKind] = {entry.name: entry for entry in REGISTRY}

@@ -8,6 +8,7 @@ from cloudops.deploy import StackOutcome
 from cloudops.image_copy import CopyReport
 from cloudops.packaging import Package
 from cloudops.release import Release
+from cloudops.verification import Verification
 
 
 def package_markdown(package: Package) -> str:
@@ -57,3 +58,28 @@ def rollback_markdown(
         + "\n".join(f"| {n} | `{from_digests.get(n, '-')}` | `{d}` |" for n, d in entry.digests.items())
         + f"\n\nRecorded at `{location}`.\n"
     )
+
+
+def verification_markdown(verification: Verification, endpoints: dict[str, str]) -> str:
+    """A deploy's verification: each check (result, detail, time) and the stage's live endpoints as links."""
+    outcome = "passed" if verification.passed else "**failed**"
+    lines = [
+        f"### Verification of {verification.version} in {verification.stage} ({verification.kind}): {outcome}",
+        "",
+        verification.summary(),
+        "",
+        "| check | result | detail | at |",
+        "|---|---|---|---|",
+        *(
+            f"| {_cell(c.name)} | {'passed' if c.passed else '**failed**'} | {_cell(c.detail)} | {c.at:%H:%M:%S} |"
+            for c in verification.checks
+        ),
+    ]
+    if endpoints:
+        lines += ["", "Endpoints:", "", *(f"- {name}: [{url}]({url})" for name, url in endpoints.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """``text`` fit for a markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")

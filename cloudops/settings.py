@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloudops.errors import ConfigurationError, UnknownStageError
+from cloudops.smoke_checks import SmokeCheck
 
 CONFIG_FILE_ENV = "CLOUDOPS_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = Path("cloudops.toml")
@@ -81,6 +82,21 @@ class Stage(BaseModel):
     )
     subnet_ids: tuple[str, ...] = Field(
         default=(), description="At least two subnets of vpc_id for the environments; default: the default VPC's."
+    )
+    soak_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description=(
+            "After a deploy is verified, how long its load balancer targets and smoke checks keep being checked "
+            "(any failure fails the verification); 0: no soak."
+        ),
+    )
+    soak_interval_seconds: int = Field(
+        default=10, ge=1, le=600, description="How often the soak checks the targets and runs the smoke checks."
+    )
+    auto_rollback: bool = Field(
+        default=True, description="Whether a deploy that fails its verification rolls back to the release before it."
     )
 
     @model_validator(mode="after")
@@ -151,6 +167,13 @@ class Application(BaseModel):
     images: ImageRoles = Field(
         default_factory=ImageRoles, description="Which image plays each role (app, broker, database) in a deploy."
     )
+    checks: dict[str, list[SmokeCheck]] = Field(
+        default_factory=dict,
+        description=(
+            "Kind of environment (author-live, ...) -> the smoke checks a deploy of it must pass before anyone "
+            "approves it (after its services are steady and its load balancer targets healthy)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _relative_paths(self) -> Application:
@@ -171,6 +194,37 @@ class Application(BaseModel):
                 f"application.authorities: {self.authorities!r} is in application.include too; the package "
                 "carries it as authorities/ already: remove it from include"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _checks_fit_their_kinds(self) -> Application:
+        # imported here: environment_kinds imports this module
+        from cloudops.environment_kinds import KINDS
+
+        for kind_name, checks in self.checks.items():
+            if kind_name not in KINDS:
+                raise ValueError(
+                    f"application.checks: unknown kind of environment {kind_name!r}; use one of {', '.join(KINDS)}"
+                )
+            kind = KINDS[kind_name]
+            environments = [spec.environment for spec in kind.stacks]
+            for index, check in enumerate(checks):
+                where = f"application.checks.{kind_name}.{index} ({check.name})"
+                if check.environment and check.environment not in environments:
+                    raise ValueError(
+                        f"{where}: kind {kind_name} has no environment {check.environment!r}; use one of "
+                        f"{', '.join(dict.fromkeys(environments))} or leave environment empty"
+                    )
+                if check.is_http and "AppEndpoint" not in kind.outputs:
+                    raise ValueError(
+                        f"{where}: kind {kind_name} publishes no AppEndpoint to GET {check.path} on; give it a task "
+                        "check instead, or no checks (its services' steady state is verified anyway)"
+                    )
+                if check.task is not None and check.task.image not in {*ImageRoles.model_fields, *self.dockerfiles}:
+                    raise ValueError(
+                        f"{where}: task image {check.task.image!r} is not an image of the release; use a role "
+                        f"({', '.join(ImageRoles.model_fields)}) or an image name ({', '.join(self.dockerfiles)})"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -16,17 +16,19 @@ from sandbox.sandbox import Sandbox
 BUILD_INFO = "/opt/commerce/BUILD-INFO.json"
 
 
-def app_variant(sandbox: Sandbox, built: Release, version: str) -> BuiltImage:
-    """The built app image, answering ``/health`` with ``version``: a new image, by digest, in the build registry."""
+def app_variant(sandbox: Sandbox, built: Release, version: str, command: list[str] | None = None) -> BuiltImage:
+    """The built app image, answering ``/health`` with ``version``: a new image, by digest, in the build registry.
+    With ``command``, the image runs that instead of the app (``["false"]``: a task that fails at once)."""
     engine = docker.DockerClient(base_url=sandbox.state.docker_host)
     original = built.images["app"]
     registry = sandbox.state.registries["build"]
     login = registry.login()
     try:
-        command = engine.images.get(original.reference).attrs["Config"]["Cmd"]
+        original_command = engine.images.get(original.reference).attrs["Config"]["Cmd"]
     except docker.errors.ImageNotFound:
         auth = {"username": login.username, "password": login.password.get_secret_value()}
-        command = engine.images.pull(original.reference, auth_config=auth).attrs["Config"]["Cmd"]
+        original_command = engine.images.pull(original.reference, auth_config=auth).attrs["Config"]["Cmd"]
+    command_run = command or original_command
     text = json.dumps({**build_info(engine, original.reference), "version": version}).encode()
     container = engine.containers.create(original.reference, command=["true"])
     try:
@@ -37,7 +39,7 @@ def app_variant(sandbox: Sandbox, built: Release, version: str) -> BuiltImage:
             tar.addfile(entry, io.BytesIO(text))
         container.put_archive("/opt/commerce", archive.getvalue())
         local = f"{registry.address}/app:{version}"
-        container.commit(repository=local.rpartition(":")[0], tag=version, changes=[f"CMD {json.dumps(command)}"])
+        container.commit(repository=local.rpartition(":")[0], tag=version, changes=[f"CMD {json.dumps(command_run)}"])
     finally:
         container.remove(force=True)
     digest = push(engine, local, login, lambda _line: None)

@@ -197,6 +197,17 @@ def physical_id(account: AccountSession, stack: str, logical_id: str) -> str | N
     return found["StackResourceDetail"].get("PhysicalResourceId") or None
 
 
+def resources_of_type(account: AccountSession, stack: str, resource_type: str) -> dict[str, str]:
+    """Logical id -> physical id of the stack's resources of ``resource_type`` (AWS::ECS::TaskDefinition: ARNs)."""
+    with aws_call(f"describing the resources of stack {stack} in account {account.account_id}"):
+        found = account.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+    return {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in found
+        if r["ResourceType"] == resource_type and r.get("PhysicalResourceId")
+    }
+
+
 def delete(account: AccountSession, stack: str) -> bool:
     """Delete the stack and wait; False when there was none."""
     if describe(account, stack) is None:

@@ -1,13 +1,16 @@
-"""The ECS adapter: one-off tasks (RunTask), and waiting for one to stop."""
+"""The ECS adapter: one-off tasks (RunTask) and waiting for one to stop; services and task definitions as ECS
+describes them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.aws.errors import aws_call
+from cloudops.aws.errors import aws_call, code
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 
@@ -29,8 +32,17 @@ class TaskResult(BaseModel):
         return self.last_status == "STOPPED" and bool(self.exit_codes) and all(c == 0 for c in self.exit_codes.values())
 
 
-def run_task(account: AccountSession, cluster: str, task_definition: str, started_by: str, launch_type: str) -> str:
-    """Start one task of ``task_definition`` in ``cluster``; its ARN."""
+def run_task(
+    account: AccountSession,
+    cluster: str,
+    task_definition: str,
+    started_by: str,
+    launch_type: str,
+    network_configuration: dict[str, Any] | None = None,
+) -> str:
+    """Start one task of ``task_definition`` in ``cluster`` (in ``network_configuration``, which awsvpc tasks
+    need: a service's own); its ARN."""
+    extra: dict[str, Any] = {"networkConfiguration": network_configuration} if network_configuration else {}
     with aws_call(f"running a task of {task_definition} in cluster {cluster} of account {account.account_id}"):
         answer = account.client("ecs").run_task(
             cluster=cluster,
@@ -38,6 +50,7 @@ def run_task(account: AccountSession, cluster: str, task_definition: str, starte
             count=1,
             startedBy=started_by[:36],
             launchType=launch_type,
+            **extra,
         )
     failures = answer.get("failures") or []
     tasks = answer.get("tasks") or []
@@ -86,3 +99,40 @@ def wait_stopped(
                 "see its logs, stop it (aws ecs stop-task) and deploy again"
             )
         sleep(poll)
+
+
+def list_services(account: AccountSession, cluster: str) -> list[str]:
+    """The ARNs of the cluster's services; none when the cluster is gone."""
+    with aws_call(f"listing the services of cluster {cluster} in account {account.account_id}"):
+        try:
+            paginator = account.client("ecs").get_paginator("list_services")
+            return [arn for page in paginator.paginate(cluster=cluster) for arn in page["serviceArns"]]
+        except ClientError as error:
+            if code(error) == "ClusterNotFoundException":
+                return []
+            raise
+
+
+def describe_services(account: AccountSession, cluster: str, services: list[str]) -> list[dict[str, Any]]:
+    """What ECS says of each service (its deployments, counts, load balancers), as ECS answers it."""
+    found: list[dict[str, Any]] = []
+    with aws_call(f"describing the services of cluster {cluster} in account {account.account_id}"):
+        for start in range(0, len(services), 10):  # DescribeServices takes ten at a time
+            answer = account.client("ecs").describe_services(cluster=cluster, services=services[start : start + 10])
+            found += answer.get("services") or []
+    return found
+
+
+def describe_task_definition(account: AccountSession, task_definition: str) -> dict[str, Any]:
+    with aws_call(f"describing task definition {task_definition} in account {account.account_id}"):
+        found: dict[str, Any] = account.client("ecs").describe_task_definition(taskDefinition=task_definition)[
+            "taskDefinition"
+        ]
+    return found
+
+
+def register_task_definition(account: AccountSession, definition: dict[str, Any]) -> str:
+    """Register a revision of ``definition`` (RegisterTaskDefinition's arguments); its ARN."""
+    with aws_call(f"registering task definition {definition.get('family')} in account {account.account_id}"):
+        answer = account.client("ecs").register_task_definition(**definition)
+    return str(answer["taskDefinition"]["taskDefinitionArn"])
