@@ -62,7 +62,7 @@ class Runtime:
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-ecs-task")
         self.balancers = LoadBalancers()
         self.logs = LogShipper()
-        self.busy = False
+        self.busy = True  # a first round soon after the start: services restored with moto's state wait for it
         self.client: docker.DockerClient | None = None
         self.client_host = ""
         self.cleared = False
