@@ -40,6 +40,7 @@ class ServiceView:
     aliases: list[str] = field(default_factory=list)
     rollback_on_failure: bool = True
     previous_task_definition: str | None = None
+    rollout_state: str = "IN_PROGRESS"  # the PRIMARY deployment's
 
     @property
     def key(self) -> str:
@@ -103,6 +104,7 @@ def services() -> list[ServiceView]:
                     aliases=aliases,
                     rollback_on_failure=bool(breaker.get("Rollback", True)),
                     previous_task_definition=stable if stable != definition.arn else None,
+                    rollout_state=str(primary.get("rolloutState", "IN_PROGRESS")),
                 )
             )
     return found
@@ -305,7 +307,9 @@ def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[
         deployment["failedTasks"] = failed.get(str(deployment["id"]), 0)
         if deployment["status"] == "PRIMARY" and rollout == "COMPLETED":
             setattr(moto_service, "sandbox_stable_task_definition", deployment["taskDefinition"])  # noqa: B010
-        if deployment["status"] == "PRIMARY" and deployment.get("rolloutState") != rollout:
+        # A rollout ends once, as on ECS: COMPLETED or FAILED stays (a task replaced later does not reopen it)
+        ended = deployment.get("rolloutState") in ("COMPLETED", "FAILED")
+        if deployment["status"] == "PRIMARY" and deployment.get("rolloutState") != rollout and not ended:
             deployment["rolloutState"] = rollout
             deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {rollout.lower().replace('_', ' ')}."
             deployment["updatedAt"] = now

@@ -143,9 +143,13 @@ class Runtime:
         old = [t for t in tasks if t not in current]
         starting = [k for k in self.starting if k.startswith(f"{view.arn}#")]
         failed = self.failed.get(view.arn, {}).get(view.deployment_id, 0)
-        if failed >= circuit_breaker_threshold(view.desired_count):
+        # the circuit breaker watches a deployment under way (a task that fails later is only replaced)
+        if view.rollout_state == "IN_PROGRESS" and failed >= circuit_breaker_threshold(view.desired_count):
             self.record(view, tasks, "FAILED")
             return (not self.roll_back(view) if view.rollback_on_failure else True), tasks
+        if view.rollout_state == "FAILED":  # failed with nothing to roll back to: ECS launches nothing more for it
+            self.record(view, tasks, "FAILED")
+            return True, tasks
         account = config.accounts.get(view.account)
         for _ in range(view.desired_count - len(current) - len(starting)) if account else ():
             try:
