@@ -247,7 +247,7 @@ class SandboxTask(Task):
 
     def update(self, observed: dict[str, Any]) -> None:
         self.sandbox_status = observed["last_status"]
-        self.desired_status = "STOPPED" if observed["last_status"] == "STOPPED" else "RUNNING"
+        self.desired_status = "RUNNING" if observed["last_status"] in ("PENDING", "RUNNING") else "STOPPED"
         self.health_status = observed.get("health", "UNKNOWN")
         self.stopped_reason = observed.get("stopped_reason", "")
         self.started_at = observed.get("started_at")

@@ -67,6 +67,8 @@ class Runtime:
         self.client_host = ""
         self.cleared = False
         self.draining: dict[str, float] = {}  # task id -> when it may stop (it takes no new connections)
+        self.stops: dict[str, tuple[str, Future[TaskState]]] = {}  # task id -> (service, its stop under way)
+        self.last_seen: dict[str, TaskState] = {}  # a task being stopped, as it was when asked to stop
 
     def config(self) -> RuntimeConfig | None:
         try:
@@ -115,9 +117,10 @@ class Runtime:
         for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
             self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
         # One listing a round, grouped by service; each service's reconcile says which of its tasks still run
+        self.collect_stops()
         listed: dict[str, list[TaskState]] = {}
         for task in docker_tasks.list_tasks(client, {definitions.RUNTIME_LABEL: "1"}):
-            if task.last_status != "STOPPED":
+            if task.last_status != "STOPPED" and task.task_id not in self.stops:
                 listed.setdefault(task.labels.get(definitions.SERVICE_LABEL, ""), []).append(task)
         busy = False
         for view in views:
@@ -167,7 +170,7 @@ class Runtime:
             )
             current.remove(sick)
         for extra in current[view.desired_count :]:
-            self.keep_stopped(view, docker_tasks.stop_task(client, extra.task_id, SCALING))
+            self.stop_soon(client, view.arn, extra, SCALING)
             current.remove(extra)
         ready = [t for t in current if self.ready(view, t)]
         if len(ready) >= view.desired_count:
@@ -176,10 +179,12 @@ class Runtime:
                 self.draining.setdefault(task.task_id, time.monotonic() + DRAIN_SECONDS)
             drained = [t for t in old if self.draining[t.task_id] <= time.monotonic()]
             for task in drained:
-                self.keep_stopped(view, docker_tasks.stop_task(client, task.task_id, SCALING))
+                self.stop_soon(client, view.arn, task, SCALING)
                 self.draining.pop(task.task_id)
             old = [t for t in old if t not in drained]
-        settled = len(ready) >= view.desired_count and not old
+        # ECS completes a deployment once the old tasks are gone, not while they stop
+        stopping = any(service == view.arn for service, _ in self.stops.values())
+        settled = len(ready) >= view.desired_count and not old and not stopping
         self.record(view, current + old, "COMPLETED" if settled else "IN_PROGRESS")
         return settled, current + old
 
@@ -199,6 +204,23 @@ class Runtime:
                 stopped = docker_tasks.stop_task(client, task.task_id, reason)
                 self.keep_stopped(task.labels.get(definitions.SERVICE_LABEL, ""), stopped)
         self.cleared = True
+
+    def stop_soon(self, client: docker.DockerClient, service: str, task: TaskState, reason: str) -> None:
+        """Stop a task off the round (its containers get their stop timeout, as on ECS, and a round waits for no
+        one); the round after it has stopped shows it stopped."""
+        if task.task_id not in self.stops:
+            self.last_seen[task.task_id] = task
+            stopping = self.pool.submit(docker_tasks.stop_task, client, task.task_id, reason)
+            stopping.add_done_callback(lambda _: self.wake.set())
+            self.stops[task.task_id] = (service, stopping)
+
+    def collect_stops(self) -> None:
+        for task_id, (service, stopping) in list(self.stops.items()):
+            if stopping.done():
+                del self.stops[task_id]
+                self.last_seen.pop(task_id, None)
+                if stopping.exception() is None:
+                    self.keep_stopped(service, stopping.result())
 
     def keep_stopped(self, service: ServiceView | str, task: TaskState) -> None:
         """describe-tasks keeps showing a stopped task (the last few of each service), as ECS does for a while."""
@@ -267,6 +289,9 @@ class Runtime:
         """What runs, into moto: the tasks still running and the last stopped ones (any other task of the service
         moto holds is gone)."""
         observed = {**self.stopped.get(view.arn, {}), **{t.task_id: definitions.observed(t) for t in running}}
+        for task_id, (service, _stopping) in self.stops.items():
+            if service == view.arn and task_id in self.last_seen:  # asked to stop, not stopped yet
+                observed[task_id] = {**definitions.observed(self.last_seen[task_id]), "last_status": "STOPPING"}
         moto_view.record(view, observed, self.failed.get(view.arn, {}), rollout)
 
     def stop_orphans(self, client: docker.DockerClient, listed: dict[str, list[TaskState]], services: set[str]) -> None:
@@ -274,7 +299,7 @@ class Runtime:
         for service, tasks in listed.items():
             if service and service not in services:
                 for task in tasks:
-                    docker_tasks.stop_task(client, task.task_id, "Service deleted")
+                    self.stop_soon(client, service, task, "Service deleted")
 
     def sync_load_balancers(self, views: list[ServiceView], listed: dict[str, list[TaskState]]) -> bool:
         """Register each service's running tasks in its target groups, check them, and point the listeners at the

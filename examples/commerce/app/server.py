@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -67,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     address = (os.environ.get("APP_HOST", "0.0.0.0"), int(os.environ.get("APP_PORT", "8080")))
     server = ThreadingHTTPServer(address, Handler)
+    # ECS stops a task with SIGTERM (then SIGKILL after its stopTimeout): stop at once, cleanly
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"commerce {BUILD_INFO['version']} listening on {address[0]}:{address[1]}", flush=True)
     server.serve_forever()
 
