@@ -25,6 +25,7 @@ from pathlib import Path
 
 import docker
 
+from cloudops.deploy import ECS_AMI_PARAMETER
 from cloudops.settings import load_settings
 from sandbox.processes import spawn, stop
 from sandbox.sandbox import Sandbox
@@ -110,13 +111,41 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def warm(port: int) -> None:
+    """The bare moto asked once what a deploy asks of each service, so it loads what moto loads on first use
+    (EC2's catalogues, SSM's public parameters ...), as the sandbox's moto has."""
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="eu-west-1")
+    url = f"http://127.0.0.1:{port}"
+    session.client("ec2", endpoint_url=url).describe_vpcs()
+    session.client("ec2", endpoint_url=url).describe_images(Owners=["amazon"])
+    session.client("ssm", endpoint_url=url).get_parameters(Names=[ECS_AMI_PARAMETER])
+    for service, call in (
+        ("ecs", "list_clusters"),
+        ("rds", "describe_db_instances"),
+        ("elbv2", "describe_load_balancers"),
+        ("logs", "describe_log_groups"),
+        ("cloudformation", "list_stacks"),
+        ("s3", "list_buckets"),
+        ("iam", "list_roles"),
+        ("efs", "describe_file_systems"),
+        ("ecr", "describe_repositories"),
+        ("autoscaling", "describe_auto_scaling_groups"),
+    ):
+        getattr(session.client(service, endpoint_url=url), call)()
+
+
 def idle_cost(sandbox: Sandbox) -> dict[str, tuple[float, float]]:
-    """(CPU seconds over IDLE_SECONDS, resident MiB at the end) of the sandbox's moto and of a bare one."""
+    """(CPU seconds over IDLE_SECONDS, resident MiB at the end) of the sandbox's moto and of a bare one that served
+    the same APIs once."""
     port = free_port()
     bare = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], WORK / "bare-moto.log")
     try:
-        time.sleep(10)  # both settle: the bare one imported, the sandbox's last deploy long done
-        pids = {"sandbox moto + ECS runtime": sandbox.state.pids["moto"], "bare moto": bare}
+        time.sleep(5)
+        warm(port)
+        time.sleep(5)  # both settle: the bare one warmed, the sandbox's last deploy long done
+        pids = {"sandbox moto + ECS and RDS runtimes": sandbox.state.pids["moto"], "bare moto, warmed": bare}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(IDLE_SECONDS)
         return {name: (cpu_seconds(pid) - before[name], resident_mib(pid)) for name, pid in pids.items()}

@@ -144,6 +144,13 @@ class RdsRuntime:
             alias=view.address,
         )
         host = servers.address(container)
+        wanted = (
+            hashlib.sha256(view.master_password.get_secret_value().encode()).hexdigest()
+            if view.master_password is not None
+            else None
+        )
+        if view.status == "available" and folder.restored_marker.exists() and self.applied.get(view.key) == wanted:
+            return True  # running, restored and with its password: an idle round asks nothing of the server
         admin = folder.admin_password()
         if host is None or not restore.answers(host, admin):
             return False  # still starting
@@ -165,11 +172,9 @@ class RdsRuntime:
                     time.monotonic() - started,
                 )
             folder.restored_marker.touch()
-        if view.master_user and view.master_password is not None:
-            wanted = hashlib.sha256(view.master_password.get_secret_value().encode()).hexdigest()
-            if self.applied.get(view.key) != wanted:
-                restore.ensure_master(host, admin, view.master_user, view.master_password)
-                self.applied[view.key] = wanted
+        if view.master_user and view.master_password is not None and self.applied.get(view.key) != wanted:
+            restore.ensure_master(host, admin, view.master_user, view.master_password)
+            self.applied[view.key] = wanted
         if view.status != "available":
             waited = time.monotonic() - self.seen[view.key]
             LOG.info(
