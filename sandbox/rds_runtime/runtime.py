@@ -43,7 +43,7 @@ class RdsRuntime:
     def __init__(self, config_file: Path) -> None:
         self.config_file = config_file
         self.wake = threading.Event()
-        self.applied: dict[str, str] = {}  # instance key -> hash of the master password applied to its server
+        self.applied: dict[str, str | None] = {}  # instance key -> hash of the master password applied to its server
         self.seen: dict[str, float] = {}  # instance key -> when the runtime first saw it
         self.reported: set[str] = set()  # what was logged once (a missing base image, a failed restore)
 
