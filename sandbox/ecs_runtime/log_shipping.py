@@ -9,8 +9,8 @@ followed (ECS refuses to start such a task: ``definitions.aws_logs``), and is tr
 
 The runtime restarting (a new moto process while the containers run) finds the containers again by their
 labels and re-attaches each from the last event its stream holds (``since``), dropping the lines shipped
-already. NOTE: a restarted moto holds no log groups until the stacks are created again, so a container is
-not followed meanwhile; once its group is back, its stream gets the container's whole log again.
+already: moto keeps its groups and streams across a restart (sandbox/moto_state.py). NOTE: a moto killed
+outright loses the events since its last clean stop; a container's stream then gets its whole log again.
 """
 
 from __future__ import annotations
