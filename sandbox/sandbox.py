@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 from pydantic import SecretStr
 
 from cloudops.accounts import AccountInit, initialise_account
@@ -252,13 +253,16 @@ class Sandbox:
         ]
         return rows
 
-    def down(self) -> list[int]:
-        """Stop every part; the pids of stragglers the final sweep had to kill."""
+    def down(self, keep_networks: bool = True) -> list[int]:
+        """Stop every part; the pids of stragglers the final sweep had to kill. ``keep_networks=False`` (a
+        sandbox that is not coming back) removes the Docker networks it made first, with their containers."""
         state = self.state
         # moto before the engine: its ECS runtime would replace the tasks the engine stops, and it saves its
         # state on the way out (sandbox/moto_state.py)
         order = ["worker", "prefect", "moto", "docker", "mariadb"]
         for part in order:
+            if part == "docker" and not keep_networks and self._answers("docker"):
+                self._remove_networks()
             stop(state.pids.pop(part, None))
         for registry in state.registries.values():
             stop(registry.pid)
@@ -268,9 +272,20 @@ class Sandbox:
             state.save()
         return leftovers
 
+    def _remove_networks(self) -> None:
+        from sandbox.ecs_runtime.networks import remove_sandbox_networks
+
+        engine = docker_engine.client(self.state)
+        try:
+            remove_sandbox_networks(engine)
+        except docker.errors.DockerException:
+            pass  # the engine is going down anyway: its bridges are then left, as before
+        finally:
+            engine.close()
+
     def purge(self) -> None:
         """Stop everything and delete the sandbox's folders."""
-        self.down()
+        self.down(keep_networks=False)
         for folder in (self.root, self.state.runtime_dir):
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -55,7 +55,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Ite
         box.initialise_accounts(report=lambda line: None)
         yield box
     finally:
-        box.down()
+        box.down(keep_networks=False)  # a test session's sandbox does not come back: its bridges go
 
 
 @pytest.fixture(scope="session")

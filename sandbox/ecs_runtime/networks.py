@@ -9,6 +9,7 @@ Subnets are /24s of 10.212.0.0/16, the first one that no Docker network and no r
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import threading
@@ -64,6 +65,24 @@ def _ensure_network(client: docker.DockerClient, name: str, labels: dict[str, st
             raise SandboxError(f"cannot create the Docker network {name}: {error.explanation}") from None
         return str(network.id)
     raise SandboxError(f"no free /24 left in {SUBNETS} for the network {name}; remove unused ECS networks")
+
+
+def remove_sandbox_networks(client: docker.DockerClient) -> int:
+    """Remove every network the sandbox made, and the containers on them; how many networks went.
+
+    dockerd leaves a network's bridge in the kernel when it stops (and makes it again when it starts): a
+    sandbox that is not coming back (purged, or a test session's) removes its networks first, or the machine
+    keeps one bridge, and one /24 of SUBNETS, per network it ever made."""
+    removed = 0
+    for network in client.networks.list(filters={"label": SANDBOX_LABEL}):
+        network.reload()
+        for container in network.attrs.get("Containers") or {}:
+            with contextlib.suppress(NotFound):
+                client.api.remove_container(container, force=True, v=True)
+        with contextlib.suppress(NotFound):
+            network.remove()
+            removed += 1
+    return removed
 
 
 def remove_network(client: docker.DockerClient, name: str) -> bool:

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docker
 import pytest
 
 from cloudops.settings import Settings
+from sandbox.ecs_runtime.networks import ensure_network
 from sandbox.errors import PortInUseError
 from sandbox.processes import processes_naming
 from sandbox.sandbox import Sandbox
@@ -26,9 +28,18 @@ def cloudops(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLOUDOPS, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
+RUN_LABEL = "cloudops.test.run"
+
+
+def bridges() -> set[str]:
+    shown = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True, check=True)
+    return {line.split(": ")[1].split("@")[0] for line in shown.stdout.splitlines()}
+
+
 @pytest.mark.slow
 def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
     root = tmp_path / "box"
+    bridge = ""
     try:
         # Given a sandbox started from the command line on free ports
         up = cloudops("sandbox", "up", "--auto-ports", root=root)
@@ -81,10 +92,19 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         assert again.stdout.count("already running") == 6
         assert "0 created" in again.stdout
         assert SandboxState.load(root).pids == state.pids  # type: ignore[union-attr]
+
+        # And a network the sandbox made on its engine (as the ECS runtime makes one per cluster) has its bridge
+        engine = docker.DockerClient(base_url=state.docker_host)
+        network = engine.networks.get(ensure_network(engine, "cloudops-ecs-test-purge", {RUN_LABEL: "purge"}))
+        bridge = f"br-{network.id[:12]}"
+        assert bridge in bridges()
+        engine.close()
     finally:
-        down = cloudops("sandbox", "down", root=root)
-    # Then down leaves no process behind and status says so
+        down = cloudops("sandbox", "down", "--purge", root=root)
+    # Then down leaves no process behind and status says so; purged, its networks' bridges are gone too (dockerd
+    # would leave them in the kernel, each holding a /24 of the range)
     assert down.returncode == 0, down.stderr
+    assert bridge not in bridges()
     assert processes_naming([root, state.runtime_dir]) == []
     stopped = cloudops("sandbox", "status", root=root)
     assert stopped.returncode == 1 and "DOWN" in stopped.stdout
