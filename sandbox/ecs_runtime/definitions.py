@@ -90,17 +90,26 @@ def container_spec(view: ServiceView, container: dict[str, Any], efs_root: Path 
     )
 
 
-def task_spec(view: ServiceView, account: AccountRuntime, efs_root: Path | None = None) -> TaskSpec:
-    """A new task of the service's current task definition."""
+def task_spec(
+    view: ServiceView,
+    account: AccountRuntime,
+    efs_root: Path | None = None,
+    *,
+    task_id: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> TaskSpec:
+    """A new task of the view's task definition: a service's (labelled as its, by default), or with ``task_id``
+    and ``labels`` of its own (a RunTask task)."""
+    service_labels = {
+        RUNTIME_LABEL: "1",
+        ACCOUNT_LABEL: view.account,
+        SERVICE_LABEL: view.arn,
+        TASK_DEFINITION_LABEL: view.task_definition_arn,
+        DEPLOYMENT_LABEL: view.deployment_id,
+    }
     return TaskSpec(
-        task_id=uuid.uuid4().hex,
-        labels={
-            RUNTIME_LABEL: "1",
-            ACCOUNT_LABEL: view.account,
-            SERVICE_LABEL: view.arn,
-            TASK_DEFINITION_LABEL: view.task_definition_arn,
-            DEPLOYMENT_LABEL: view.deployment_id,
-        },
+        task_id=task_id or uuid.uuid4().hex,
+        labels=service_labels if labels is None else labels,
         network=network_name(view.account, view.cluster),  # a cluster's own (its Service Connect namespace)
         aliases=list(view.aliases),
         hosts=efs_volumes.link_hosts(view.containers),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -26,11 +25,10 @@ from moto.ecs.models import EC2ContainerServiceBackend, Task, ecs_backends
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from sandbox import moto_ecs_fixes
-from sandbox.ecs_runtime import definitions, docker_tasks, efs_volumes, moto_view
+from sandbox.ecs_runtime import definitions, docker_tasks, moto_view
 from sandbox.ecs_runtime.config import RuntimeConfig
 from sandbox.ecs_runtime.moto_view import SandboxTask, ServiceView
-from sandbox.ecs_runtime.networks import network_name
-from sandbox.ecs_runtime.task_specs import RegistryAuth, TaskSpec, TaskState
+from sandbox.ecs_runtime.task_specs import TaskSpec, TaskState
 from sandbox.errors import TaskNotFoundError
 
 RUN_TASK_LABEL = "cloudops.ecs.run-task"  # not definitions.RUNTIME_LABEL: the service scheduler leaves these be
@@ -151,20 +149,13 @@ def task_spec(account: str, region: str, task: RunTaskTask, config: RuntimeConfi
         deployment_id="",
         volumes=[dict(v) for v in definition.volumes or []],
     )
-    efs_root: Path | None = config.efs_root
-    return TaskSpec(
-        task_id=task.id,
-        labels={
-            RUN_TASK_LABEL: "1",
-            definitions.ACCOUNT_LABEL: account,
-            definitions.TASK_DEFINITION_LABEL: definition.arn,
-            TASK_ARN_LABEL: task.task_arn,
-        },
-        network=network_name(account, task.cluster_name),
-        hosts=efs_volumes.link_hosts(view.containers),
-        containers=[definitions.container_spec(view, c, efs_root) for c in view.containers],
-        registry=RegistryAuth(url=runtime.registry_url, username=runtime.username, password=runtime.password),
-    )
+    labels = {
+        RUN_TASK_LABEL: "1",
+        definitions.ACCOUNT_LABEL: account,
+        definitions.TASK_DEFINITION_LABEL: definition.arn,
+        TASK_ARN_LABEL: task.task_arn,
+    }
+    return definitions.task_spec(view, runtime, config.efs_root, task_id=task.id, labels=labels)
 
 
 _recording = threading.Lock()  # a start's thread and the round both record a task: STOPPED is never undone
