@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import docker
+from release_bench import environment  # bench/, the script's own folder, is on sys.path
 
 from cloudops.deploy import ECS_AMI_PARAMETER
 from cloudops.settings import load_settings
@@ -37,14 +38,6 @@ PARTS = ("moto", "registries", "mariadb", "docker", "prefect")
 KINDS = ("author-live", "single-instance", "lookup-service")
 IDLE_SECONDS = 120
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def environment(sandbox: Sandbox) -> dict[str, str]:
-    env = dict(os.environ)
-    for line in sandbox.env_lines():
-        key, value = line.removeprefix("export ").split("=", 1)
-        env[key] = value
-    return env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 def run(command: list[str], env: dict[str, str], log: str) -> str:
