@@ -23,8 +23,13 @@ def test_every_account_holds_its_bucket_repositories_and_config_files(sandbox: S
 def test_initialising_again_creates_nothing_and_keeps_edited_config(sandbox: Sandbox) -> None:
     account = sandbox.account("qa")
     stage = sandbox.settings.stage("qa")
-    s3.put_object(account, stage.bucket, "config/live.env", b"EP_EDITED=yes\n", "text/plain")
-    again = initialise_account(account, "qa", stage, sandbox.settings.repositories)
-    assert again.created == []
-    assert len(again.existing) == 1 + len(sandbox.settings.repositories) + len(CONFIG_FILES)
-    assert s3.get_object(account, stage.bucket, "config/live.env") == b"EP_EDITED=yes\n"
+    original = s3.get_object(account, stage.bucket, "config/live.env")
+    edited = original + b"EP_EDITED=yes\n"
+    s3.put_object(account, stage.bucket, "config/live.env", edited, "text/plain")
+    try:
+        again = initialise_account(account, "qa", stage, sandbox.settings.repositories)
+        assert again.created == []
+        assert len(again.existing) == 1 + len(sandbox.settings.repositories) + len(CONFIG_FILES)
+        assert s3.get_object(account, stage.bucket, "config/live.env") == edited
+    finally:  # the session's sandbox is shared: the deploy tests read this file
+        s3.put_object(account, stage.bucket, "config/live.env", original, "text/plain")
