@@ -24,6 +24,7 @@ from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 
 # Every kind's published outputs (cloudops/environment_kinds.py); a stack has those of its own template.
 OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
+APP_ENDPOINT = "AppEndpoint"  # the output a stack publishes its application endpoint in
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 PASSWORD_PARAMETER = "DbPasswordParameter"
 DATABASE_RESOURCE = "Database"  # the RDS instance of an environment restored from a snapshot (author-live.yaml)
@@ -359,6 +360,16 @@ def set_database_password(account: AccountSession, plan: StackPlan) -> str | Non
         )
     rds.set_master_password(account, instance, SecretStr(secret))
     return instance
+
+
+def app_endpoints(outcomes: list[StackOutcome]) -> dict[str, str]:
+    """Each stack's application endpoint (its ``AppEndpoint`` output), by environment."""
+    return {o.environment: o.outputs[APP_ENDPOINT] for o in outcomes if APP_ENDPOINT in o.outputs}
+
+
+def links(values: dict[str, str]) -> dict[str, str]:
+    """The values of a stage's config store that a person can open (http and https URLs), by name."""
+    return {name: value for name, value in values.items() if value.startswith(("http://", "https://"))}
 
 
 def publish_endpoints(

@@ -1,7 +1,8 @@
 """Promotion rules: which stage a release comes from, and whether it may go on.
 
 A release goes from the stage it promotes from into the next one; from the build stage freely, from
-any other stage only with an approval of that stage recorded for exactly the release's digests.
+any other stage only with an approval of that stage, and its passed verification, recorded for exactly the
+release's digests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from cloudops.errors import CloudOpsError
 from cloudops.image_copy import CopyReport
 from cloudops.release import Release
 from cloudops.settings import Settings
+from cloudops.verification_gates import NotVerifiedError, require_verified
 
 
 class PromotionRefusedError(CloudOpsError):
@@ -33,7 +35,8 @@ def source_stage(settings: Settings, to_stage: str) -> str:
 
 
 def check_approved(settings: Settings, release: Release, to_stage: str, trail: list[AuditEntry]) -> AuditEntry | None:
-    """The approval that allows promoting ``release`` to ``to_stage`` (None from the build stage), or an error."""
+    """The approval that allows promoting ``release`` to ``to_stage`` (None from the build stage), or an error.
+    The stage it comes from must also have verified it, for the same digests."""
     from_stage = source_stage(settings, to_stage)
     if from_stage == settings.build_stage:
         return None
@@ -51,6 +54,10 @@ def check_approved(settings: Settings, release: Release, to_stage: str, trail: l
             f"release {release.id} cannot go to {to_stage}: the approval in {from_stage} was for other digests "
             f"({', '.join(differ)}); approve the digests being promoted"
         )
+    try:
+        require_verified(trail, release, from_stage, f"cannot go to {to_stage}")
+    except NotVerifiedError as error:
+        raise PromotionRefusedError(str(error)) from None
     return approval
 
 

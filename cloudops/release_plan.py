@@ -6,9 +6,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from cloudops.audit import AuditEntry, latest_approval
-from cloudops.deploy import StackOutcome
+from cloudops.deploy import APP_ENDPOINT, StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
+from cloudops.reports import markdown_cell
 from cloudops.settings import Settings
 
 
@@ -25,6 +26,7 @@ class StageOutcome(BaseModel):
     stacks_changed: tuple[str, ...] = ()
     endpoints: dict[str, str] = {}
     config: dict[str, str] = {}  # the stage's config store after the deploy, by parameter name (no secrets)
+    verification: str = ""  # its verification's one line ("verified: ..." or "verification failed: ...")
     decision: str = ""
     approver: str = ""
     approval_reused: bool = False
@@ -94,16 +96,18 @@ def deployed_outcome(
     *,
     promotion_reused: bool,
     blobs_copied: int,
+    verification: str = "",
 ) -> StageOutcome:
     """A stage's outcome once the release is promoted and deployed there (before any approval)."""
     return StageOutcome(
+        verification=verification,
         stage=stage,
         promoted=True,
         promotion_reused=promotion_reused,
         blobs_copied=blobs_copied,
         deployed=kind,
         stacks_changed=tuple(s.stack for s in stacks if s.executed),
-        endpoints={s.stack: s.outputs["AppEndpoint"] for s in stacks if "AppEndpoint" in s.outputs},
+        endpoints={s.stack: s.outputs[APP_ENDPOINT] for s in stacks if APP_ENDPOINT in s.outputs},
         config=config,
     )
 
@@ -129,6 +133,11 @@ def promotion_text(outcome: StageOutcome) -> str:
     return f"{outcome.blobs_copied} blob(s) copied"
 
 
+def failed_outcome(stage: str, kind: str, error: str) -> StageOutcome:
+    """A stage whose deploy failed its verification: the run's error says which check, and the rollback."""
+    return StageOutcome(stage=stage, promoted=True, deployed=kind, verification=f"**failed**: {error}")
+
+
 def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: str = "") -> str:
     """The release and each stage's outcome, as the run's closing artifact."""
     lines = [
@@ -145,8 +154,8 @@ def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: st
         "|---|---|",
         *(f"| {env} | `{snap.identifier}` |" for env, snap in sorted(release.snapshots.items())),
         "",
-        "| stage | promotion | deploy | stacks changed | approval | endpoint |",
-        "|---|---|---|---|---|---|",
+        "| stage | promotion | deploy | stacks changed | verification | approval | endpoint |",
+        "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         promotion = promotion_text(o) if o.promoted else "-"
@@ -156,7 +165,7 @@ def summary_markdown(release: Release, outcomes: list[StageOutcome], stopped: st
         endpoint = next(iter(o.endpoints.values()), "-")
         lines.append(
             f"| {o.stage} | {promotion} | {o.deployed or '-'} | {', '.join(o.stacks_changed) or 'none'} | "
-            f"{approval} | {endpoint} |"
+            f"{markdown_cell(o.verification) or '-'} | {approval} | {endpoint} |"
         )
     if stopped:
         lines += ["", f"**Stopped**: {stopped}"]

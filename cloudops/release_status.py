@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import DEPLOY_KIND, FROM, AuditEntry, latest_approval
+from cloudops.audit import DEPLOY_KIND, FROM, OUTCOME, VERIFIED, AuditEntry, latest_approval, latest_verification
 from cloudops.errors import CloudOpsError
 
 
@@ -48,6 +48,7 @@ class KindStatus(BaseModel):
     approval: str
     approved_by: str | None
     previous: Deployed | None
+    verification: str = "not verified"
 
 
 class StageStatus(BaseModel):
@@ -115,6 +116,16 @@ def approval_state(trail: list[AuditEntry], version: str, stage: str, last_stage
     return f"rejected by {decision.actor}{ticket} at {at}", decision.actor
 
 
+def verification_state(trail: list[AuditEntry], current: Deployed, stage: str, kind: str) -> str:
+    """How the deploy of ``current`` stands in its last verification, as a line."""
+    entry = latest_verification(trail, current.version, stage, kind)
+    if entry is None or entry.digests != current.digests:
+        return "not verified (no verification recorded for these digests)"
+    outcome = "verified" if entry.detail.get(OUTCOME) == VERIFIED else "FAILED"
+    said = entry.comment.removeprefix("verification failed: ").removeprefix("verified: ")
+    return f"{outcome} at {entry.at:%Y-%m-%d %H:%M} UTC: {said}"
+
+
 def release_status(trail: list[AuditEntry], stages: list[str], last_stages: set[str]) -> list[StageStatus]:
     """For each of ``stages`` in this order, the release of each kind deployed there now."""
     result = []
@@ -133,6 +144,7 @@ def release_status(trail: list[AuditEntry], stages: list[str], last_stages: set[
                     approval=approval,
                     approved_by=approved_by,
                     previous=deployed[-2] if len(deployed) > 1 else None,
+                    verification=verification_state(trail, current, stage, kind),
                 )
             )
         result.append(StageStatus(stage=stage, kinds=rows))
@@ -182,6 +194,7 @@ def status_text(status: list[StageStatus]) -> str:
             lines += [f"  {name:<8} {digest}" for name, digest in current.digests.items()]
             if current.snapshots:
                 lines.append(f"  snapshots {current.snapshots}")
+            lines.append(f"  checks    {row.verification}")
             lines.append(f"  approval  {row.approval}")
             previous = row.previous
             lines.append(

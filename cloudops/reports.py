@@ -3,12 +3,11 @@ Pure functions over the records; the flows only publish them."""
 
 from __future__ import annotations
 
-from cloudops.audit import AuditEntry
+from cloudops.audit import DEPLOY_KIND, OUTCOME, VERIFIED, AuditEntry
 from cloudops.deploy import StackOutcome
 from cloudops.image_copy import CopyReport
 from cloudops.packaging import Package
 from cloudops.release import Release
-from cloudops.verification import Verification
 
 
 def package_markdown(package: Package) -> str:
@@ -60,19 +59,22 @@ def rollback_markdown(
     )
 
 
-def verification_markdown(verification: Verification, endpoints: dict[str, str]) -> str:
-    """A deploy's verification: each check (result, detail, time) and the stage's live endpoints as links."""
-    outcome = "passed" if verification.passed else "**failed**"
+def verification_markdown(entry: AuditEntry, endpoints: dict[str, str]) -> str:
+    """A deploy's verification, as the trail keeps it: each check (result, detail, time) and the stage's live
+    endpoints as links."""
+    outcome = "passed" if entry.detail.get(OUTCOME) == VERIFIED else "**failed**"
+    kind = entry.detail.get(DEPLOY_KIND, "")
     lines = [
-        f"### Verification of {verification.version} in {verification.stage} ({verification.kind}): {outcome}",
+        f"### Verification of {entry.version} in {entry.stage} ({kind}): {outcome}",
         "",
-        verification.summary(),
+        entry.comment,
         "",
         "| check | result | detail | at |",
         "|---|---|---|---|",
         *(
-            f"| {_cell(c.name)} | {'passed' if c.passed else '**failed**'} | {_cell(c.detail)} | {c.at:%H:%M:%S} |"
-            for c in verification.checks
+            f"| {markdown_cell(c.name)} | {'passed' if c.passed else '**failed**'} | {markdown_cell(c.detail)} "
+            f"| {c.at:%H:%M:%S} |"
+            for c in entry.checks
         ),
     ]
     if endpoints:
@@ -80,6 +82,6 @@ def verification_markdown(verification: Verification, endpoints: dict[str, str])
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    """``text`` fit for a markdown table cell."""
+def markdown_cell(text: str) -> str:
+    """``text`` (one line, its pipes escaped) fit for a markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")

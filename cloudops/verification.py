@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from cloudops.audit import deployed_digests
 from cloudops.aws import cloudformation, ecs, elbv2
 from cloudops.aws.session import AccountSession
-from cloudops.deploy import StackOutcome
+from cloudops.deploy import APP_ENDPOINT, StackOutcome
 from cloudops.environment_kinds import EnvironmentKind
 from cloudops.errors import CloudOpsError, TransientError
 from cloudops.release import Release
@@ -31,10 +31,9 @@ from cloudops.settings import ImageRoles, Stage
 from cloudops.smoke_checks import SmokeCheck, field_mismatches, trim
 
 CLUSTER_OUTPUT = "ClusterName"
-ENDPOINT_OUTPUT = "AppEndpoint"
 TASK_DEFINITION = "AWS::ECS::TaskDefinition"
-POLL_SECONDS = 5.0
-HTTP_RETRY_SECONDS = 30.0  # a failing smoke check is asked again for this long: its targets just turned healthy
+POLL_SECONDS = 3.0
+HTTP_RETRY_SECONDS = 30.0  # an endpoint not answering as expected is asked again for this long (worth_asking_again)
 HTTP_RETRY_EVERY = 3.0
 CHECK_CONTAINER = "check"
 # Target states that say nothing about the service's health now: a task leaving its load balancer.
@@ -271,7 +270,7 @@ def _verify(run: _Run, stage: Stage, outcomes: list[StackOutcome], checks: list[
         return False
     if not _targets(run, services, wait=True):
         return False
-    http_checks = [(c, o) for c in checks if c.is_http for o in _environments(c, outcomes, ENDPOINT_OUTPUT)]
+    http_checks = [(c, o) for c in checks if c.is_http for o in _environments(c, outcomes, APP_ENDPOINT)]
     task_checks = [(c, o) for c in checks if not c.is_http for o in _environments(c, outcomes, CLUSTER_OUTPUT)]
     for check, outcome in http_checks:
         if not _http_check(run, check, outcome, retry=run.http_retry):
@@ -391,10 +390,16 @@ def _targets(run: _Run, services: list[tuple[_Service, set[str]]], *, wait: bool
     return True
 
 
+def worth_asking_again(check: SmokeCheck, status: int) -> bool:
+    """Whether a failed answer may be passing: nothing answered, or another status (a database still coming up
+    answers 503). The expected status with other content is the application's answer: it fails at once."""
+    return status != check.status
+
+
 def _http_check(run: _Run, check: SmokeCheck, outcome: StackOutcome, *, retry: float) -> bool:
     """GET the check's path on the environment's endpoint; asked again for ``retry`` s while it fails."""
     assert check.path is not None
-    url = outcome.outputs[ENDPOINT_OUTPUT].rstrip("/") + check.path
+    url = outcome.outputs[APP_ENDPOINT].rstrip("/") + check.path
     values = placeholder_values(run.release, run.stage_name, outcome.environment)
     name = f"smoke {outcome.environment}: {check.name}"
     until = run.clock() + retry
@@ -407,7 +412,7 @@ def _http_check(run: _Run, check: SmokeCheck, outcome: StackOutcome, *, retry: f
                 True,
                 f"GET {url}: {status}" + (f", {', '.join(check.json_fields)} as expected" if check.json_fields else ""),
             )
-        if run.clock() >= until:
+        if run.clock() >= until or not worth_asking_again(check, status):
             return run.add(name, False, f"GET {url}: {problem}")
         run.sleep(HTTP_RETRY_EVERY)
 

@@ -22,16 +22,17 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from blocks.pipeline import Pipeline
-from cloudops import approvals, audit, deploy, environment_kinds
+from cloudops import approvals, audit, deploy, environment_kinds, reports
 from cloudops.approvals import APPROVED_EVENT, Answer
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
 from cloudops.settings import Stage
+from cloudops.verification_gates import require_verified
 from flows.runtime.notify import notify_pending_approval
-from tasks.deploy import preview_deploy, registry_host, stage_network
-from tasks.records import read_release, record
+from tasks.deploy import preview_deploy, read_endpoints, registry_host, stage_network
+from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline, open_stage
 
 SEVEN_DAYS = 7 * 24 * 3600
@@ -59,6 +60,9 @@ def await_approval(
 ) -> audit.AuditEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
+    Only a release whose deploy there (of ``deploy_kind``; None: of every kind) passed its verification, for
+    exactly its digests, is asked about: the form shows each check, its result and the stage's endpoints.
+
     When the stage forbids self-approval, an answer from ``started_by`` is refused and the form asked again.
     An approval emits `cloudops.release.approved`; with ``trigger_promotion`` (off when the caller promotes
     the release itself, as the release flow does) the promote deployment's trigger then promotes it.
@@ -66,13 +70,17 @@ def await_approval(
     change there (a change set described and deleted; None leaves it out).
     """
     logger = get_run_logger()
-    pipeline = open_pipeline()
+    pipeline = open_pipeline(stage)
     app, build = pipeline.application, pipeline.build
     config = pipeline.settings.stage(stage)
     next_stages = pipeline.settings.next_stages(stage)
     release = read_release(build, app.name, version)
     digests = release_digests(release)
+    trail = read_trail(build, app.name, release.version)
+    verified = require_verified(trail, release, stage, f"cannot be approved in {stage}", deploy_kind)
+    endpoints = deploy.links(read_endpoints(pipeline.stage(stage).account, stage, app.name))
     description = approvals.request_markdown(release, stage, next_stages, digests)
+    description += "".join("\n\n" + reports.verification_markdown(entry, endpoints) for entry in verified)
     if deploy_kind is not None and next_stages:
         description += approvals.preview_heading(next_stages[0]) + next_stage_preview(
             pipeline, release, next_stages[0], deploy_kind

@@ -12,7 +12,9 @@ from prefect.runtime import flow_run
 from blocks.pipeline import StageTarget
 from cloudops import audit, deploy, environment_kinds, reports
 from cloudops.environment_kinds import KindName
+from cloudops.release_status import NothingToRollBackError
 from cloudops.settings import load_settings
+from cloudops.verification_gates import VerificationFailedError, failure_message
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
@@ -32,6 +34,7 @@ from tasks.deploy import (
 from tasks.promotion import require_in_stage
 from tasks.records import read_release, record
 from tasks.stages import open_pipeline
+from tasks.verification import verify_deploy
 
 PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
@@ -45,6 +48,7 @@ def deploy_environment(
     recreate_failed: bool = False,
     restore_database: bool = False,
     started_by: str = "",
+    auto_rollback: bool = True,
 ) -> list[deploy.StackOutcome]:
     """Deploy release ``version`` of the application as environment ``kind`` in ``stage``.
 
@@ -54,6 +58,11 @@ def deploy_environment(
     deleted and created again. An existing Author or Live environment keeps its database unless
     ``restore_database`` replaces it with the release's snapshot (the change set flags the replacement).
     ``started_by``: who the audit trail names as deploying it (a release passes its own; else who started the run).
+
+    Then the deploy is verified (its services steady, its targets healthy, the application's smoke checks of
+    ``kind``, the stage's soak) and the verification recorded. A failed one rolls the stage back to the release
+    it ran before, through the rollback flow (unless ``auto_rollback`` is off here or in the stage), and fails
+    the run naming the failed check and what the rollback did.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -89,8 +98,42 @@ def deploy_environment(
         description=f"Deploy of {release.id} to {stage}",
     )
     changed = {o.stack: o.executed for o in outcomes}
-    record(build, audit.deploy_entry(release, stage, kind_spec, changed, run_actor(started_by), flow_run.get_id()))
+    actor = run_actor(started_by)
+    record(build, audit.deploy_entry(release, stage, kind_spec, changed, actor, flow_run.get_id()))
+    checks = settings.require_application().checks.get(kind, [])
+    verification = verify_deploy(target, release, kind, outcomes, checks)
+    entry = audit.verification_entry(release, stage, kind_spec, verification, actor, flow_run.get_id())
+    record(build, entry)
+    create_markdown_artifact(
+        key=f"verification-{stage}-{kind}",
+        markdown=reports.verification_markdown(entry, deploy.app_endpoints(outcomes)),
+        description=f"Verification of {release.id} in {stage}",
+    )
+    if not verification.passed:
+        if not auto_rollback:
+            after = "not rolled back (this deploy is a rollback's, or auto_rollback was turned off for it)"
+        elif not target.config.auto_rollback:
+            after = f"not rolled back ({stage} has auto_rollback = false): it stays as it is"
+        else:
+            after = roll_back_after(stage, kind, actor, verification.summary())
+        raise VerificationFailedError(failure_message(release.id, stage, kind, verification.summary(), after))
     return outcomes
+
+
+def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str:
+    """Roll ``stage`` back after a failed verification (``summary``), through the rollback flow with its own
+    verification; what came of it, as the end of the failed run's message."""
+    from flows.rollback import rollback  # imported here: the rollback deploys through this flow
+
+    logger = get_run_logger()
+    logger.warning("%s; rolling %s (%s) back to the release it ran before", summary, stage, kind)
+    try:
+        done = rollback(stage=stage, kind=kind, started_by=actor, reason=f"automatic, after {summary}")
+    except NothingToRollBackError:
+        return f"there is nothing to roll back to (its first deploy of {kind} there): {stage} stays as it is"
+    except Exception as error:  # any failure of the rollback is told with the verification's, not instead of it
+        return f"the automatic rollback failed: {error}"
+    return f"rolled back to {done.version}, which passed its verification"
 
 
 def deploy_chained(

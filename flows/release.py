@@ -18,6 +18,7 @@ from cloudops.promotion import blobs_copied, release_digests
 from cloudops.release import Release
 from cloudops.release_plan import ReleaseOutcome, StageOutcome, previous_promotion, reusable_approval, stages_to
 from cloudops.settings import load_settings
+from cloudops.verification_gates import VerificationFailedError
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
 from flows.deploy_environment import deploy_environment
@@ -34,7 +35,8 @@ Progress = Callable[[str], None]
 
 
 class ReleaseStoppedError(CloudOpsError):
-    """A release that did not reach its last stage: a stage rejected it, or nobody answered in time."""
+    """A release that did not reach its last stage: its deploy failed verification in a stage, a stage rejected
+    it, or nobody answered in time."""
 
 
 @flow(name="release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -50,9 +52,10 @@ def release(
     """Release ``ref`` of the application all the way to ``to_stage``.
 
     Builds it once in the build account (nothing is rebuilt when nothing changed), then in each stage on the
-    way: promotes it by digest, deploys it as ``deploy_kind``, and, unless it is the last stage, waits for a
-    person to approve it there (an approval already recorded for exactly these digests is not asked again).
-    A rejection, or no answer within ``approval_timeout_seconds``, stops the release and fails the run.
+    way: promotes it by digest, deploys it as ``deploy_kind`` (verified, and rolled back when it fails: the
+    release stops there, nobody is asked), and, unless it is the last stage, waits for a person to approve it
+    there (an approval already recorded for exactly these digests is not asked again). A rejection, or no
+    answer within ``approval_timeout_seconds``, stops the release and fails the run.
     ``started_by`` may not approve where a stage forbids self-approval. ``rds_databases``: the sandbox's
     block for RDS data (leave empty on AWS). A run waiting for approval checks for the answer
     every ``approval_poll_seconds``.
@@ -79,7 +82,13 @@ def release(
     outcomes: list[StageOutcome] = []
     timing = (approval_timeout_seconds, approval_poll_seconds)
     for stage in path:
-        outcome = promote_and_deploy(pipeline, built, stage, deploy_kind, run_actor(started_by), progress)
+        try:
+            outcome = promote_and_deploy(pipeline, built, stage, deploy_kind, run_actor(started_by), progress)
+        except VerificationFailedError as error:  # rolled back (or not) by deploy-environment: nobody is asked
+            outcomes.append(release_plan.failed_outcome(stage, deploy_kind, str(error)))
+            create_summary(built, outcomes, to_stage, str(error))
+            progress(f"{stage}: {error}")
+            raise ReleaseStoppedError(f"release {built.id} stopped in {stage}: {error}") from None
         stopped = ""
         if stage != path[-1]:
             approval, reused = approval_of(pipeline, built, stage, deploy_kind, started_by, timing, progress)
@@ -113,6 +122,9 @@ def promote_and_deploy(
             copied = blobs_copied(promote(version=built.version, to_stage=stage))
             progress(f"{stage}: promoted ({copied} blob(s) copied)")
         stacks = deploy_environment(stage=stage, version=built.version, kind=kind, started_by=actor)
+    verified = audit.latest_verification(
+        read_trail(pipeline.build, app.name, built.version), built.version, stage, kind
+    )
     outcome = release_plan.deployed_outcome(
         stage,
         kind,
@@ -120,8 +132,9 @@ def promote_and_deploy(
         read_endpoints(target.account, stage, app.name),
         promotion_reused=reused,
         blobs_copied=copied,
+        verification=verified.comment if verified else "",
     )
-    progress(f"{stage}: deployed {kind} ({', '.join(outcome.stacks_changed) or 'no changes'})")
+    progress(f"{stage}: deployed {kind} ({', '.join(outcome.stacks_changed) or 'no changes'}); {outcome.verification}")
     return outcome
 
 

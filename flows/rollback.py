@@ -12,6 +12,7 @@ from cloudops.promotion import PromotionRefusedError, check_approved
 from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.release_status import RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
+from cloudops.verification_gates import VerificationFailedError
 from flows.deploy_environment import deploy_environment
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -27,7 +28,8 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     The target comes from the audit trail (a release rolled back from is skipped, so a second rollback goes
     further back). Before any stack is touched: its images must still be in the stage's registry, its
     snapshots still shared with the stage's account, and it must pass the same approval gate a promotion
-    into the stage passes today (a release later rejected in the previous stage is refused).
+    into the stage passes today (a release later rejected in the previous stage is refused). Its deploy is
+    verified; a failed verification fails the rollback (recorded all the same) without rolling back again.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -50,7 +52,13 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     except ReleaseNotPromotedError as error:
         raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
-    outcomes = deploy_environment(stage=stage, version=release.version, kind=kind, started_by=started_by)
+    failed: VerificationFailedError | None = None
+    try:  # verified as any deploy is, but never rolled back in turn: that could go on forever
+        outcomes = deploy_environment(
+            stage=stage, version=release.version, kind=kind, started_by=started_by, auto_rollback=False
+        )
+    except VerificationFailedError as error:
+        failed, outcomes = error, []  # it runs all the same: the trail says it was rolled back, and failed
     entry = audit.rollback_entry(
         release,
         stage,
@@ -58,7 +66,7 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
         (current.version, current.digests),
         {o.stack: o.executed for o in outcomes},
         actor=run_actor(started_by),
-        reason=reason,
+        reason=reason + (f" (its verification failed: {failed})" if failed else ""),
         flow_run_id=flow_run.get_id(),
     )
     key = record(build, entry)
@@ -67,5 +75,7 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
         markdown=reports.rollback_markdown(entry, kind, current.version, current.digests, f"s3://{build.bucket}/{key}"),
         description=f"Rollback of {stage} to {release.id}",
     )
+    if failed is not None:
+        raise VerificationFailedError(f"{stage} ({kind}) was rolled back to {release.version}, but {failed}")
     logger.info("%s (%s) rolled back from %s to %s", stage, kind, current.version, release.version)
     return entry

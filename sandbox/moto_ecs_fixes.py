@@ -7,7 +7,9 @@ Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_ecs_f
    a service's tasks join and by which name other tasks reach them.
 2. A stack update that replaces a task definition moves the services that ran the old revision to the new
    one, as CloudFormation does (moto re-registers the task definition but leaves the service on the old,
-   now INACTIVE, revision): a new PRIMARY deployment, the old one ACTIVE until the runtime has rolled.
+   now INACTIVE, revision): a new PRIMARY deployment, the old one ACTIVE until the runtime has rolled. That
+   holds for a service running another revision since (rolled back by the circuit breaker, or updated by
+   hand): CloudFormation updates the service its stack declares, whatever it runs.
 3. A load balancer's DNS name is a loopback address of its own (``127.N.x.y``), where the runtime plays its
    listeners; the stack's ``AppEndpoint`` output (``http://${LoadBalancer.DNSName}``) then answers.
 4. A target's health is what the runtime's health checks found (moto says "healthy" for any target).
@@ -39,6 +41,8 @@ _address_lock = threading.Lock()
 # Target health the runtime observed: target group ARN -> (target id, port) -> (state, reason).
 TARGET_HEALTH: dict[str, dict[tuple[str, int], tuple[str, str]]] = {}
 _listeners: list[Callable[[], None]] = []
+# The task definition a stack's service was last given by its stack (fix 2), whatever it runs since.
+STACK_TASK_DEFINITION = "sandbox_stack_task_definition"
 
 
 def on_change(callback: Callable[[], None]) -> None:
@@ -84,6 +88,7 @@ def create_service_from_cloudformation(
     service.load_balancers = remap_nested_keys(properties.get("LoadBalancers", []), pascal_to_camelcase)
     service.sandbox_service_connect = properties.get("ServiceConnectConfiguration") or {}
     service.sandbox_deployment_configuration = properties.get("DeploymentConfiguration") or {}
+    setattr(service, STACK_TASK_DEFINITION, service.task_definition)
     return service
 
 
@@ -97,13 +102,23 @@ def delete_service_with_its_stack(
             backend.delete_service(service.cluster_name, service.name, force=True)
 
 
-def follow_new_task_definition(account_id: str, region: str, old_arn: str, new_arn: str) -> None:
-    """The services that ran ``old_arn`` now deploy ``new_arn``: a new PRIMARY deployment, the old one ACTIVE."""
+def follow_new_task_definition(
+    account_id: str, region: str, old_arn: str, new_arn: str, *, by_stack: bool = True
+) -> None:
+    """The services of ``old_arn`` now deploy ``new_arn``: a new PRIMARY deployment, the old one ACTIVE.
+
+    ``by_stack``: a stack update replaced the task definition, and CloudFormation updates the service its stack
+    declares with it, whatever that service runs now (the circuit breaker may have rolled it back to an earlier
+    revision, or someone updated it by hand). Else (the circuit breaker) the services running ``old_arn``."""
     backend = ecs_backends[account_id][region]
+    names = (old_arn, old_arn.rsplit("/", 1)[-1])
     for service in list(backend.services.values()):
-        if service.task_definition not in (old_arn, old_arn.rsplit("/", 1)[-1]):
+        declared = getattr(service, STACK_TASK_DEFINITION, None) if by_stack else None
+        if service.task_definition not in names and declared not in names:
             continue
         service.task_definition = new_arn
+        if by_stack:
+            setattr(service, STACK_TASK_DEFINITION, new_arn)
         start_deployment(service, new_arn)
     changed()
 

@@ -16,9 +16,12 @@ from sandbox.sandbox import Sandbox
 BUILD_INFO = "/opt/commerce/BUILD-INFO.json"
 
 
-def app_variant(sandbox: Sandbox, built: Release, version: str, command: list[str] | None = None) -> BuiltImage:
+def app_variant(
+    sandbox: Sandbox, built: Release, version: str, command: list[str] | None = None, commit: str | None = None
+) -> BuiltImage:
     """The built app image, answering ``/health`` with ``version``: a new image, by digest, in the build registry.
-    With ``command``, the image runs that instead of the app (``["false"]``: a task that fails at once)."""
+    With ``command``, the image runs that instead of the app (``["false"]``: a task that fails at once); with
+    ``commit``, its ``/health`` names that commit (an image of another build than its release's)."""
     engine = docker.DockerClient(base_url=sandbox.state.docker_host)
     original = built.images["app"]
     registry = sandbox.state.registries["build"]
@@ -29,7 +32,8 @@ def app_variant(sandbox: Sandbox, built: Release, version: str, command: list[st
         auth = {"username": login.username, "password": login.password.get_secret_value()}
         original_command = engine.images.pull(original.reference, auth_config=auth).attrs["Config"]["Cmd"]
     command_run = command or original_command
-    text = json.dumps({**build_info(engine, original.reference), "version": version}).encode()
+    info = {**build_info(engine, original.reference), "version": version}
+    text = json.dumps(info | ({"commit": commit} if commit else {})).encode()
     container = engine.containers.create(original.reference, command=["true"])
     try:
         archive = io.BytesIO()

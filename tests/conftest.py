@@ -174,10 +174,23 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> I
         sweep([root])
 
 
+@pytest.fixture(scope="session")
+def second_app(sandbox: Sandbox, release: Release) -> BuiltImage:
+    """Another build of the session's app image (it works, and answers /health with another version), made once."""
+    from tests.app_variants import app_variant
+
+    return app_variant(sandbox, release, f"{release.version}-second")
+
+
 @pytest.fixture
 def app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sandbox: Sandbox,
+    release_env: ReleaseSource,
+    release: Release,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    second_app: BuiltImage,
 ) -> OpsApp:
     """An application of its own (the session's images under another name), with two releases: its stacks, config
     store entries and trail start empty, whatever other tests deployed of the session's application before."""
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
+    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path, second_app)

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from cloudops import audit
+from cloudops import audit, environment_kinds
 from cloudops.image_copy import copy_image
 from cloudops.images import BuiltImage
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.settings import Settings, load_settings
+from cloudops.verification import CheckResult, Verification
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 
@@ -37,6 +39,36 @@ def approve(
         BUILD_BUCKET,
         audit.approval_entry(release, stage, digests, decision, actor, ticket=ticket),
     )
+
+
+def verified(
+    sandbox: Sandbox,
+    release: Release,
+    stage: str,
+    kind: str = "author-live",
+    passed: bool = True,
+    digests: dict[str, str] | None = None,
+) -> audit.AuditEntry:
+    """A verification of ``release``'s deploy of ``kind`` in ``stage`` (of other ``digests`` when given), recorded
+    as deploy-environment records one: for the tests of the gates, which read only the trail."""
+    spec = environment_kinds.kind(kind)
+    now = datetime.now(UTC)
+    check = CheckResult(name="smoke: /health", passed=passed, detail="as the test says", at=now)
+    verification = Verification(
+        stage=stage,
+        kind=kind,
+        version=release.version,
+        digests=audit.deployed_digests(release, spec),
+        passed=passed,
+        checks=(check,),
+        started_at=now,
+        finished_at=now,
+    )
+    entry = audit.verification_entry(release, stage, spec, verification, "flow-run:test", None)
+    if digests is not None:
+        entry = entry.model_copy(update={"digests": digests})
+    audit.record(sandbox.account("build"), BUILD_BUCKET, entry)
+    return entry
 
 
 def reject_earlier(sandbox: Sandbox, release: Release, *stages: str) -> None:
@@ -78,9 +110,18 @@ class OpsApp:
         """An answer of await-approval, recorded as that flow records it."""
         approve(self.sandbox, release, stage, release_digests(release), decision, actor=actor, ticket="OPS-1")
 
+    def verified(self, release: Release, stage: str, kind: str = "author-live") -> None:
+        """A passed verification of ``release``'s ``kind`` in ``stage``, recorded as deploy-environment does."""
+        verified(self.sandbox, release, stage, kind)
+
 
 def make_ops_app(
-    sandbox: Sandbox, source: ReleaseSource, built: Release, monkeypatch: pytest.MonkeyPatch, folder: Path
+    sandbox: Sandbox,
+    source: ReleaseSource,
+    built: Release,
+    monkeypatch: pytest.MonkeyPatch,
+    folder: Path,
+    second_app: BuiltImage,
 ) -> OpsApp:
     name = f"ops-{uuid.uuid4().hex[:6]}"
     config = folder / "cloudops.toml"
@@ -89,13 +130,10 @@ def make_ops_app(
     config.write_text(text.replace('name = "commerce"', f'name = "{name}"'))
     monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(config))
     first = built.model_copy(update={"application": name, "version": f"{built.version}-ops1"})
-    # the second release's app image is another image, so a rollback visibly changes the stacks
+    # the second release's app image is another build of the app (``second_app``: it works, and answers /health
+    # with another version), so a rollback visibly changes the stacks
     second = built.model_copy(
-        update={
-            "application": name,
-            "version": f"{built.version}-ops2",
-            "images": {**built.images, "app": built.images["broker"]},
-        }
+        update={"application": name, "version": f"{built.version}-ops2", "images": {**built.images, "app": second_app}}
     )
     for release in (first, second):
         save_release(sandbox.account("build"), BUILD_BUCKET, release)

@@ -27,7 +27,7 @@ from cloudops.release import Release, release_key
 from cloudops.stage_slots import limit_name
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
-from tests.ops_helpers import approve
+from tests.ops_helpers import approve, verified
 
 T = TypeVar("T")
 
@@ -97,7 +97,18 @@ def test_staging_needs_the_approval_of_qa_for_exactly_these_digests(
     with pytest.raises(PromotionRefusedError, match="its last decision is 'rejected'"):
         promote(version=release.version, to_stage="staging")
 
+    # approved, but not verified in qa (or verified for other digests, or its last verification failed)
     approve(sandbox, release, "qa", digests)
+    with pytest.raises(PromotionRefusedError, match=r"no deploy of it in qa was verified; deploy it there"):
+        promote(version=release.version, to_stage="staging")
+    verified(sandbox, release, "qa", digests={"app": "sha256:" + "9" * 64, "broker": digests["broker"]})
+    with pytest.raises(PromotionRefusedError, match=r"verification in qa \(author-live\) was of other digests \(app\)"):
+        promote(version=release.version, to_stage="staging")
+    verified(sandbox, release, "qa", passed=False)
+    with pytest.raises(PromotionRefusedError, match=r"last verification in qa \(author-live\) failed: verification fa"):
+        promote(version=release.version, to_stage="staging")
+
+    verified(sandbox, release, "qa")
     entry = promote(version=release.version, to_stage="staging")
     assert entry.detail["approved_by"] == "qa.lead@example.com"
     with registry(sandbox, "staging") as staging:

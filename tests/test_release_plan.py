@@ -10,6 +10,7 @@ from cloudops.images import BuiltImage
 from cloudops.release import Release
 from cloudops.release_plan import (
     StageOutcome,
+    failed_outcome,
     previous_promotion,
     reusable_approval,
     stages_to,
@@ -95,11 +96,19 @@ def test_the_summary_shows_each_stage_and_why_it_stopped() -> None:
         deployed="author-live",
         stacks_changed=("commerce-qa-author",),
         endpoints={"commerce-qa-author": "http://qa"},
+        verification="verified: 10 checks passed",
         decision="rejected",
         approver="carol",
     )
     markdown = summary_markdown(release, [qa], stopped="rejected in qa by carol")
-    assert "| qa | 3 blob(s) copied | author-live | commerce-qa-author | rejected by carol | http://qa |" in markdown
+    assert (
+        "| qa | 3 blob(s) copied | author-live | commerce-qa-author | verified: 10 checks passed | rejected by carol "
+        "| http://qa |" in markdown
+    )
+    failed = failed_outcome("qa", "author-live", "smoke live: /products | 503; rolled back to 0.9")
+    assert "| **failed**: smoke live: /products \\| 503; rolled back to 0.9 | - |" in summary_markdown(
+        release, [failed]
+    )
     assert "**Stopped**: rejected in qa by carol" in markdown
     assert "| app | `sha256:" + "1" * 64 + "` |" in markdown
     assert "| author | `commerce-author-1-0` |" in markdown

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from cloudops import audit
 from cloudops.aws import cloudformation
-from cloudops.release import Release, save_release
+from cloudops.release import save_release
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
-from tests.ops_helpers import BUILD_BUCKET, OpsApp, make_ops_app
+from tests.ops_helpers import BUILD_BUCKET, OpsApp
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ops_app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
+def ops_app(app: OpsApp) -> OpsApp:
+    """The application fixture (tests/conftest.py) under another name: these tests import the CLI's ``app``."""
+    return app
 
 
 def app_image(sandbox: Sandbox, stack: str, stage: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -20,8 +19,7 @@ from cloudops.release_status import (
     status_text,
 )
 from sandbox.sandbox import Sandbox
-from tests.app_source import ReleaseSource
-from tests.ops_helpers import OpsApp, make_ops_app
+from tests.ops_helpers import OpsApp
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 STAGES = ["qa", "staging", "prod"]
@@ -50,6 +48,18 @@ def deployed(
     )
 
 
+def checked(version: str, stage: str, minute: int, passed: bool, digests: dict[str, str] | None = None) -> AuditEntry:
+    entry = deployed(version, stage, minute)
+    return entry.model_copy(
+        update={
+            "kind": "verification",
+            "digests": digests or entry.digests,
+            "comment": "verified: 10 checks passed" if passed else "verification failed: smoke live: /products | 503",
+            "detail": {"deploy_kind": "author-live", "outcome": "verified" if passed else "verification-failed"},
+        }
+    )
+
+
 def decided(version: str, stage: str, minute: int, decision: audit.Decision, actor: str) -> AuditEntry:
     return AuditEntry(
         kind="approval",
@@ -71,8 +81,11 @@ def test_each_stage_shows_its_release_its_approval_and_the_one_before() -> None:
         deployed("1.0.1", "staging", 3),
         deployed("1.0.2", "qa", 4),
         deployed("1.0.2", "qa", 5),  # a redeploy of the same release is not a new one
+        checked("1.0.2", "qa", 5, passed=False),
+        checked("1.0.2", "qa", 6, passed=True),  # its last verification counts
         deployed("1.0.1", "staging", 6, kind="single-instance"),
         decided("1.0.1", "staging", 7, "rejected", "bob@example.com"),
+        checked("1.0.1", "staging", 8, passed=True, digests={"app": digest(7)}),  # of other digests
     ]
     qa, staging, prod = release_status(trail, STAGES, {"prod"})
 
@@ -81,12 +94,14 @@ def test_each_stage_shows_its_release_its_approval_and_the_one_before() -> None:
     assert row.current.digests == {"app": digest(2), "broker": digest(9)}
     assert row.approval == "awaiting approval" and row.approved_by is None
     assert row.previous is not None and row.previous.version == "1.0.1"
+    assert row.verification == "verified at 2026-11-01 09:06 UTC: 10 checks passed"
 
     assert [(r.kind, r.current.version, r.previous) for r in staging.kinds] == [
         ("author-live", "1.0.1", None),
         ("single-instance", "1.0.1", None),
     ]
     assert staging.kinds[0].approval == "rejected by bob@example.com (QA-1) at 2026-11-01 09:07 UTC"
+    assert staging.kinds[0].verification == "not verified (no verification recorded for these digests)"
     assert prod.kinds == []
 
     text = status_text([qa, staging, prod])
@@ -94,6 +109,9 @@ def test_each_stage_shows_its_release_its_approval_and_the_one_before() -> None:
     assert f"  app      {digest(2)}" in text
     assert "  previous  1.0.1 (deployed 2026-11-01 09:01 UTC)" in text
     assert "  previous  none (nothing to roll back to)" in text
+    assert "  checks    verified at 2026-11-01 09:06 UTC: 10 checks passed" in text
+    failed = release_status([*trail, checked("1.0.2", "qa", 9, passed=False)], ["qa"], set())
+    assert "  checks    FAILED at 2026-11-01 09:09 UTC: smoke live: /products | 503" in status_text(failed)
     assert "prod: nothing deployed" in text
 
 
@@ -144,10 +162,9 @@ def test_nothing_deployed_is_a_clear_error_for_a_rollback() -> None:
 
 
 @pytest.fixture
-def ops_app(
-    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> OpsApp:
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path)
+def ops_app(app: OpsApp) -> OpsApp:
+    """The application fixture (tests/conftest.py) under another name: these tests import the CLI's ``app``."""
+    return app
 
 
 @pytest.mark.slow
@@ -174,6 +191,7 @@ def test_a_real_deploy_is_recorded_and_the_command_shows_it(
     assert f"qa (single-instance): {first.version}, deployed " in shown.output
     assert f"  mysql    {first.images['mysql'].digest}" in shown.output
     assert "  approval  approved by ann@example.com" in shown.output
+    assert "  checks    verified at " in shown.output
     assert "staging: nothing deployed" in shown.output and "prod: nothing deployed" in shown.output
     assert "build" not in shown.output.split("\n", 2)[2]  # the build stage deploys nothing
 

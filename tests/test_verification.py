@@ -22,6 +22,7 @@ from cloudops.verification import (
     placeholder_values,
     steady_state,
     targets_state,
+    worth_asking_again,
 )
 from tests.release_records import APP, BROKER, sample_release
 
@@ -93,6 +94,13 @@ def service(**fields: Any) -> dict[str, Any]:
         "deployments": [primary, *fields.pop("others", [])],
         **fields,
     }
+
+
+def test_only_an_answer_without_the_expected_status_is_asked_again() -> None:
+    check = SmokeCheck.model_validate({"path": "/health", "json": {"status": "ok"}})
+    assert worth_asking_again(check, 0)  # nothing answered (yet)
+    assert worth_asking_again(check, 503)  # e.g. its database is still being restored
+    assert not worth_asking_again(check, 200)  # the app answered, with other content: that is final
 
 
 def test_a_service_is_steady_on_its_stacks_task_definition_with_one_completed_deployment() -> None:
@@ -343,9 +351,9 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
 
 
 def test_the_report_lists_each_check_and_links_the_live_endpoints() -> None:
-    text = reports.verification_markdown(
-        verification(False), {"author": "http://127.0.0.9", "live": "http://127.0.0.10"}
-    )
+    kind = environment_kinds.kind("author-live")
+    entry = audit.verification_entry(sample_release(), "qa", kind, verification(False), "ops", "run-2")
+    text = reports.verification_markdown(entry, {"author": "http://127.0.0.9", "live": "http://127.0.0.10"})
     assert "### Verification of 1.0 in qa (author-live): **failed**" in text
     assert "| smoke author: /health | **failed** | status \\| 503 | 14:28:03 |" in text
     assert "- author: [http://127.0.0.9](http://127.0.0.9)" in text

@@ -275,6 +275,13 @@ class SandboxTask(Task):
         return None
 
 
+def still_primary(service: ServiceView) -> bool:
+    """Whether the deployment ``service`` was read with is still the service's PRIMARY one."""
+    moto_service = ecs_backends[service.account][service.region].services.get(f"{service.cluster}:{service.name}")
+    primary = next((d for d in moto_service.deployments if d["status"] == "PRIMARY"), {}) if moto_service else {}
+    return str(primary.get("id", "")) == service.deployment_id
+
+
 def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[str, int], rollout: str) -> None:
     """Write what runs into moto: the service's tasks, its counts, each deployment's counts and rollout state."""
     backend = ecs_backends[service.account][service.region]
@@ -301,15 +308,17 @@ def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[
     moto_service.running_count, moto_service.pending_count = len(running), len(pending)
     now = datetime.now()
     for deployment in moto_service.deployments:
+        # a deployment started since the round read the service (a deploy, meanwhile) is not this round's to judge
+        judged = deployment["status"] == "PRIMARY" and str(deployment["id"]) == service.deployment_id
         mine = [t for t in tasks.values() if t["task_definition"] == deployment["taskDefinition"]]
         deployment["runningCount"] = sum(1 for t in mine if t["last_status"] == "RUNNING")
         deployment["pendingCount"] = sum(1 for t in mine if t["last_status"] == "PENDING")
         deployment["failedTasks"] = failed.get(str(deployment["id"]), 0)
-        if deployment["status"] == "PRIMARY" and rollout == "COMPLETED":
+        if judged and rollout == "COMPLETED":
             setattr(moto_service, "sandbox_stable_task_definition", deployment["taskDefinition"])  # noqa: B010
         # A rollout ends once, as on ECS: COMPLETED or FAILED stays (a task replaced later does not reopen it)
         ended = deployment.get("rolloutState") in ("COMPLETED", "FAILED")
-        if deployment["status"] == "PRIMARY" and deployment.get("rolloutState") != rollout and not ended:
+        if judged and deployment.get("rolloutState") != rollout and not ended:
             deployment["rolloutState"] = rollout
             deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {rollout.lower().replace('_', ' ')}."
             deployment["updatedAt"] = now

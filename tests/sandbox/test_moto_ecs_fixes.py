@@ -135,6 +135,14 @@ def test_a_replaced_task_definition_moves_the_service_to_a_new_primary_deploymen
     assert primary["taskDefinition"] == second["TaskDefinition"]
     assert primary["id"] != next(d for d in before["deployments"] if d["status"] == "PRIMARY")["id"]
 
+    # A service running another revision since (updated by hand here; rolled back by the circuit breaker in the
+    # runtime) is still its stack's: the next stack update moves it to the stack's new task definition
+    ecs = qa.client("ecs")
+    ecs.update_service(cluster=first["Cluster"], service="app", taskDefinition=first["TaskDefinition"])
+    assert service(qa, first["Cluster"])["taskDefinition"] == first["TaskDefinition"]
+    third = deploy(qa, stack, "UPDATE", "127.0.0.1:1/app@sha256:" + "3" * 64)
+    assert service(qa, first["Cluster"])["taskDefinition"] == third["TaskDefinition"] != second["TaskDefinition"]
+
 
 def test_deleting_the_stack_deletes_its_service(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")

@@ -1,0 +1,59 @@
+"""What a deploy's verification lets happen next: only a release its stage verified, for exactly the digests it
+runs there, is offered for approval there and promoted out of there. Pure functions over the audit trail."""
+
+from __future__ import annotations
+
+from cloudops import environment_kinds
+from cloudops.audit import DEPLOY_KIND, OUTCOME, VERIFIED, AuditEntry, deployed_digests
+from cloudops.errors import CloudOpsError
+from cloudops.release import Release
+
+
+class VerificationFailedError(CloudOpsError):
+    """A deploy whose verification failed; the message names the failed check and what the rollback did."""
+
+
+class NotVerifiedError(CloudOpsError):
+    """An approval or a promotion of a release that its stage has not verified (or verified for other digests)."""
+
+
+def latest_verifications(trail: list[AuditEntry], version: str, stage: str) -> dict[str, AuditEntry]:
+    """The last verification of ``version`` in ``stage``, by environment kind."""
+    found: dict[str, AuditEntry] = {}
+    for entry in trail:
+        if entry.kind == "verification" and entry.version == version and entry.stage == stage:
+            found[entry.detail.get(DEPLOY_KIND, "")] = entry
+    return found
+
+
+def require_verified(
+    trail: list[AuditEntry], release: Release, stage: str, doing: str, kind_name: str | None = None
+) -> list[AuditEntry]:
+    """The verifications that let ``release`` go on from ``stage`` (of ``kind_name``, or of every kind deployed
+    there), or a :class:`NotVerifiedError` starting with ``doing`` (e.g. "cannot be approved in qa")."""
+    latest = latest_verifications(trail, release.version, stage)
+    wanted = latest if kind_name is None else {k: e for k, e in latest.items() if k == kind_name}
+    what = f"release {release.id} {doing}"
+    if not wanted:
+        of = f" of kind {kind_name}" if kind_name else ""
+        raise NotVerifiedError(
+            f"{what}: no deploy{of} of it in {stage} was verified; deploy it there (deploy-environment verifies "
+            "every deploy), and approve it once it passes"
+        )
+    for kind, entry in wanted.items():
+        if entry.detail.get(OUTCOME) != VERIFIED:
+            raise NotVerifiedError(f"{what}: its last verification in {stage} ({kind}) failed: {entry.comment}")
+        expected = deployed_digests(release, environment_kinds.kind(kind))
+        if entry.digests != expected:
+            differ = sorted(n for n in set(expected) | set(entry.digests) if expected.get(n) != entry.digests.get(n))
+            raise NotVerifiedError(
+                f"{what}: its verification in {stage} ({kind}) was of other digests ({', '.join(differ)}); "
+                "deploy exactly this release there again"
+            )
+    return list(wanted.values())
+
+
+def failure_message(release_id: str, stage: str, kind: str, summary: str, after: str) -> str:
+    """The one line a failed verification fails its run with: the failed check, then what happened next."""
+    failed = summary.removeprefix("verification failed: ")
+    return f"{release_id} failed its verification in {stage} ({kind}): {failed}; {after}"

@@ -1,0 +1,198 @@
+"""A deploy that fails its verification rolls its stage back by itself, on the sandbox's running environments: an
+app that exits at start, one whose /health names another build, and a release whose change breaks a smoke check
+are each rolled back to the release the stage ran before (verified in turn), which is what answers afterwards;
+the trail holds both verifications and the rollback; the release run stops there and nobody is asked to approve.
+A first deploy has nothing to roll back to, and a stage may turn the rollback off: the run says so."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from typer.testing import CliRunner
+
+from cloudops import audit
+from cloudops.aws import cloudformation
+from cloudops.release import Release
+from cloudops.verification_gates import VerificationFailedError
+from sandbox.blocks import SANDBOX_RDS_DATA
+from sandbox.sandbox import Sandbox
+from tests.app_source import ReleaseSource, git
+from tests.app_variants import app_variant
+from tests.http_answers import get_json
+from tests.ops_helpers import BUILD_BUCKET, OpsApp
+
+pytestmark = pytest.mark.slow
+
+
+def endpoints(sandbox: Sandbox, application: str, stage: str) -> dict[str, str]:
+    """The stage's Author and Live application endpoints, from their stacks' outputs."""
+    found = {}
+    for environment in ("author", "live"):
+        described = cloudformation.describe(sandbox.account(stage), f"{application}-{stage}-{environment}")
+        assert described is not None
+        found[environment] = described.outputs["AppEndpoint"]
+    return found
+
+
+def health(urls: dict[str, str]) -> dict[str, tuple[int, str, str]]:
+    """What each environment's /health answers now: status, version and commit."""
+    answers = {}
+    for environment, url in urls.items():
+        status, body = get_json(f"{url}/health")
+        answers[environment] = (status, str(body.get("version")), str(body.get("commit")))
+    return answers
+
+
+def entries(app: OpsApp, after: int) -> list[tuple[str, str, str]]:
+    """The trail's entries since the first ``after``: kind, version and a verification's outcome."""
+    return [(e.kind, e.version, e.detail.get(audit.OUTCOME, "")) for e in app.trail()[after:]]
+
+
+def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(sandbox: Sandbox, app: OpsApp) -> None:
+    from flows.deploy_environment import deploy_environment
+
+    first = app.releases[0]
+    version = app.built.version
+    app.copy_images(first, "qa", ["app", "broker"])
+    deploy_environment(stage="qa", version=first.version, kind="author-live")
+    urls = endpoints(sandbox, app.name, "qa")
+    running = {env: (200, version, first.commit) for env in urls}  # the first release's image: the session's build
+    assert health(urls) == running
+    author = f"{app.name}-qa-author"
+
+    # Given a release whose app exits as soon as it starts
+    crashing = app.another_release("crashing", app_variant(sandbox, app.built, f"{version}-crashing", ["false"]))
+    app.copy_images(crashing, "qa", ["app"])
+    before = len(app.trail())
+    # When it is deployed, then its verification fails on the circuit breaker, and the stage is rolled back
+    with pytest.raises(
+        VerificationFailedError,
+        match=rf"{re.escape(crashing.id)} failed its verification in qa \(author-live\): steady: {author}/app: .*; "
+        rf"rolled back to {re.escape(first.version)}, which passed its verification",
+    ):
+        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
+    # And the first release is what answers, and what the trail says runs
+    assert health(urls) == running
+    assert entries(app, before) == [
+        ("deploy", crashing.version, ""),
+        ("verification", crashing.version, "verification-failed"),
+        ("deploy", first.version, ""),
+        ("verification", first.version, "verified"),
+        ("rollback", first.version, ""),
+    ]
+    rollback = app.trail()[-1]
+    assert rollback.comment.startswith(f"automatic, after verification failed: steady: {author}/app")
+    assert rollback.detail["from"] == crashing.version
+
+    # Given a release whose image is of another build (its /health names another commit than the release's)
+    stale = app.another_release("stale", app_variant(sandbox, app.built, f"{version}-stale", commit="0" * 40))
+    app.copy_images(stale, "qa", ["app"])
+    before = len(app.trail())
+    # When it is deployed, then its /health check fails, naming what came back, and it is rolled back too
+    with pytest.raises(
+        VerificationFailedError,
+        match=rf"smoke author: /health: GET http://\S+/health: commit is '0{{40}}', expected '{first.commit}'"
+        rf".*; rolled back to {re.escape(first.version)}",
+    ):
+        deploy_environment(stage="qa", version=stale.version, kind="author-live")
+    assert health(urls) == running
+    assert [(kind, v) for kind, v, _ in entries(app, before)][-1] == ("rollback", first.version)
+
+    # And the stage shows the first release, verified, with nothing to go back to but what it ran before
+    from cli.main import app as cli
+
+    shown = CliRunner().invoke(cli, ["status"])
+    assert f"qa (author-live): {first.version}, deployed" in shown.output
+    assert f"rolled back from {stale.version}" in shown.output
+    assert "  checks    verified at " in shown.output
+
+
+def test_a_first_deploy_has_nothing_to_roll_back_to_and_a_stage_may_turn_rollback_off(
+    sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.deploy_environment import deploy_environment
+
+    crashing = app.another_release("crashing", app_variant(sandbox, app.built, f"{app.built.version}-crash", ["false"]))
+    app.copy_images(crashing, "qa", ["app", "broker"])
+    # A first deploy that fails: there is nothing before it, so the stage stays as it is and the run says so
+    with pytest.raises(
+        VerificationFailedError,
+        match=r"there is nothing to roll back to \(its first deploy of author-live there\): qa stays as it is",
+    ):
+        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
+    assert [e.kind for e in app.trail()] == ["deploy", "verification"]
+
+    # A stage with auto_rollback = false keeps the failed release running for a person to look at
+    first = app.releases[0]
+    app.copy_images(first, "qa", ["app"])
+    deploy_environment(stage="qa", version=first.version, kind="author-live")
+    monkeypatch.setenv("CLOUDOPS_STAGES__QA__AUTO_ROLLBACK", "false")
+    with pytest.raises(VerificationFailedError, match=r"not rolled back \(qa has auto_rollback = false\)"):
+        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
+    assert "rollback" not in [e.kind for e in app.trail()]
+    described = cloudformation.describe(sandbox.account("qa"), f"{app.name}-qa-author")
+    assert described is not None and described.parameters["AppImage"].endswith(crashing.images["app"].digest)
+
+
+def test_a_release_whose_change_breaks_a_smoke_check_stops_rolled_back_and_nobody_is_asked(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.deploy_environment import deploy_environment
+    from flows.promote import promote
+    from flows.release import ReleaseStoppedError
+    from flows.release import release as release_flow
+
+    # Given QA running the session's release, verified
+    promote(version=release.version, to_stage="qa")
+    deploy_environment(stage="qa", version=release.version, kind="author-live")
+    urls = endpoints(sandbox, release.application, "qa")
+    # And a change on a branch that sorts the products the other way (Author's draft product is no longer first)
+    branch = f"sorted-{uuid.uuid4().hex[:6]}"
+    repo = release_env.repo
+    git(repo, "checkout", "-q", "-b", branch)
+    try:
+        server = repo / "app" / "server.py"
+        server.write_text(server.read_text().replace("ORDER BY sku", "ORDER BY sku DESC"))
+        git(repo, "commit", "-q", "-am", "List the newest products first")
+    finally:
+        git(repo, "checkout", "-q", "main")
+    started = len(audit.entries(sandbox.account("build"), BUILD_BUCKET, release.application))
+
+    # When it is released towards staging, then QA's verification fails on that check and QA is rolled back;
+    # the run stops there, naming the check and the rollback, with no approval asked
+    with pytest.raises(
+        ReleaseStoppedError,
+        match=r"stopped in qa: .* failed its verification in qa \(author-live\): smoke author: author products: "
+        rf".*products.0.sku is 'TSHIRT-1', expected 'DRAFT-1'.*; rolled back to {re.escape(release.version)}",
+    ):
+        release_flow(
+            ref=branch,
+            to_stage="staging",
+            rds_databases=SANDBOX_RDS_DATA,
+            approval_timeout_seconds=120,
+            approval_poll_seconds=1,
+        )
+    trail = audit.entries(sandbox.account("build"), BUILD_BUCKET, release.application)[started:]
+    broken = next(e.version for e in trail if e.kind == "deploy")
+    assert broken != release.version
+    assert [(e.kind, e.stage, e.version == broken, e.detail.get(audit.OUTCOME, "")) for e in trail] == [
+        ("promotion", "qa", True, ""),
+        ("deploy", "qa", True, ""),
+        ("verification", "qa", True, "verification-failed"),
+        ("deploy", "qa", False, ""),
+        ("verification", "qa", False, "verified"),
+        ("rollback", "qa", False, ""),
+    ]
+    with get_client(sync_client=True) as client:
+        asked = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="-approval-qa")))
+    assert not [r for r in asked if r.parameters.get("version") == broken]
+    # And the session's release is what answers: its build, and Author's draft product first again
+    for url in urls.values():
+        status, body = get_json(f"{url}/health")
+        assert (status, body.get("commit")) == (200, release.commit)
+    status, body = get_json(f"{urls['author']}/products")
+    assert status == 200 and body["products"][0]["sku"] == "DRAFT-1"
