@@ -1,5 +1,6 @@
 """The full release of the example application on the sandbox: cold, then with no change; and the
-orchestration overhead: the same flow graph with each task's work replaced by a no-op.
+orchestration overhead: the same flow graph with each task's work replaced by a no-op; and what each stage's
+verification (steady services, healthy targets, smoke checks) took, read from the audit trail.
 
 Run by hand from the repository root:  uv run python bench/release_bench.py
 It uses a sandbox of its own (bench/.work/release-sandbox, free ports), purged first so the cold run
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cloudops.settings import load_settings
@@ -76,6 +78,27 @@ def per_stage(steps: list[tuple[int, str]]) -> list[str]:
     return rows
 
 
+def verifications(sandbox: Sandbox, since: datetime) -> list[tuple[str, float, str]]:
+    """Each deploy's verification recorded since ``since``: stage, seconds, and its one line."""
+    from cloudops import audit
+
+    settings = load_settings(REPO / "cloudops.toml")
+    build = settings.build_stage
+    application = settings.require_application().name
+    trail = audit.entries(sandbox.account(build), settings.stage(build).bucket, application)
+    return [
+        (e.stage, (e.at - datetime.fromisoformat(e.detail["started_at"])).total_seconds(), e.comment)
+        for e in trail
+        if e.kind == "verification" and e.at >= since
+    ]
+
+
+def verified_rows(name: str, elapsed: float, found: list[tuple[str, float, str]]) -> list[str]:
+    total = sum(seconds for _, seconds, _ in found)
+    rows = [f"| {name} | {stage} | {seconds:.1f} s | {line} |" for stage, seconds, line in found]
+    return [*rows, f"| {name} | all | {total:.1f} s ({total / elapsed:.1%} of the command's {elapsed:.1f} s) | |"]
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     sandbox = Sandbox(SANDBOX, load_settings(REPO / "cloudops.toml"), auto_ports=True)
@@ -88,8 +111,13 @@ def main() -> None:
 
         save_sandbox_blocks_in_its_server(sandbox)
         env = environment(sandbox)
+        started = datetime.now(UTC)
         cold, cold_steps = release(env, "cold")
-        warm = [release(env, f"no-change-{n}") for n in range(1, NO_CHANGE_RUNS + 1)]
+        cold_checks = verifications(sandbox, started)
+        warm = [release(env, f"no-change-{n}") for n in range(1, NO_CHANGE_RUNS)]
+        last_started = datetime.now(UTC)
+        warm.append(release(env, f"no-change-{NO_CHANGE_RUNS}"))
+        warm_checks = verifications(sandbox, last_started)
         noop = script("noop_release.py", env).strip()
         timeline = script("release_timeline.py", env)
     finally:
@@ -108,6 +136,8 @@ def main() -> None:
     print("\n".join(per_stage(cold_steps)))
     print("no change (the last run), per step:")
     print("\n".join(per_stage(warm[-1][1])))
+    print("verification (each deploy's, from the audit trail):")
+    print("\n".join([*verified_rows("cold", cold, cold_checks), *verified_rows("no change", warm[-1][0], warm_checks)]))
     print("no change (the last run), every subflow and task:")
     print(timeline)
 

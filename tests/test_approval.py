@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,13 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
-from cloudops.release import Release
+from cloudops.release import Release, save_release
+from cloudops.verification_gates import NotVerifiedError
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 from tests.approvals import answer_from_another_process, paused_run
 from tests.background import Background
+from tests.ops_helpers import BUILD_BUCKET, verified
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
@@ -38,6 +41,7 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
     seen: set[str] = set()
+    verified(sandbox, release, "staging")  # only a release its stage verified is asked about
     run = gate(version=release.version, stage="staging", started_by="alice")
     # alice started the release and staging forbids self-approval: the form is asked again
     answer_from_another_process(paused_run(seen), decision="approve", approver="alice", ticket="QA-1")
@@ -71,8 +75,24 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
     assert event["payload"]["next_stages"] == ["prod"]
 
 
+def test_a_release_its_stage_has_not_verified_gets_no_form(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release
+) -> None:
+    from flows.await_approval import await_approval
+
+    fresh = release.model_copy(update={"version": f"{release.version}-unverified-{uuid.uuid4().hex[:6]}"})
+    save_release(sandbox.account("build"), BUILD_BUCKET, fresh)
+    with pytest.raises(NotVerifiedError, match=r"cannot be approved in qa: no deploy of kind author-live of it in qa"):
+        await_approval(version=fresh.version, stage="qa", poll_interval=1)
+    verified(sandbox, fresh, "qa", passed=False)
+    with pytest.raises(NotVerifiedError, match=r"its last verification in qa \(author-live\) failed"):
+        await_approval(version=fresh.version, stage="qa", poll_interval=1)
+    assert [e.kind for e in trail(sandbox, fresh)] == ["verification"]  # no approval of any kind was recorded
+
+
 def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: ReleaseSource, release: Release) -> None:
     seen: set[str] = set()
+    verified(sandbox, release, "prod")
     run = gate(version=release.version, stage="prod")
     answer_from_another_process(paused_run(seen), decision="reject", approver="carol", comment="not today")
     rejected = run.join()
@@ -107,6 +127,7 @@ def test_cloudops_approve_answers_the_waiting_run(
     assert nothing.returncode == 1
     assert f"no await-approval run is waiting for {release.version} in prod" in nothing.stderr
 
+    verified(sandbox, release, "prod")
     run = gate(version=release.version, stage="prod")
     paused_run(set())
     answered = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

@@ -33,6 +33,7 @@ from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAM
 from flows.await_approval import announce_approval
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
+from tests.ops_helpers import verified
 from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,6 +147,7 @@ def test_a_deployed_approval_run_is_suspended_and_a_worker_finishes_it(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    verified(sandbox, release, "prod")  # only a release its stage verified is asked about
     try:
         with get_client(sync_client=True) as client:
             # prod is the last stage: its approval starts no promotion through the trigger

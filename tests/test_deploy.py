@@ -15,9 +15,7 @@ from cloudops import config_store, deploy
 from cloudops.aws import cloudformation
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError, UnknownStageError
-from cloudops.image_copy import copy_image
-from cloudops.registry import RegistryClient
-from cloudops.release import Release, save_release
+from cloudops.release import save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from sandbox.sandbox import Sandbox
 from tests.ops_helpers import BUILD_BUCKET, OpsApp
@@ -28,25 +26,6 @@ pytestmark = pytest.mark.slow
 def stack_names(account: AccountSession) -> list[tuple[str, str]]:
     summaries = account.client("cloudformation").list_stacks()["StackSummaries"]
     return sorted((s["StackName"], s["StackStatus"]) for s in summaries)
-
-
-def next_release(sandbox: Sandbox, release: Release, stage: str) -> Release:
-    """A later release whose only change is the app image (the broker's image bytes, copied into the stage's
-    ``app`` repository as a new digest there), recorded in the build bucket; ``latest`` stays as it was."""
-    digest = release.images["broker"].digest
-    source, target = sandbox.state.registries["build"], sandbox.state.registries[stage]
-    with RegistryClient(source.login()) as reader, RegistryClient(target.login()) as writer:
-        copy_image(reader, "broker", writer, "app", digest)
-    later = release.model_copy(
-        update={
-            "version": f"{release.version}-next",
-            "images": {**release.images, "app": release.images["app"].model_copy(update={"digest": digest})},
-        }
-    )
-    build, bucket = sandbox.account("build"), sandbox.settings.stage("build").bucket
-    save_release(build, bucket, later)
-    save_release(build, bucket, release)  # ``latest`` back to the session's release
-    return later
 
 
 def physical_ids(account: AccountSession, stack: str) -> dict[str, str]:
@@ -121,9 +100,11 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandb
     again = deploy_environment(stage="qa", version=release.version, kind="author-live")
     assert [(o.action, o.executed) for o in again] == [("update", False), ("update", False)]
 
-    # A new release (only the app image differs): the app task definitions change, nothing else
+    # A new release (only the app image differs: another build of the app): the app task definitions change,
+    # nothing else, and the services roll to them (its verification passed, or the deploy would have failed)
     before = {o.stack: physical_ids(qa, o.stack) for o in first}
-    later = next_release(sandbox, release, "qa")
+    later = app.releases[1]
+    app.copy_images(later, "qa", ["app"])
     updated = deploy_environment(stage="qa", version=later.version, kind="author-live")
     assert [(o.stack, o.action, o.executed) for o in updated] == [
         (f"{app.name}-qa-author", "update", True),
@@ -143,9 +124,8 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandb
         assert container_images(qa, after["BrokerTaskDefinition"]) == {
             "broker": f"{registry}/broker@{release.images['broker'].digest}"
         }
-        # NOTE: CloudFormation also modifies AppService to run the new task definition (a rolling update;
-        # the change set it lists is tested with Stubber in test_deploy_stack.py); moto leaves the service
-        # on the old revision, so the service is not checked here.
+        service = ecs.describe_services(cluster=outcome.stack, services=["app"])["services"][0]
+        assert service["taskDefinition"] == after["AppTaskDefinition"]
         published = config_store.SsmConfigStore(qa).get(config_store.path("qa", app.name, outcome.environment))
         assert (
             published["database_endpoint"]

@@ -174,8 +174,10 @@ def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_mis
     digests = release_digests(release)
     # Given the release in staging, approved there, and not yet in prod
     promote(version=release.version, to_stage="qa")
+    verified(sandbox, release, "qa")
     approve(sandbox, release, "qa", digests)
     promote(version=release.version, to_stage="staging")
+    verified(sandbox, release, "staging")
     approve(sandbox, release, "staging", digests)
     blobs = blobs_of(sandbox, release)
     with registry(sandbox, "prod") as prod:

@@ -10,7 +10,8 @@ from cloudops.aws import cloudformation
 from cloudops.release import save_release
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import BUILD_BUCKET, OpsApp
+from tests.app_variants import app_variant
+from tests.ops_helpers import BUILD_BUCKET, OpsApp, verified
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
     # NOTE: moto compares an update change set with the parameters the stack was created with (not its current
     # ones), so going back to the creating release looks like "no changes" there; real CloudFormation compares
     # with the current parameters. The stack is created here by a third release, so the rollback's update shows.
-    zero = ops_app.another_release("ops0", app_image="mysql")
+    zero = ops_app.another_release("ops0", app_variant(sandbox, ops_app.built, f"{ops_app.built.version}-ops0"))
     ops_app.copy_images(zero, "qa", ["app"])
     ops_app.copy_images(first, "qa", ["app", "broker"])
     ops_app.copy_images(second, "qa", ["app"])
@@ -61,7 +62,9 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
     assert app_image(sandbox, stack, "qa").endswith(first.images["app"].digest)
     assert app_image(sandbox, f"{ops_app.name}-qa-live", "qa").endswith(first.images["app"].digest)
 
-    *deploys, entry = ops_app.trail()
+    *deploys, entry = [e for e in ops_app.trail() if e.kind != "verification"]
+    checked = [(e.version, e.detail["outcome"]) for e in ops_app.trail() if e.kind == "verification"]
+    assert checked == [(e.version, "verified") for e in deploys]  # each deploy, the rollback's too
     assert [(e.kind, e.version) for e in deploys] == [
         ("deploy", zero.version),
         ("deploy", first.version),
@@ -112,6 +115,7 @@ def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: S
         ),
     )
     for release in (gone, first, second):
+        ops_app.verified(release, "qa", "single-instance")
         ops_app.approve(release, "qa", "qa.lead@example.com")
     ops_app.copy_images(first, "staging", ["app", "broker", "mysql"])
     ops_app.copy_images(second, "staging", ["app"])
@@ -133,8 +137,13 @@ def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: S
         rollback(stage="staging", kind="single-instance")
     assert app_image(sandbox, stack, "staging").endswith(second.images["app"].digest)
     assert [e.kind for e in ops_app.trail()].count("rollback") == 0
+    # ... nor one QA no longer verifies (its last verification there failed)
+    ops_app.approve(first, "qa", "security@example.com")
+    verified(sandbox, first, "qa", "single-instance", passed=False)
+    with pytest.raises(RollbackRefusedError, match=r"its last verification in qa \(single-instance\) failed"):
+        rollback(stage="staging", kind="single-instance")
+    ops_app.verified(first, "qa", "single-instance")  # verified again
 
-    ops_app.approve(first, "qa", "security@example.com")  # approved again (e.g. after a fix was confirmed)
     entry = rollback(stage="staging", kind="single-instance", started_by="oncall@example.com")
     assert (entry.version, entry.detail["from"], entry.actor) == (first.version, second.version, "oncall@example.com")
     # NOTE: the stack's parameters are not checked here: moto compares the update with the parameters the stack

@@ -306,10 +306,13 @@ def stop_task(
 
 
 def reap_exited(
-    client: docker.DockerClient, before_remove: BeforeRemove | None = None, labels: dict[str, str] | None = None
+    client: docker.DockerClient,
+    before_remove: BeforeRemove | None = None,
+    labels: dict[str, str] | None = None,
+    stopping: frozenset[str] = frozenset(),
 ) -> list[TaskState]:
     """Stop and remove every task (whose labels include ``labels``) with an essential container that exited (ECS
-    stops the whole task then).
+    stops the whole task then), but those in ``stopping`` (being stopped: their app exits on the SIGTERM).
 
     Each state returned says "Essential container in task exited", and its containers their exit codes.
     """
@@ -321,7 +324,7 @@ def reap_exited(
     found = client.containers.list(all=True, filters={"label": wanted, "status": "exited"}, sparse=True)
     task_ids = dict.fromkeys(c.attrs["Labels"][TASK] for c in found)
     reaped = []
-    for task_id in task_ids:
+    for task_id in (t for t in task_ids if t not in stopping):
         try:
             reaped.append(stop_task(client, task_id, ESSENTIAL_EXITED, before_remove=before_remove))
         except TaskNotFoundError:

@@ -114,7 +114,9 @@ class Runtime:
             self.clear_previous_run(client)
         views = moto_view.services()
         # an essential container exited: the task stops (only the runtime's own tasks, not others on the engine)
-        for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}):
+        # ... but a task being stopped (its app exits on the SIGTERM) is the stop's, not a failure
+        stopping = frozenset(self.stops)
+        for exited in docker_tasks.reap_exited(client, labels={definitions.RUNTIME_LABEL: "1"}, stopping=stopping):
             self.exited.setdefault(exited.labels.get(definitions.SERVICE_LABEL, ""), []).append(exited)
         # One listing a round, grouped by service; each service's reconcile says which of its tasks still run
         self.collect_stops()

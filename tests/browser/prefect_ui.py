@@ -135,10 +135,20 @@ def type_into(form: Locator, title: str, text: str) -> None:
 
 
 def submit_approval_form(
-    page: Page, shots: Screenshots, *, decision: str, approver: str, ticket: str = "", comment: str = ""
+    page: Page,
+    shots: Screenshots,
+    *,
+    decision: str,
+    approver: str,
+    ticket: str = "",
+    comment: str = "",
+    shows: tuple[str, ...] = (),
 ) -> None:
-    """Open the resume form, fill in the approval, and submit it; the dialog closes once the server took it."""
+    """Open the resume form (above its fields: each of ``shows``), fill in the approval, and submit it; the dialog
+    closes once the server took it."""
     dialog = open_resume_form(page)
+    for text in shows:
+        expect(dialog).to_contain_text(text)
     shots.take(page, "approval form")
     choose(dialog, "Decision", decision)
     type_into(dialog, "Approver", approver)

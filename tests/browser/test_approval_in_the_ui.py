@@ -128,8 +128,21 @@ def test_an_approval_in_the_ui_promotes_the_release_to_staging(
     shots: ui.Screenshots,
 ) -> None:
     ui.open_paused_run(page, ui_server.ui_url, release_run.approval_name, shots)
+    # the form shows QA's verification of this very deploy: each check with its result, and the endpoints
+    verified = (
+        f"Verification of {release.version} in qa (author-live): passed",
+        "verified: 10 checks passed",
+        "smoke live: live products",
+        "Endpoints:",
+    )
     ui.submit_approval_form(
-        page, shots, decision="approve", approver="erin@example.com", ticket="QA-42", comment="checked in QA"
+        page,
+        shots,
+        decision="approve",
+        approver="erin@example.com",
+        ticket="QA-42",
+        comment="checked in QA",
+        shows=verified,
     )
     ui.wait_for_state(page, "Completed", shots)
     ui.wait_for_log(page, f"{release.id} in qa: approved by erin@example.com", shots)
