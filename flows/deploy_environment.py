@@ -130,7 +130,7 @@ def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str
     try:
         done = rollback(stage=stage, kind=kind, started_by=actor, reason=f"automatic, after {summary}")
     except NothingToRollBackError:
-        return f"there is nothing to roll back to (its first deploy of {kind} there): {stage} stays as it is"
+        return f"there is nothing to roll back to (no earlier release of {kind} there): {stage} stays as it is"
     except Exception as error:  # any failure of the rollback is told with the verification's, not instead of it
         return f"the automatic rollback failed: {error}"
     return f"rolled back to {done.version}, which passed its verification"

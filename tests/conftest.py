@@ -190,7 +190,10 @@ def app(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     second_app: BuiltImage,
-) -> OpsApp:
+) -> Iterator[OpsApp]:
     """An application of its own (the session's images under another name), with two releases: its stacks, config
-    store entries and trail start empty, whatever other tests deployed of the session's application before."""
-    return make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path, second_app)
+    store entries and trail start empty, whatever other tests deployed of the session's application before. Its
+    stacks are deleted afterwards: its running environments would load the machine for the rest of the session."""
+    ops = make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path, second_app)
+    yield ops
+    ops.remove_stacks()

@@ -4,6 +4,7 @@ are apart from the other tests'), with two releases made from the session's buil
 from __future__ import annotations
 
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from cloudops import audit, environment_kinds
+from cloudops.aws import cloudformation
+from cloudops.errors import CloudOpsError
 from cloudops.image_copy import copy_image
 from cloudops.images import BuiltImage
 from cloudops.promotion import release_digests
@@ -109,6 +112,20 @@ class OpsApp:
     def approve(self, release: Release, stage: str, actor: str, decision: audit.Decision = "approved") -> None:
         """An answer of await-approval, recorded as that flow records it."""
         approve(self.sandbox, release, stage, release_digests(release), decision, actor=actor, ticket="OPS-1")
+
+    def remove_stacks(self) -> None:
+        """Delete every stack of this application in every stage, so its environments stop running (their
+        tasks and databases would load the machine for the rest of the session)."""
+        for stage in self.settings.promotion_order():
+            account = self.sandbox.account(stage)
+            client = account.client("cloudformation")
+            for page in client.get_paginator("describe_stacks").paginate():
+                for stack in page["Stacks"]:
+                    if stack["StackName"].startswith(f"{self.name}-") and stack["StackStatus"] != "DELETE_COMPLETE":
+                        try:
+                            cloudformation.delete(account, stack["StackName"])
+                        except CloudOpsError as error:  # a clean-up: the test's own outcome stands either way
+                            warnings.warn(f"stack {stack['StackName']} left: {error}", stacklevel=1)
 
     def verified(self, release: Release, stage: str, kind: str = "author-live") -> None:
         """A passed verification of ``release``'s ``kind`` in ``stage``, recorded as deploy-environment does."""

@@ -2,7 +2,7 @@
 app that exits at start, one whose /health names another build, and a release whose change breaks a smoke check
 are each rolled back to the release the stage ran before (verified in turn), which is what answers afterwards;
 the trail holds both verifications and the rollback; the release run stops there and nobody is asked to approve.
-A first deploy has nothing to roll back to, and a stage may turn the rollback off: the run says so."""
+A first deploy that fails has nothing to roll back to, and a stage may turn the rollback off: the run says so."""
 
 from __future__ import annotations
 
@@ -52,21 +52,31 @@ def entries(app: OpsApp, after: int) -> list[tuple[str, str, str]]:
     return [(e.kind, e.version, e.detail.get(audit.OUTCOME, "")) for e in app.trail()[after:]]
 
 
-def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(sandbox: Sandbox, app: OpsApp) -> None:
+def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
+    sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flows.deploy_environment import deploy_environment
 
     first = app.releases[0]
     version = app.built.version
-    app.copy_images(first, "qa", ["app", "broker"])
+    author = f"{app.name}-qa-author"
+    # Given a release whose app exits as soon as it starts
+    crashing = app.another_release("crashing", app_variant(sandbox, app.built, f"{version}-crashing", ["false"]))
+    app.copy_images(crashing, "qa", ["app", "broker"])
+    # When it is the stage's first deploy, then it fails, and with nothing to roll back to the run says so
+    with pytest.raises(
+        VerificationFailedError,
+        match=r"there is nothing to roll back to \(no earlier release of author-live there\): qa stays as it is",
+    ):
+        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
+    assert [e.kind for e in app.trail()] == ["deploy", "verification"]
+
+    # Given the first release deployed over it, verified, answering
+    app.copy_images(first, "qa", ["app"])
     deploy_environment(stage="qa", version=first.version, kind="author-live")
     urls = endpoints(sandbox, app.name, "qa")
     running = {env: (200, version, first.commit) for env in urls}  # the first release's image: the session's build
     assert health(urls) == running
-    author = f"{app.name}-qa-author"
-
-    # Given a release whose app exits as soon as it starts
-    crashing = app.another_release("crashing", app_variant(sandbox, app.built, f"{version}-crashing", ["false"]))
-    app.copy_images(crashing, "qa", ["app"])
     before = len(app.trail())
     # When it is deployed, then its verification fails on the circuit breaker, and the stage is rolled back
     with pytest.raises(
@@ -110,31 +120,12 @@ def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(s
     assert f"rolled back from {stale.version}" in shown.output
     assert "  checks    verified at " in shown.output
 
-
-def test_a_first_deploy_has_nothing_to_roll_back_to_and_a_stage_may_turn_rollback_off(
-    sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from flows.deploy_environment import deploy_environment
-
-    crashing = app.another_release("crashing", app_variant(sandbox, app.built, f"{app.built.version}-crash", ["false"]))
-    app.copy_images(crashing, "qa", ["app", "broker"])
-    # A first deploy that fails: there is nothing before it, so the stage stays as it is and the run says so
-    with pytest.raises(
-        VerificationFailedError,
-        match=r"there is nothing to roll back to \(its first deploy of author-live there\): qa stays as it is",
-    ):
-        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
-    assert [e.kind for e in app.trail()] == ["deploy", "verification"]
-
-    # A stage with auto_rollback = false keeps the failed release running for a person to look at
-    first = app.releases[0]
-    app.copy_images(first, "qa", ["app"])
-    deploy_environment(stage="qa", version=first.version, kind="author-live")
+    # A stage with auto_rollback = false keeps the failed release's stack for a person to look at
     monkeypatch.setenv("CLOUDOPS_STAGES__QA__AUTO_ROLLBACK", "false")
     with pytest.raises(VerificationFailedError, match=r"not rolled back \(qa has auto_rollback = false\)"):
         deploy_environment(stage="qa", version=crashing.version, kind="author-live")
-    assert "rollback" not in [e.kind for e in app.trail()]
-    described = cloudformation.describe(sandbox.account("qa"), f"{app.name}-qa-author")
+    assert app.trail()[-1].kind == "verification"  # no rollback after it
+    described = cloudformation.describe(sandbox.account("qa"), author)
     assert described is not None and described.parameters["AppImage"].endswith(crashing.images["app"].digest)
 
 
