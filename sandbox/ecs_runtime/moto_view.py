@@ -275,13 +275,6 @@ class SandboxTask(Task):
         return None
 
 
-def still_primary(service: ServiceView) -> bool:
-    """Whether the deployment ``service`` was read with is still the service's PRIMARY one."""
-    moto_service = ecs_backends[service.account][service.region].services.get(f"{service.cluster}:{service.name}")
-    primary = next((d for d in moto_service.deployments if d["status"] == "PRIMARY"), {}) if moto_service else {}
-    return str(primary.get("id", "")) == service.deployment_id
-
-
 def record(service: ServiceView, tasks: dict[str, dict[str, Any]], failed: dict[str, int], rollout: str) -> None:
     """Write what runs into moto: the service's tasks, its counts, each deployment's counts and rollout state."""
     backend = ecs_backends[service.account][service.region]

@@ -281,8 +281,6 @@ class Runtime:
         """The circuit breaker: the deployment failed; back to the last task definition that completed."""
         if not view.previous_task_definition:
             return False  # nothing to go back to: the deployment stays FAILED, and nothing more is started
-        if not moto_view.still_primary(view):
-            return True  # a deploy replaced the failing deployment during the round: the next round runs that one
         LOG.info("ECS runtime: %s failed; rolling back to %s", view.deployment_id, view.previous_task_definition)
         moto_ecs_fixes.follow_new_task_definition(
             view.account, view.region, view.task_definition_arn, view.previous_task_definition, by_stack=False

@@ -52,6 +52,17 @@ def entries(app: OpsApp, after: int) -> list[tuple[str, str, str]]:
     return [(e.kind, e.version, e.detail.get(audit.OUTCOME, "")) for e in app.trail()[after:]]
 
 
+def rolled_back(app: OpsApp, release: Release, failure: str) -> list[tuple[str, str, str]]:
+    """Deploy ``release`` to QA, which must fail its verification with a message matching ``failure``; the
+    entries it added to the trail."""
+    from flows.deploy_environment import deploy_environment
+
+    before = len(app.trail())
+    with pytest.raises(VerificationFailedError, match=failure):
+        deploy_environment(stage="qa", version=release.version, kind="author-live")
+    return entries(app, before)
+
+
 def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
     sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,17 +88,12 @@ def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
     urls = endpoints(sandbox, app.name, "qa")
     running = {env: (200, version, first.commit) for env in urls}  # the first release's image: the session's build
     assert health(urls) == running
-    before = len(app.trail())
     # When it is deployed, then its verification fails on the circuit breaker, and the stage is rolled back
-    with pytest.raises(
-        VerificationFailedError,
-        match=rf"{re.escape(crashing.id)} failed its verification in qa \(author-live\): steady: {author}/app: .*; "
-        rf"rolled back to {re.escape(first.version)}, which passed its verification",
-    ):
-        deploy_environment(stage="qa", version=crashing.version, kind="author-live")
+    failed = rf"{re.escape(crashing.id)} failed its verification in qa \(author-live\): steady: {author}/app: .*; "
+    added = rolled_back(app, crashing, failed + rf"rolled back to {re.escape(first.version)}, which passed its")
     # And the first release is what answers, and what the trail says runs
     assert health(urls) == running
-    assert entries(app, before) == [
+    assert added == [
         ("deploy", crashing.version, ""),
         ("verification", crashing.version, "verification-failed"),
         ("deploy", first.version, ""),
@@ -101,16 +107,15 @@ def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
     # Given a release whose image is of another build (its /health names another commit than the release's)
     stale = app.another_release("stale", app_variant(sandbox, app.built, f"{version}-stale", commit="0" * 40))
     app.copy_images(stale, "qa", ["app"])
-    before = len(app.trail())
     # When it is deployed, then its /health check fails, naming what came back, and it is rolled back too
-    with pytest.raises(
-        VerificationFailedError,
-        match=rf"smoke author: /health: GET http://\S+/health: commit is '0{{40}}', expected '{first.commit}'"
+    added = rolled_back(
+        app,
+        stale,
+        rf"smoke author: /health: GET http://\S+/health: commit is '0{{40}}', expected '{first.commit}'"
         rf".*; rolled back to {re.escape(first.version)}",
-    ):
-        deploy_environment(stage="qa", version=stale.version, kind="author-live")
+    )
     assert health(urls) == running
-    assert [(kind, v) for kind, v, _ in entries(app, before)][-1] == ("rollback", first.version)
+    assert [(kind, v) for kind, v, _ in added][-1] == ("rollback", first.version)
 
     # And the stage shows the first release, verified, with nothing to go back to but what it ran before
     from cli.main import app as cli
