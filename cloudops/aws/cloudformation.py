@@ -204,7 +204,7 @@ def resources_of_type(account: AccountSession, stack: str, resource_type: str) -
     return {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in found
-        if r["ResourceType"] == resource_type and r.get("PhysicalResourceId")
+        if r.get("ResourceType") == resource_type and r.get("PhysicalResourceId")  # moto answered one without it
     }
 
 
