@@ -10,7 +10,7 @@ eval "$(uv run --frozen cloudops sandbox env)"
 run() {
   local start end
   start=$(date +%s.%N)
-  uv run --frozen cloudops build --ref HEAD --rds-databases cloudops-sandbox-rds-data/sandbox-mariadb > "bench/.work/$1.log" 2>&1
+  uv run --frozen cloudops build --ref HEAD > "bench/.work/$1.log" 2>&1
   end=$(date +%s.%N)
   echo "$1: $(echo "$end - $start" | bc) s"
 }

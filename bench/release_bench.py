@@ -48,8 +48,6 @@ def release(env: dict[str, str], name: str) -> tuple[float, list[tuple[int, str]
         "--to",
         "prod",
         "--auto-approve",
-        "--rds-databases",
-        "cloudops-sandbox-rds-data/sandbox-mariadb",
     ]
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)

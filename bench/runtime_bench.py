@@ -50,8 +50,7 @@ def run(command: list[str], env: dict[str, str], log: str) -> str:
 
 def release(env: dict[str, str]) -> None:
     cloudops = str(Path(sys.executable).parent / "cloudops")
-    databases = "cloudops-sandbox-rds-data/sandbox-mariadb"
-    command = [cloudops, "release", "--ref", "HEAD", "--to", "prod", "--auto-approve", "--rds-databases", databases]
+    command = [cloudops, "release", "--ref", "HEAD", "--to", "prod", "--auto-approve"]
     run(command, env, "runtime-release.log")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from blocks.aws_account import AwsAccount
 from blocks.stage_accounts import load_stage_account
 from cloudops.errors import CloudOpsError
-from cloudops.settings import Application, Settings, Stage
+from cloudops.settings import Application, RecordLock, Settings, Stage
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class StageTarget:
     name: str
     config: Stage
     account: AwsAccount
+    # Every stage's retention of its records (the build stage's target writes the records of all stages).
+    record_locks: dict[str, RecordLock] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
@@ -34,7 +36,12 @@ class StageTarget:
 
 def resolve_stage(settings: Settings, name: str) -> StageTarget:
     """Stage ``name``'s settings and verified account (see :func:`load_stage_account` for the errors)."""
-    return StageTarget(name=name, config=settings.stage(name), account=load_stage_account(settings, name))
+    return StageTarget(
+        name=name,
+        config=settings.stage(name),
+        account=load_stage_account(settings, name),
+        record_locks={stage: config.record_lock for stage, config in settings.stages.items()},
+    )
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pydantic import TypeAdapter
 
 from cli.deployments_command import deployments_app
 from cli.friendly import friendly
-from cli.in_process import runs_flows
+from cli.in_process import runs_flows, watch_runs
 from cli.logs_command import logs_command
-from cli.options import ConfigFile
+from cli.options import ConfigFile, RdsDatabases, use_rds_databases, who_runs_this
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
 from cli.sandbox_command import sandbox_app
@@ -93,19 +93,16 @@ def accounts_show(
 @runs_flows
 def build(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
-    rds_databases: Annotated[
-        str | None,
-        typer.Option(
-            help="The block keeping RDS instances' data in the sandbox "
-            "(cloudops-sandbox-rds-data/sandbox-mariadb); none on AWS."
-        ),
-    ] = None,
+    rds_databases: RdsDatabases = None,
     share_with: Annotated[list[str] | None, typer.Option(help="Stages that may restore the snapshots.")] = None,
 ) -> None:
     """Run build-release: package, images and snapshots of REF, recorded as a release."""
+    from cli import preflight
     from flows.build_release import build_release
 
-    release = build_release(ref=ref, share_with=share_with, rds_databases=rds_databases)
+    preflight.target_stages(share_with or [])
+    use_rds_databases(rds_databases)
+    release = build_release(ref=ref, share_with=share_with)
     typer.echo(f"release {release.id} (commit {release.commit[:12]})")
     typer.echo(f"  package  {release.package_digest}  {release.package_uri}")
     for name, image in release.images.items():
@@ -124,7 +121,11 @@ def promote_command(
     deploy: Annotated[str | None, typer.Option(help=f"Then deploy it: {names_text()}.")] = None,
 ) -> None:
     """Run promote: copy a release's images by digest into a stage (needs the previous stage's approval)."""
+    from cli import preflight
     from flows.promote import promote
+
+    preflight.kinds(deploy)
+    preflight.existing_release(preflight.target_stages([to]), version)
 
     entry = promote(version=version, to_stage=to, deploy_kind=deploy)
     typer.echo(f"release {entry.application}@{entry.version} promoted to {entry.stage} (from {entry.detail['from']})")
@@ -142,13 +143,25 @@ def approve_command(
     ticket: Annotated[str, typer.Option(help="A ticket reference.")] = "",
     comment: Annotated[str, typer.Option(help="Anything the next stage should know.")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="The AWS profile whose identity signs your answer [default: your default credentials]."),
+    ] = None,
 ) -> None:
-    """Answer the paused await-approval run of VERSION in a stage (for scripted pipelines)."""
-    from cli.approvals import answer_waiting_run, form_answer
+    """Answer the paused await-approval run of VERSION in a stage (for scripted pipelines), and say what the run
+    did with the answer: accepted and recorded, or refused and why (exit 1).
 
-    answer = form_answer("reject" if reject else "approve", approver, ticket, comment)
-    run_id = answer_waiting_run(version, stage, answer)
-    typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage} (flow run {run_id})")
+    The answer carries your AWS identity, signed with your own credentials (a presigned sts:GetCallerIdentity
+    request the run sends to STS): the audit trail records the ARN STS verified, and a stage with
+    verified_approvers or approver patterns accepts only such answers."""
+    from cli import preflight
+    from cli.approvals import answer_waiting_run, form_answer, signed_identity, what_the_run_did
+
+    settings = preflight.target_stages([stage])
+    proof = signed_identity(settings, stage, profile)
+    answer = form_answer("reject" if reject else "approve", approver, ticket, comment, proof)
+    answered = answer_waiting_run(version, stage, answer)
+    typer.echo(f"{'rejected' if reject else 'approved'} {version} in {stage}: {what_the_run_did(answered)}")
 
 
 app.command("release")(friendly(needs_prefect_server(runs_flows(release_command))))
@@ -192,11 +205,12 @@ def rollback_command(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
     """Run rollback: redeploy the release STAGE ran before its current one (checked, recorded in the audit trail)."""
-    import getpass
-
+    from cli import preflight
     from flows.rollback import rollback
 
-    entry = rollback(stage=stage, kind=kind, started_by=getpass.getuser(), reason=reason)
+    preflight.kinds(kind)
+    settings = preflight.target_stages([stage])
+    entry = rollback(stage=stage, kind=kind, started_by=who_runs_this(settings), reason=reason)
     typer.echo(f"{stage} ({kind}) rolled back from {entry.detail['from']} to {entry.version} by {entry.actor}")
     for name, digest in entry.digests.items():
         typer.echo(f"  {name:<7} {digest}")
@@ -210,5 +224,7 @@ def config_check(config: ConfigFile = None) -> None:
     typer.echo(" -> ".join(settings.promotion_order()))
 
 
-def main() -> None:  # pragma: no cover - the console script calls app()
+def main() -> None:
+    """The ``cloudops`` console script: the commands, in a process of their own."""
+    watch_runs()
     app(sys.argv[1:])

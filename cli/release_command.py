@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import time
 from typing import Annotated
 
 import typer
 
+from cli.options import RdsDatabases, use_rds_databases, who_runs_this
 from cloudops.endpoint_health import health_text
 from cloudops.environment_kinds import names_text
 
@@ -19,13 +19,7 @@ def release_command(
     ref: Annotated[str, typer.Option(help="The git ref of the application to release.")] = "HEAD",
     to: Annotated[str, typer.Option("--to", help="The last stage the release goes to.")] = "prod",
     kind: Annotated[str, typer.Option(help=f"What to deploy in each stage: {names_text()}.")] = "author-live",
-    rds_databases: Annotated[
-        str | None,
-        typer.Option(
-            help="The block keeping RDS instances' data in the sandbox "
-            "(cloudops-sandbox-rds-data/sandbox-mariadb); none on AWS."
-        ),
-    ] = None,
+    rds_databases: RdsDatabases = None,
     auto_approve: Annotated[
         bool,
         typer.Option(help="Approve every stage automatically, through the approval form (for the sandbox demo)."),
@@ -35,12 +29,14 @@ def release_command(
     """Run release: build REF, then promote, deploy and (except in the last stage) wait for approval, stage by stage."""
     from prefect.settings import PREFECT_UI_URL
 
+    from cli import preflight
     from cli.approvals import AutoApprover
-    from cloudops.environment_kinds import kind as environment_kind
     from cloudops.release_plan import promotion_text
     from flows.release import ReleaseStoppedError, release
 
-    environment_kind(kind)
+    preflight.kinds(kind)
+    settings = preflight.target_stages([to])
+    use_rds_databases(rds_databases)
 
     if auto_approve:
         typer.echo(f"approvals: given automatically as {AUTO_APPROVER!r} through each run's form (--auto-approve)")
@@ -52,8 +48,7 @@ def release_command(
             to_stage=to,
             deploy_kind=kind,
             approval_timeout_seconds=approval_timeout,
-            started_by=getpass.getuser(),
-            rds_databases=rds_databases,
+            started_by=who_runs_this(settings),
             approval_poll_seconds=1 if auto_approve else 10,
         )
     ui = PREFECT_UI_URL.value()

@@ -7,7 +7,8 @@ from sandbox.sandbox import Sandbox
 
 
 def save_sandbox_blocks_in_its_server(sandbox: Sandbox) -> dict[str, str]:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: sandbox.state.prefect_api_url}):
+    login = sandbox.state.prefect_login.get_secret_value()
+    with temporary_settings(updates={PREFECT_API_URL: sandbox.state.prefect_api_url, PREFECT_API_AUTH_STRING: login}):
         return save_sandbox_blocks(sandbox)

@@ -4,6 +4,7 @@ that use the sandbox package (besides the check in cli/prefect_server.py that sa
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,12 @@ from sandbox.state import sandbox_dir
 sandbox_app = typer.Typer(
     help="The local sandbox: real servers on 127.0.0.1 standing in for AWS.", no_args_is_help=True
 )
+
+
+class PrefectDatabaseChoice(StrEnum):
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
 
 SandboxDir = Annotated[
     Path | None,
@@ -38,10 +45,22 @@ def sandbox_up(
     parts: Annotated[
         list[str] | None, typer.Option("--part", help=f"Start only these parts ({', '.join(PARTS)}).")
     ] = None,
+    prefect_database: Annotated[
+        PrefectDatabaseChoice | None,
+        typer.Option(
+            help="Where the Prefect server keeps its runs: a SQLite file, or a PostgreSQL server of the sandbox's "
+            "own [default: what the sandbox had, sqlite at first]."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="How many process workers serve the work pool [default: what the sandbox had, 1 at first]."),
+    ] = None,
 ) -> None:
     """Start the sandbox (harmless when it runs), initialise every account, save the credential blocks."""
     started = time.monotonic()
     sandbox = _sandbox(directory, config, auto_ports)
+    sandbox.configure(prefect_database.value if prefect_database else None, workers)
     chosen = parts or list(PARTS)
     sandbox.up(chosen, report=lambda line: typer.echo(f"  {line}"))
     if "moto" in chosen:

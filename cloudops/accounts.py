@@ -27,6 +27,7 @@ class AccountInit:
     account_id: str
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def note(self, what: str, created: bool) -> None:
         (self.created if created else self.existing).append(what)
@@ -39,11 +40,22 @@ def config_file_text(name: str, stage_name: str, stage: Stage) -> str:
 
 
 def initialise_account(
-    account: AccountSession, stage_name: str, stage: Stage, repositories: tuple[str, ...]
+    account: AccountSession, stage_name: str, stage: Stage, repositories: tuple[str, ...], holds_records: bool = False
 ) -> AccountInit:
-    """Create what the account lacks of its bucket, ECR repositories and config files."""
+    """Create what the account lacks of its bucket, ECR repositories and config files. The bucket that
+    ``holds_records`` (the build stage's: release records and the audit trail) has versioning and S3 Object Lock,
+    turned on for a bucket that existed without them when S3 allows it."""
     report = AccountInit(stage_name, stage.account_id)
-    report.note(f"s3://{stage.bucket}", s3.ensure_bucket(account, stage.bucket))
+    report.note(f"s3://{stage.bucket}", s3.ensure_bucket(account, stage.bucket, object_lock=holds_records))
+    if holds_records and not s3.object_lock_enabled(account, stage.bucket):
+        why = s3.enable_object_lock(account, stage.bucket)
+        if why is None:
+            report.note(f"s3://{stage.bucket} Object Lock", True)
+        else:
+            report.warnings.append(
+                f"s3://{stage.bucket} holds the records but has no Object Lock ({why}): they can be overwritten or "
+                "deleted; move them to a new bucket created with Object Lock"
+            )
     for repository in repositories:
         report.note(f"ecr:{repository}", ecr.ensure_repository(account, repository))
     for name in CONFIG_FILES:

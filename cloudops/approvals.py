@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from cloudops.audit import Decision
+from cloudops.identity import Identity, may_approve
 from cloudops.release import Release
 from cloudops.settings import Stage
 
@@ -22,6 +23,7 @@ class Answer(BaseModel):
     approver: str
     ticket: str = ""
     comment: str = ""
+    identity_proof: str = ""  # a presigned sts:GetCallerIdentity request (cloudops/identity.py); none from the UI
 
 
 class Verdict(BaseModel):
@@ -33,14 +35,62 @@ class Verdict(BaseModel):
     actor: str
     ticket: str = ""
     comment: str = ""
+    identity: str = ""  # the approver's AWS ARN, as STS verified it; empty when the answer carried none
 
 
-def refuses_self_approval(stage: Stage, started_by: str, answer: Answer) -> bool:
-    """Whether ``answer`` comes from the person who started the release, in a stage that forbids it."""
-    return not stage.self_approval and bool(started_by) and answer.approver == started_by
+def refuses_self_approval(stage: Stage, started_by: str, answer: Answer, identity: Identity | None = None) -> bool:
+    """Whether ``answer`` comes from the person who started the release (by name, or by verified ARN), in a stage
+    that forbids it."""
+    if stage.self_approval or not started_by:
+        return False
+    return answer.approver == started_by or (identity is not None and identity.arn == started_by)
 
 
-def verdict(answer: Answer | None, timeout_seconds: int) -> Verdict:
+def refusal(
+    stage: Stage,
+    stage_name: str,
+    started_by: str,
+    answer: Answer,
+    identity: Identity | None,
+    proof_problem: str | None = None,
+) -> str | None:
+    """Why the stage refuses ``answer`` (``identity``: who signed its proof, as STS said; ``proof_problem``: why its
+    proof could not be verified); None when it accepts it."""
+    verified_only = stage.verified_approvers or bool(stage.approvers)
+    if proof_problem is not None:
+        return proof_problem
+    if verified_only and identity is None:
+        return (
+            f"{stage_name} accepts only verified approvers: answer with `cloudops approve`, which signs your AWS "
+            "identity (an open Prefect server cannot say who answered a form in its UI)"
+        )
+    if identity is not None and not may_approve(identity.arn, stage.approvers):
+        return f"{identity.arn} may not approve {stage_name} (its approvers: {', '.join(stage.approvers)})"
+    if refuses_self_approval(stage, started_by, answer, identity):
+        return self_approval_refusal(started_by, stage_name)
+    return None
+
+
+def form_key(attempt: int) -> str:
+    """The key of the approval form asked for the ``attempt``-th time (an answer it refuses asks again)."""
+    return f"approval-{attempt}"
+
+
+def refusal_key(form: str) -> str:
+    """The run input under which the run says why it refused the answer to ``form``: `cloudops approve` reads it."""
+    return f"{form}-refused"
+
+
+def self_approval_refusal(started_by: str, stage: str) -> str:
+    return f"{started_by} started this release and {stage} forbids self-approval: another person must approve it"
+
+
+def refused_markdown(reason: str) -> str:
+    """The line above a form asked again: why the last answer was refused."""
+    return f"**The last answer was refused:** {reason}.\n\n"
+
+
+def verdict(answer: Answer | None, timeout_seconds: int, identity: Identity | None = None) -> Verdict:
     """The decision of an answer; no answer within the time is a rejection, recorded as timed out."""
     if answer is None:
         return Verdict(decision="timed-out", actor=NOBODY, comment=f"no answer within {timeout_seconds} s: a rejection")
@@ -49,6 +99,7 @@ def verdict(answer: Answer | None, timeout_seconds: int) -> Verdict:
         actor=answer.approver,
         ticket=answer.ticket,
         comment=answer.comment,
+        identity=identity.arn if identity else "",
     )
 
 
@@ -78,7 +129,9 @@ def verdict_markdown(release: Release, stage: str, verdict: Verdict, location: s
     """The approval's artifact: the decision, who gave it, and where the audit trail keeps it."""
     return (
         f"### {release.id} in {stage}: **{verdict.decision}**\n\nBy {verdict.actor} {verdict.ticket} "
-        f"{verdict.comment}\n\nRecorded at `{location}`.\n"
+        f"{verdict.comment}\n\n"
+        + (f"Verified AWS identity: `{verdict.identity}`.\n\n" if verdict.identity else "")
+        + f"Recorded at `{location}`.\n"
     )
 
 

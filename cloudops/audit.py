@@ -19,15 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind
-from cloudops.errors import AwsError
+from cloudops.errors import AwsError, TamperedRecordError
 from cloudops.release import Release
 
 if TYPE_CHECKING:
     from cloudops.verification import Verification
 
-Kind = Literal["approval", "promotion", "deploy", "rollback", "teardown", "verification"]
+Kind = Literal["release", "approval", "promotion", "deploy", "rollback", "teardown", "verification"]
 # Keys of an entry's detail that say which environment kind it is about and which release it replaced.
 DEPLOY_KIND = "deploy_kind"
+IDENTITY = "identity"  # an approval's verified AWS ARN
 FROM = "from"
 # Objects read at once when a trail is read (S3 answers each GET on its own).
 READERS = 8
@@ -71,20 +72,35 @@ def prefix(application: str) -> str:
     return f"audit/{application}/"
 
 
-def record(account: AccountSession, bucket: str, entry: AuditEntry) -> str:
-    """Append ``entry``; its key."""
+def record(account: AccountSession, bucket: str, entry: AuditEntry, lock: s3.ObjectLock | None = None) -> str:
+    """Append ``entry``, locked with ``lock`` (S3 Object Lock) when given; its key."""
     key = (
         f"{prefix(entry.application)}{entry.at:%Y/%m/%d/%H%M%S.%f}-{entry.kind}-{uuid.uuid4().hex[:8]}"
         f"@{entry.version}.json"
     )
     body = entry.model_dump_json().encode()
-    if not s3.put_new_object(account, bucket, key, body, "application/json") and (
+    if not s3.put_new_object(account, bucket, key, body, "application/json", lock) and (
         s3.get_object(account, bucket, key) != body
     ):
         # The key holds a random id: an object already there is this very entry (the client retried a put whose
         # answer was lost), unless the ids collided. The trail never overwrites either.
         raise AwsError(f"audit entry s3://{bucket}/{key} is another entry's key; record the entry again (a new key)")
     return key
+
+
+def check_untouched(bucket: str, listing: dict[str, s3.KeyVersions]) -> None:
+    """Refuse a trail in which an entry was overwritten or deleted after it was written."""
+    changed = sorted(key for key, found in listing.items() if found.deleted or len(found.versions) > 1)
+    if not changed:
+        return
+    first = listing[changed[0]]
+    what = "deleted" if first.deleted else f"overwritten ({len(first.versions)} versions)"
+    raise TamperedRecordError(
+        f"audit entry s3://{bucket}/{changed[0]} was {what} after it was written"
+        + (f", and {len(changed) - 1} more entries" if len(changed) > 1 else "")
+        + "; the trail is refused, nothing was done: find who did it in CloudTrail, then restore the entry's "
+        "first version (delete the later versions or the delete marker)"
+    )
 
 
 def version_in(key: str) -> str | None:
@@ -99,8 +115,14 @@ _reading = threading.Lock()
 
 
 def entries(account: AccountSession, bucket: str, application: str, version: str | None = None) -> list[AuditEntry]:
-    """The trail, oldest first (optionally of one release: only its entries are read)."""
-    keys = sorted(s3.list_keys(account, bucket, prefix(application)))
+    """The trail, oldest first (optionally of one release: only its entries are read).
+
+    An entry is written once and never changed: a key with a second version, or deleted (a delete marker), was
+    tampered with, and the trail is refused (:class:`TamperedRecordError`) rather than read as it now is.
+    """
+    listing = s3.key_versions(account, bucket, prefix(application))
+    check_untouched(bucket, listing)
+    keys = sorted(listing)
     if version is not None:
         keys = [key for key in keys if version_in(key) in (version, None)]
     with _reading:
@@ -135,8 +157,10 @@ def approval_entry(
     ticket: str = "",
     comment: str = "",
     flow_run_id: str | None = None,
+    identity: str = "",
 ) -> AuditEntry:
-    """A person's decision on ``release`` in ``stage`` (or the time running out), for exactly ``digests``."""
+    """A person's decision on ``release`` in ``stage`` (or the time running out), for exactly ``digests``;
+    ``identity``: the approver's AWS ARN, as STS verified it (none when the answer carried no proof)."""
     return AuditEntry(
         kind="approval",
         application=release.application,
@@ -148,6 +172,7 @@ def approval_entry(
         ticket=ticket,
         comment=comment,
         flow_run_id=flow_run_id,
+        detail={IDENTITY: identity} if identity else {},
     )
 
 

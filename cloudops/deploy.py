@@ -20,6 +20,7 @@ from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
 from cloudops.settings import ImageRole
+from cloudops.snapshots import database_name
 from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 
 # Every kind's published outputs (cloudops/environment_kinds.py); a stack has those of its own template.
@@ -172,6 +173,8 @@ def _plan(
                 return ",".join(subnets)
             case "snapshot":
                 return _snapshot_arn(release, spec.environment)
+            case "database":
+                return _database(release, spec.database_of or spec.environment)
             case "db_password":
                 return config_store.path(stage, app, spec.environment, "db-password")
             case "config_bucket":
@@ -188,6 +191,12 @@ def _plan(
         parameter_file=spec.parameter_file.format(stage=stage),
         inputs=spec.inputs,
     )
+
+
+def _database(release: Release, environment: str) -> str:
+    """The database the app of ``environment`` reads: the one its snapshot holds (the release record says)."""
+    snapshot = release.snapshots.get(environment)
+    return snapshot.database_name(release.application) if snapshot else database_name(release.application, environment)
 
 
 def _snapshot_arn(release: Release, environment: str) -> str:

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloudops.errors import CloudOpsError
 from cloudops.settings import ImageRole, ImageRoles
 
-PlanValue = Literal["application", "stage", "environment", "vpc", "subnets", "snapshot", "db_password", "config_bucket"]
+PlanValue = Literal[
+    "application", "stage", "environment", "vpc", "subnets", "snapshot", "database", "db_password", "config_bucket"
+]
 """What a deploy plan gives a template parameter: the application's name, the stage's name, the stack's
 environment, the stage's VPC and subnets (comma-separated), the ARN of the release's snapshot of the stack's
 environment, the SSM path of the environment's database password, the stage's bucket."""
@@ -28,6 +30,10 @@ class StackSpec(BaseModel):
     environment: str = Field(description="Its environment: the config store path its outputs are published under.")
     parameters: dict[str, PlanValue] = Field(
         default_factory=dict, description="Template parameter -> the value the deploy plan gives it."
+    )
+    database_of: str = Field(
+        default="",
+        description="The environment whose database the app reads (its snapshot's, the MySQL image's); empty: its own.",
     )
     takes_images: bool = Field(default=True, description="Whether it runs the kind's images (their parameters).")
     parameter_file: str = Field(
@@ -130,6 +136,7 @@ def _environment_stack(environment: str) -> StackSpec:
             "VpcId": "vpc",
             "SubnetIds": "subnets",
             "DbSnapshotIdentifier": "snapshot",
+            "DbName": "database",
             "DbPasswordParameter": "db_password",
             "ConfigBucket": "config_bucket",
         },
@@ -163,11 +170,13 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 name="{application}-{stage}-single-instance",
                 template="single-instance",
                 environment="single-instance",
+                database_of="author",  # the MySQL image holds the author data sets' database
                 parameters={
                     "Application": "application",
                     "Stage": "stage",
                     "VpcId": "vpc",
                     "SubnetIds": "subnets",
+                    "DbName": "database",
                     "DbPasswordParameter": "db_password",
                     "ConfigBucket": "config_bucket",
                 },

@@ -27,18 +27,19 @@ class ConfigurationError(CloudOpsError):
 
 
 class UnknownStageError(CloudOpsError):
-    """A stage name that the configuration does not define."""
+    """A stage name that the configuration does not define, or one that cannot be used where it was given."""
 
-    def __init__(self, stage: str, known: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, stage: str, known: list[str] | tuple[str, ...], why: str = "") -> None:
         self.stage = stage
         self.known = tuple(known)
+        self.why = why
+        problem = f"stage {stage!r} {why}" if why else f"unknown stage {stage!r}"
         super().__init__(
-            f"unknown stage {stage!r}; use one of {', '.join(self.known)} "
-            "(stages are defined under [stages.<name>] in cloudops.toml)"
+            f"{problem}; use one of {', '.join(self.known)} (stages are defined under [stages.<name>] in cloudops.toml)"
         )
 
-    def __reduce__(self) -> tuple[type[UnknownStageError], tuple[str, tuple[str, ...]]]:  # type: ignore[override]
-        return (self.__class__, (self.stage, self.known))
+    def __reduce__(self) -> tuple[type[UnknownStageError], tuple[str, tuple[str, ...], str]]:  # type: ignore[override]
+        return (self.__class__, (self.stage, self.known, self.why))
 
 
 class AccountMismatchError(CloudOpsError):
@@ -69,6 +70,10 @@ class AwsError(CloudOpsError):
     """An AWS call that failed for a reason that is not transient."""
 
 
+class TamperedRecordError(CloudOpsError):
+    """A record of the build bucket (an audit entry, a release record) changed or deleted after it was written."""
+
+
 class DataSetError(CloudOpsError):
     """A data-set folder that is malformed, a data set changed after it was applied, or one that failed."""
 
@@ -92,3 +97,8 @@ class TransientError(CloudOpsError):
 class AwsTransientError(TransientError):
     """An AWS call that failed for a reason worth retrying: throttling, a 5xx, a dropped or timed-out
     connection. Raised by ``cloudops.aws.errors.translate``; the permanent counterpart is :class:`AwsError`."""
+
+
+class DatabaseUnavailableError(DataSetError, TransientError):
+    """The database server went away during a population (stopped, restarted, the connection dropped): worth
+    another try once it answers; the set that was running was rolled back whole."""

@@ -120,7 +120,7 @@ def build_archive(
     _run_build(app, source, revision, version, log)
     entries = _package_entries(app, source)
     files = {name: _sha256_file(path) for name, path in entries}
-    datasets = datapop.versions(datapop.discover(source / app.datasets))
+    datasets = datapop.versions(datapop.discover(source / app.datasets, app.datasets))
     manifest = PackageManifest(
         application=app.name,
         version=version,
@@ -218,7 +218,7 @@ def _check_source(app: Application, source: Path) -> None:
             f"the source at {app.subdirectory or '/'} lacks {', '.join(problems)}; add them to the repository "
             "or fix the application's settings in cloudops.toml"
         )
-    datapop.discover(source / app.datasets)
+    datapop.discover(source / app.datasets, app.datasets)
 
 
 def _run_build(app: Application, source: Path, revision: SourceRevision, version: str, log: Log) -> None:

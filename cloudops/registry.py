@@ -15,7 +15,7 @@ from typing import Self
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cloudops.errors import CloudOpsError
+from cloudops.errors import CloudOpsError, TransientError
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -43,6 +43,10 @@ class RegistryLogin(BaseModel):
 
 class RegistryError(CloudOpsError):
     """A registry that refused a request or answered something unexpected."""
+
+
+class RegistryUnavailableError(RegistryError, TransientError):
+    """The registry did not answer, or dropped the connection: worth another try (the task layer retries it)."""
 
 
 class TagConflictError(RegistryError):
@@ -186,7 +190,13 @@ class RegistryClient:
         return sorted(response.json().get("tags") or [])
 
     def _request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
-        return self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
+        try:
+            return self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError as error:
+            raise RegistryUnavailableError(
+                f"registry {self.host} did not answer {method} {url.split('?')[0]} ({type(error).__name__}: "
+                f"{error or 'no answer'}): check that it runs and is reachable; the run can be retried as it is"
+            ) from error
 
     def _check(self, response: httpx.Response, what: str) -> None:
         if response.status_code in (401, 403):
@@ -194,7 +204,8 @@ class RegistryClient:
                 f"{self.host} refused {what} ({response.status_code}): the login of user "
                 f"{self.login.username!r} is wrong or lacks permission; check the account block's registry login"
             )
-        if response.status_code >= 500:
-            response.raise_for_status()  # transient: the task layer retries HTTPStatusError 5xx
+        if response.status_code >= 500 or response.status_code == 429:
+            # transient (a 5xx, or 429: ECR's TOOMANYREQUESTS when throttled): the task layer retries these
+            response.raise_for_status()
         if response.status_code >= 400:
             raise RegistryError(f"{self.host} answered {response.status_code} for {what}: {response.text[:300]}")

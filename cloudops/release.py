@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
+from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
 from cloudops.settings import ImageRoles
 from cloudops.snapshots import SnapshotRecord
@@ -50,6 +51,41 @@ def save_release(account: AccountSession, bucket: str, release: Release) -> str:
 
 def load_release(account: AccountSession, bucket: str, application: str, version: str) -> Release:
     return Release.model_validate_json(s3.get_object(account, bucket, release_key(application, version)))
+
+
+LATEST = "latest"
+SHOWN_VERSIONS = 5
+
+
+class UnknownReleaseError(CloudOpsError):
+    """A version that the build account's bucket holds no release record of."""
+
+
+def recorded_versions(account: AccountSession, bucket: str, application: str) -> list[str]:
+    """The versions of ``application`` with a release record in ``bucket`` (``latest`` left out), sorted."""
+    prefix = f"releases/{application}/"
+    names = (key.removeprefix(prefix).removesuffix(".json") for key in s3.list_keys(account, bucket, prefix))
+    return sorted(name for name in names if name and name != LATEST and "/" not in name)
+
+
+def require_release(account: AccountSession, bucket: str, application: str, version: str) -> None:
+    """Nothing when ``version`` (or ``latest``) has a release record; else an error naming some that do."""
+    if not version.strip():
+        raise UnknownReleaseError(f"no release version given; give {LATEST!r} or a version `cloudops status` shows")
+    if s3.object_exists(account, bucket, release_key(application, version)):
+        return
+    known = recorded_versions(account, bucket, application)
+    if not known:
+        raise UnknownReleaseError(
+            f"{application} has no release yet (s3://{bucket}/releases/{application}/ is empty); build one first "
+            "(`cloudops build` or `cloudops release`)"
+        )
+    shown = ", ".join(known[-SHOWN_VERSIONS:])
+    more = f" and {len(known) - SHOWN_VERSIONS} more" if len(known) > SHOWN_VERSIONS else ""
+    raise UnknownReleaseError(
+        f"{application} has no release {version!r}; give {LATEST!r} or one it has ({shown}{more}; "
+        "`cloudops status` shows what each stage runs)"
+    )
 
 
 def release_markdown(release: Release, uri: str) -> str:

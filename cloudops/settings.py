@@ -42,6 +42,21 @@ RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$"
 ImageRole = Literal["app", "broker", "database"]
 
 
+class RecordLock(BaseModel):
+    """How long, and how firmly, S3 Object Lock keeps a stage's records in the build bucket."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description=(
+            "GOVERNANCE: a user granted s3:BypassGovernanceRetention may still delete a record; COMPLIANCE: nobody, "
+            "not even the account's root user, until its retention ends."
+        ),
+    )
+    days: int = Field(default=90, ge=1, le=36500, description="How many days each record stays locked.")
+
+
 class Stage(BaseModel):
     """One stage of the pipeline: one AWS account and what lives in it."""
 
@@ -66,6 +81,20 @@ class Stage(BaseModel):
     profile: str | None = Field(default=None, description="An AWS CLI profile with this account's credentials.")
     self_approval: bool = Field(
         default=False, description="Whether the person who started a release may approve it for this stage."
+    )
+    verified_approvers: bool = Field(
+        default=False,
+        description=(
+            "Whether an approval must carry the approver's verified AWS identity (`cloudops approve` signs it): "
+            "an answer typed into the form of an open Prefect server's UI says nothing of who gave it."
+        ),
+    )
+    approvers: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Who may approve this stage: AWS ARN patterns (fnmatch, e.g. arn:aws:sts::444444444444:assumed-role/"
+            "release-managers/*); any pattern turns verified_approvers on. Empty: anyone."
+        ),
     )
     teardown_allowed: bool = Field(default=True, description="Whether teardown-environment may delete stacks.")
     when_busy: WhenBusy = Field(
@@ -97,6 +126,13 @@ class Stage(BaseModel):
     )
     auto_rollback: bool = Field(
         default=True, description="Whether a deploy that fails its verification rolls back to the release before it."
+    )
+    record_lock: RecordLock = Field(
+        default_factory=RecordLock,
+        description=(
+            "The Object Lock retention of the audit entries about this stage (the build stage's: of the release "
+            "records too), in the build bucket."
+        ),
     )
 
     @model_validator(mode="after")
@@ -253,6 +289,35 @@ class Notifications(BaseModel):
     )
 
 
+class Limits(BaseModel):
+    """Caps shared by every run on the Prefect server, however many releases run at once: each is a Prefect
+    global concurrency limit, created from here when missing and kept at the value configured here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    registry_copies: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Image copies at once into one stage's registry, across every run (limit cloudops-registry-<stage>): "
+            "promotions of several releases into a stage share it."
+        ),
+    )
+    aws_requests_per_second: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description=(
+            "AWS API requests a second into one account, across every run, retries included (rate limit "
+            "cloudops-aws-<account id>); none: no limit. Off by default: each batch of slots is a Prefect event, "
+            "and a test run with it on saw approval events arrive late."
+        ),
+    )
+
+
+RDS_DATABASES_ENV = "CLOUDOPS_RDS_DATABASES"
+
+
 class Settings(BaseSettings):
     """The root of the configuration."""
 
@@ -268,9 +333,17 @@ class Settings(BaseSettings):
     )
     stages: dict[StageName, Stage] = Field(min_length=1, description="The pipeline's stages by name.")
     application: Application | None = Field(default=None, description="The application the pipeline releases.")
+    rds_databases: str | None = Field(
+        default=None,
+        description=(
+            "Where RDS instances keep their data when RDS does not: a block as '<block type slug>/<block name>' "
+            "(the sandbox sets CLOUDOPS_RDS_DATABASES to its own); empty on AWS."
+        ),
+    )
     notifications: Notifications = Field(
         default_factory=Notifications, description="Notifications of failed runs and pending approvals."
     )
+    limits: Limits = Field(default_factory=Limits, description="Caps shared by every run on the Prefect server.")
 
     @classmethod
     def settings_customise_sources(
@@ -350,6 +423,18 @@ class Settings(BaseSettings):
             return self.stages[name]
         except KeyError:
             raise UnknownStageError(name, sorted(self.stages)) from None
+
+    def target_stages(self) -> list[str]:
+        """The stages a release goes to (promoted, deployed, approved, rolled back): all but the build stage."""
+        return [name for name in self.promotion_order() if name != self.build_stage]
+
+    def target_stage(self, name: str) -> Stage:
+        """The stage ``name`` when a release can go there; else an error that lists the stages it can."""
+        if name == self.build_stage:
+            raise UnknownStageError(name, self.target_stages(), why="is the build stage: it builds and runs nothing")
+        if name not in self.stages:
+            raise UnknownStageError(name, self.target_stages())
+        return self.stages[name]
 
     def promotion_order(self) -> list[str]:
         """Stage names from the build stage outwards: every stage comes after the one it promotes from."""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from cloudops import datapop
 from cloudops.aws import rds
@@ -76,6 +76,17 @@ class SnapshotRecord(BaseModel):
     from_snapshot: str | None = None
     applied: tuple[str, ...] = ()
     created: bool
+    database: str = Field(
+        default="", description="The database it holds, which the app reads (empty in older records: the default)."
+    )
+
+    def database_name(self, application: str) -> str:
+        return self.database or database_name(application, self.environment)
+
+
+def database_name(application: str, environment: str) -> str:
+    """The database an environment's data sets are applied to (in its snapshot and in the MySQL image)."""
+    return f"{application}_{environment}"
 
 
 def snapshot_name(application: str, environment: str, version: str) -> str:
@@ -110,7 +121,12 @@ def snapshot_environment(
         shared = rds.share_snapshot(account, identifier, share_with)
         log(f"snapshot {identifier} exists; not taken again (shared with {', '.join(shared) or 'nobody'})")
         return SnapshotRecord(
-            environment=environment, identifier=identifier, arn=existing.arn, shared_with=tuple(shared), created=False
+            environment=environment,
+            identifier=identifier,
+            arn=existing.arn,
+            shared_with=tuple(shared),
+            created=False,
+            database=database_name(application, environment),
         )
     if existing is not None:
         raise CloudOpsError(f"snapshot {identifier} exists but is {existing.status}; delete it and run again")
@@ -134,7 +150,7 @@ def snapshot_environment(
     try:
         if previous is not None:
             databases.restored(previous.identifier, instance)
-        target = databases.target(started, f"{application}_{environment}", password)
+        target = databases.target(started, database_name(application, environment), password)
         report = datapop.populate(target, datasets, environment)
         log(f"{environment}: applied {', '.join(report.applied) or 'nothing new'}")
         snapshot = rds.create_snapshot(
@@ -154,4 +170,5 @@ def snapshot_environment(
         from_snapshot=previous.identifier if previous else None,
         applied=tuple(report.applied),
         created=True,
+        database=database_name(application, environment),
     )

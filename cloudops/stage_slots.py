@@ -9,6 +9,8 @@ from __future__ import annotations
 from cloudops.errors import CloudOpsError
 
 LIMIT_PREFIX = "cloudops-stage-"
+HOLDER_SUFFIX = "-holder"
+REGISTRY_PREFIX = "cloudops-registry-"
 
 
 def limit_name(stage: str) -> str:
@@ -16,9 +18,14 @@ def limit_name(stage: str) -> str:
     return f"{LIMIT_PREFIX}{stage}"
 
 
+def registry_limit_name(stage: str) -> str:
+    """The global concurrency limit of the image copies into ``stage``'s registry (``[limits] registry_copies``)."""
+    return f"{REGISTRY_PREFIX}{stage}"
+
+
 def holder_variable(stage: str) -> str:
     """The Prefect variable in which the run holding ``stage``'s slot names itself (the limit cannot say)."""
-    return f"{limit_name(stage)}-holder"
+    return f"{limit_name(stage)}{HOLDER_SUFFIX}"
 
 
 class StageBusyError(CloudOpsError):

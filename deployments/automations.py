@@ -1,14 +1,14 @@
 """Automations that prefect.yaml cannot express (its triggers can only run their own deployment).
 
-``rerun-crashed``: a deployed cloudops run that crashed (its process or machine died, so no task retry
-ran) is scheduled again, the same run with the same parameters, for a worker to pick up; every step is
-idempotent, so it finishes what the crashed run started. Bounded: the trigger fires once per flow run and
-then ignores that run's crashes for ``RERUN_WINDOW``, so a run that keeps crashing is rerun once, not forever.
+``rerun-crashed``: a deployed cloudops run whose process died (killed, out of memory: no task retry ran) is
+scheduled again, the same run with the same parameters, for a worker to pick up, once its worker has reported
+the exit; every step is idempotent, so it finishes what the crashed run started. Bounded: the trigger fires once
+per flow run and then ignores that run for ``RERUN_WINDOW``, so a run that keeps crashing is rerun once.
 
 ``crash-silent-runs``: a run whose machine died cannot report its crash; once it has sent no heartbeat
 for ``SILENCE`` (runs send one every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, set for the process pool
-in prefect.yaml), it is marked Crashed, which the rerun above then picks up. Paused and suspended runs
-(an approval waiting for days) send none and are left alone.
+in prefect.yaml), it is marked Crashed, which ``rerun-silent`` then schedules again (once). Paused and
+suspended runs (an approval waiting for days) send none and are left alone.
 
 Create or update them against the server in PREFECT_API_URL (after ``prefect deploy --all``)::
 
@@ -27,41 +27,76 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.events.schemas.events import ResourceSpecification
 
 RERUN_CRASHED = "cloudops-rerun-crashed"
+RERUN_SILENT = "cloudops-rerun-silent"
 RERUN_WINDOW = timedelta(days=7)
 RERUN_STATE_NAME = "AwaitingRerun"
 CRASH_SILENT = "cloudops-crash-silent-runs"
 SILENCE = timedelta(seconds=120)
+SILENCE_MESSAGE = f"No heartbeat for {SILENCE.seconds} s: the run's process or machine died"
+# Both only for runs of a deployment (a worker can pick them up again) carrying the project's tag.
+CLOUDOPS_TAG = ResourceSpecification({"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.cloudops"})
+
+
+def rerun(reason: str) -> ChangeFlowRunState:
+    return ChangeFlowRunState(
+        state=StateType.SCHEDULED,
+        name=RERUN_STATE_NAME,
+        message=f"Rerun by the cloudops automations: {reason}",
+        force=True,  # Crashed is a final state; the rerun moves it back on purpose
+    )
 
 
 def rerun_crashed() -> AutomationCore:
-    """Schedule a crashed run of a cloudops deployment again, at most once per run within RERUN_WINDOW."""
+    """Schedule a run of a cloudops deployment again whose process died, once the worker has said so; at most
+    once per run within RERUN_WINDOW.
+
+    It waits for the worker's ``prefect.worker.executed-flow-run`` event with a non-zero exit code (the engine
+    exits 0 after any outcome it reported itself, a failure included): acting on the Crashed state instead, the
+    rerun would be scheduled before a process worker is done reporting (its flow-run executor reports the crash
+    first, the worker a moment later), and the worker's report would crash the rerun for good.
+    """
     return AutomationCore(
         name=RERUN_CRASHED,
         description=(
-            "A deployed cloudops run that crashed (its process died, so task retries never ran) is scheduled "
-            f"again with the same parameters; once per run within {RERUN_WINDOW.days} days."
+            "A deployed cloudops run whose process died (so task retries never ran) is scheduled again with the "
+            f"same parameters once its worker has reported it; once per run within {RERUN_WINDOW.days} days."
         ),
         trigger=EventTrigger(
-            expect={"prefect.flow-run.Crashed"},
-            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
-            # Only runs of a deployment (a worker can pick them up again) carrying the project's tag.
+            expect={"prefect.worker.executed-flow-run"},
+            match=ResourceSpecification({"prefect.resource.id": "prefect.worker.*"}),
             match_related=[
+                ResourceSpecification(
+                    {"prefect.resource.role": "flow-run", "prefect.infrastructure.status-code": "!0"}
+                ),
                 ResourceSpecification({"prefect.resource.role": "deployment"}),
-                ResourceSpecification({"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.cloudops"}),
+                CLOUDOPS_TAG,
             ],
+            for_each={"related:flow-run:prefect.resource.id"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=RERUN_WINDOW,
+        ),
+        actions=[rerun("its process died")],
+    )
+
+
+def rerun_silent() -> AutomationCore:
+    """Schedule again a run that crash-silent-runs marked Crashed (no worker is left to report it); once per run."""
+    return AutomationCore(
+        name=RERUN_SILENT,
+        description=f"A run {CRASH_SILENT} marked Crashed is scheduled again, once per run in {RERUN_WINDOW.days} days",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match=ResourceSpecification(
+                {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-message": SILENCE_MESSAGE}
+            ),
+            match_related=[ResourceSpecification({"prefect.resource.role": "deployment"}), CLOUDOPS_TAG],
             for_each={"prefect.resource.id"},
             posture=Posture.Reactive,
             threshold=1,
             within=RERUN_WINDOW,
         ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.SCHEDULED,
-                name=RERUN_STATE_NAME,
-                message="Rerun by the cloudops-rerun-crashed automation: the run crashed",
-                force=True,  # Crashed is a final state; the rerun moves it back on purpose
-            )
-        ],
+        actions=[rerun("it sent no heartbeat")],
     )
 
 
@@ -90,16 +125,11 @@ def crash_silent_runs() -> AutomationCore:
             threshold=1,
             within=SILENCE,
         ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"No heartbeat for {SILENCE.seconds} s: the run's process or machine died",
-            )
-        ],
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=SILENCE_MESSAGE)],
     )
 
 
-AUTOMATIONS = (rerun_crashed, crash_silent_runs)
+AUTOMATIONS = (rerun_crashed, rerun_silent, crash_silent_runs)
 
 
 def create_automations() -> dict[str, UUID]:

@@ -8,14 +8,17 @@ import subprocess
 from pathlib import Path
 
 from cloudops.errors import CloudOpsError
+from cloudops.settings import load_settings
 from deployments.automations import create_automations
+from deployments.forms import offer_stages
 from deployments.work_pool import WORK_POOL, ensure_work_pool, prefect_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The work pool (unless it exists), every deployment of prefect.yaml and the automations; their names.
+    """The work pool (unless it exists), every deployment of prefect.yaml (its forms' stages from cloudops.toml)
+    and the automations; their names.
 
     Runs ``prefect deploy --all`` in ``project_dir`` with CLOUDOPS_PROJECT_DIR set, so that the pull step
     of each deployment changes into this project when a worker runs it.
@@ -39,4 +42,6 @@ def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
         raise CloudOpsError(f"prefect deploy --all failed in {project_dir}:\n{result.stdout[-3000:]}{result.stderr}")
     names = re.findall(r"Deployment '([^']+)' successfully created", result.stdout)
     deployments = [f"deployment {n}" for n in names] or [f"deployments (see `prefect deploy`) in pool {WORK_POOL}"]
-    return deployments + [f"automation {name}" for name in create_automations()]
+    offered = offer_stages(load_settings())
+    forms = [f"stage choices from cloudops.toml in the forms of {len(offered)} deployments"] if offered else []
+    return deployments + forms + [f"automation {name}" for name in create_automations()]

@@ -8,30 +8,35 @@ once). A run without a deployment cannot be started again by a worker, so it pau
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
+import httpx
 from prefect import flow, get_run_logger, pause_flow_run, suspend_flow_run
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from blocks.pipeline import Pipeline
+from blocks.pipeline import Pipeline, StageTarget
 from cloudops import approvals, audit, deploy, environment_kinds, reports
 from cloudops.approvals import APPROVED_EVENT, Answer
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
+from cloudops.identity import Identity, IdentityError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
 from cloudops.settings import Stage
 from cloudops.verification_gates import require_verified
 from flows.runtime.notify import notify_pending_approval
 from tasks.deploy import preview_deploy, read_endpoints, registry_host, stage_network
+from tasks.identity import verify_identity
 from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline, open_stage
 
@@ -46,6 +51,14 @@ class Approval(RunInput):
     approver: str = Field(min_length=1, description="Your name or e-mail address.")
     ticket: str = Field(default="", description="A ticket reference, e.g. QA-123.")
     comment: str = Field(default="", description="Anything the next stage should know.")
+    identity_proof: str = Field(
+        default="",
+        description=(
+            "Filled in by `cloudops approve`: your AWS identity, signed (a presigned sts:GetCallerIdentity request, "
+            "good for two minutes). Leave it empty here; a stage that needs verified approvers refuses answers "
+            "without it."
+        ),
+    )
 
 
 @flow(name="await-approval", log_prints=False)
@@ -68,6 +81,15 @@ def await_approval(
     the release itself, as the release flow does) the promote deployment's trigger then promotes it.
     Above the form: the release's digests and what deploying it as ``deploy_kind`` in the next stage would
     change there (a change set described and deleted; None leaves it out).
+
+    Args:
+        version: The release to approve or reject: its version, or latest.
+        stage: The stage whose approval this is (the release must have been deployed and verified there).
+        timeout_seconds: How long to wait for an answer; none in time is a rejection.
+        started_by: Who started the release: where the stage forbids self-approval, their answer is refused.
+        poll_interval: How often, in seconds, a run pausing in its process looks for the answer.
+        trigger_promotion: Let an approval promote the release into the next stage (through the promote trigger).
+        deploy_kind: The kind whose verification the approval needs (empty: every kind deployed there).
     """
     logger = get_run_logger()
     pipeline = open_pipeline(stage)
@@ -89,8 +111,8 @@ def await_approval(
     deadline = flow_run.get_scheduled_start_time().timestamp() + timeout_seconds
     if flow_run.get_run_count() <= 1:  # not again when a suspended run starts over after its answer
         notify_pending_approval(release.version, stage, next_stages, digests)
-    answer = first_valid_answer(config, stage, started_by, description, deadline, poll_interval)
-    verdict = approvals.verdict(answer, timeout_seconds)
+    answer, identity = first_valid_answer(config, stage, started_by, description, deadline, poll_interval, build)
+    verdict = approvals.verdict(answer, timeout_seconds, identity)
     entry = audit.approval_entry(
         release,
         stage,
@@ -100,6 +122,7 @@ def await_approval(
         ticket=verdict.ticket,
         comment=verdict.comment,
         flow_run_id=flow_run.get_id(),
+        identity=verdict.identity,
     )
     key = record(build, entry)
     create_markdown_artifact(
@@ -114,19 +137,52 @@ def await_approval(
 
 
 def first_valid_answer(
-    config: Stage, stage: str, started_by: str, description: str, deadline: float, poll_interval: int
-) -> Answer | None:
-    """The first answer the stage accepts (a self-approval where it is forbidden is refused and asked again);
-    None when the deadline passes first."""
-    attempt = 0
+    config: Stage,
+    stage: str,
+    started_by: str,
+    description: str,
+    deadline: float,
+    poll_interval: int,
+    build: StageTarget,
+) -> tuple[Answer | None, Identity | None]:
+    """The first answer the stage accepts, and its signer's identity when it carried a proof (STS verifies it). A
+    refused answer (a self-approval where it is forbidden, no verified identity where the stage needs one, an
+    approver its patterns do not name) has its reason kept for whoever answered, and the form is asked again with
+    it; (None, None) when the deadline passes first."""
+    attempt, shown = 0, description
     while True:
         attempt += 1
-        given = wait_for_answer(description, deadline, poll_interval, key=f"approval-{attempt}")
-        if given is None or not approvals.refuses_self_approval(config, started_by, given):
-            return given
-        get_run_logger().warning(
-            "%s started this release and %s forbids self-approval: asking again", started_by, stage
-        )
+        key = approvals.form_key(attempt)
+        given = wait_for_answer(shown, deadline, poll_interval, key=key)
+        if given is None:
+            return None, None
+        identity: Identity | None = None
+        problem: str | None = None
+        if given.identity_proof:
+            try:
+                identity = verify_identity(build, given.identity_proof)
+            except IdentityError as error:
+                problem = str(error)
+        reason = approvals.refusal(config, stage, started_by, given, identity, problem)
+        if reason is None:
+            return given, identity
+        get_run_logger().warning("%s: asking again", reason)
+        keep_refusal(key, reason)
+        shown = approvals.refused_markdown(reason) + description
+
+
+def keep_refusal(form: str, reason: str) -> None:
+    """Save why the answer to ``form`` was refused, as this run's input (once: a suspended run started again
+    meets its old answers, and their refusals, again)."""
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_flow_run_input(UUID(run_id), approvals.refusal_key(form), json.dumps(reason))
+        except PrefectHTTPStatusError as error:
+            if error.response.status_code != httpx.codes.CONFLICT:
+                raise
 
 
 def wait_for_answer(description: str, deadline: float, poll_interval: int, key: str) -> Answer | None:
@@ -141,7 +197,13 @@ def wait_for_answer(description: str, deadline: float, poll_interval: int, key: 
             given = pause_flow_run(wait_for_input=form, timeout=remaining, poll_interval=poll_interval, key=key)
     except FlowPauseTimeout:
         return None
-    return Answer(decision=given.decision, approver=given.approver, ticket=given.ticket, comment=given.comment)
+    return Answer(
+        decision=given.decision,
+        approver=given.approver,
+        ticket=given.ticket,
+        comment=given.comment,
+        identity_proof=given.identity_proof,
+    )
 
 
 def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: str) -> str:

@@ -13,7 +13,12 @@ from tasks.stages import open_pipeline
 
 @flow(name="build-images", log_prints=False)
 def build_images(ref: str = "HEAD", package: packaging.Package | None = None) -> dict[str, images.BuiltImage]:
-    """Build (or find by inputs) the base image, then the application's images concurrently; push and tag them."""
+    """Build (or find by inputs) the base image, then the application's images concurrently; push and tag them.
+
+    Args:
+        ref: The git ref of the application to build, when no package is given.
+        package: The package a parent run built (leave empty: the package of ``ref``, built if missing).
+    """
     logger = get_run_logger()
     pipeline = open_pipeline()
     app, account = pipeline.application, pipeline.build.account

@@ -26,28 +26,27 @@ def images_of(package: packaging.Package) -> dict[str, images.BuiltImage]:
 
 
 @task(name="snapshots", cache_policy=NO_CACHE)
-def snapshots_of(
-    package: packaging.Package, share_with: list[str] | None, rds_databases: str | None
-) -> dict[str, snapshots.SnapshotRecord]:
-    return snapshot(package=package, share_with=share_with, rds_databases=rds_databases)
+def snapshots_of(package: packaging.Package, share_with: list[str] | None) -> dict[str, snapshots.SnapshotRecord]:
+    return snapshot(package=package, share_with=share_with)
 
 
 @flow(name="build-release", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
-def build_release(ref: str = "HEAD", share_with: list[str] | None = None, rds_databases: str | None = None) -> Release:
+def build_release(ref: str = "HEAD", share_with: list[str] | None = None) -> Release:
     """The build side of a release, in the build account: the package, then images and snapshots concurrently.
 
-    ``share_with``: the stages whose accounts may restore the snapshots (default: all but build).
-    ``rds_databases``: the sandbox's CloudOps MySQL Server block (leave empty on AWS).
+    Args:
+        ref: The git ref (branch, tag or commit) of the application to build.
+        share_with: The stages whose accounts may restore the snapshots (leave empty: every stage but build).
     """
     logger = get_run_logger()
     settings = load_settings()
     for stage in share_with or []:
-        settings.stage(stage)
+        settings.target_stage(stage)
     pipeline = open_pipeline(settings=settings)  # fail before any work when the account is wrong
     app, build = pipeline.application, pipeline.build
     package = package_flow(ref=ref)
     built = images_of.submit(package)
-    snapped = snapshots_of.submit(package, share_with, rds_databases)
+    snapped = snapshots_of.submit(package, share_with)
     release = Release(
         application=app.name,
         version=package.manifest.version,

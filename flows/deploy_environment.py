@@ -63,6 +63,15 @@ def deploy_environment(
     ``kind``, the stage's soak) and the verification recorded. A failed one rolls the stage back to the release
     it ran before, through the rollback flow (unless ``auto_rollback`` is off here or in the stage), and fails
     the run naming the failed check and what the rollback did.
+
+    Args:
+        stage: The stage to deploy in (its images must have been promoted there).
+        version: The release to deploy: its version, or latest.
+        kind: The kind of environment to deploy.
+        recreate_failed: Delete and create again a stack left in ROLLBACK_COMPLETE by a failed first create.
+        restore_database: Replace an existing environment's database with the release's snapshot.
+        started_by: Who the audit trail names as deploying it (leave empty: whoever started the run).
+        auto_rollback: Roll the stage back to the release it ran before when the verification fails.
     """
     logger = get_run_logger()
     settings = load_settings()

@@ -16,7 +16,11 @@ SOURCE_CACHE = Path.home() / ".cache" / "cloudops" / "sources"
 
 @flow(name="package", log_prints=False)
 def package(ref: str = "HEAD") -> packaging.Package:
-    """Build the deployment package for ``ref`` and put it in the build account's bucket, once per commit."""
+    """Build the deployment package for ``ref`` and put it in the build account's bucket, once per commit.
+
+    Args:
+        ref: The git ref (branch, tag or commit) of the application's repository to package.
+    """
     logger = get_run_logger()
     pipeline = open_pipeline()
     app, account, bucket = pipeline.application, pipeline.build.account, pipeline.build.bucket

@@ -26,8 +26,13 @@ def populate_data(
 ) -> datapop.PopulateReport:
     """Apply the data sets of ``environment`` from the release's package to a database on ``server``.
 
-    ``server`` names a CloudOps MySQL Server block (an RDS endpoint, a dev container, the sandbox's
-    MariaDB); ``database`` defaults to ``<application>_<environment>``; ``create`` makes it when missing.
+    Args:
+        environment: Which data sets to apply besides the common ones: author or live.
+        server: The CloudOps MySQL Server block to connect with (an RDS endpoint, a dev container, the sandbox's).
+        database: The database's name (leave empty: <application>_<environment>).
+        create: Create the database when it is missing.
+        ref: The git ref of the application whose data sets to apply, when no package is given.
+        package: The package a parent run built (leave empty: the package of ``ref``, built if missing).
     """
     logger = get_run_logger()
     block = load_block(MySqlServer, server)

@@ -15,6 +15,7 @@ from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
 from tasks.promotion import copy_image_task, share_snapshots
 from tasks.records import read_release, read_trail, record
+from tasks.shared_limits import registry_copies_limit
 from tasks.stages import open_pipeline
 
 
@@ -26,6 +27,11 @@ def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) ->
     Refused without an approval of the stage it comes from (except from the build stage) for exactly
     the release's digests. Re-running finishes a promotion cut off half way without copying again what
     is there.
+
+    Args:
+        version: The release to promote: its version, or latest.
+        to_stage: The stage to copy its images into (from the stage it promotes from, which must have approved it).
+        deploy_kind: Then deploy it there as this kind of environment (leave empty: promote only).
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -37,8 +43,10 @@ def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) ->
     source, destination = pipeline.stage(from_stage).account, pipeline.stage(to_stage).account
     digests = release_digests(release)
     tags = (release.version, release.commit)
+    # the copies into the stage's registry, across every run, stay within [limits] registry_copies
+    limit = registry_copies_limit(to_stage, settings.limits.registry_copies)
     futures = {
-        name: copy_image_task.submit(source, destination, name, digest, tags) for name, digest in digests.items()
+        name: copy_image_task.submit(source, destination, name, digest, tags, limit) for name, digest in digests.items()
     }
     copies = {name: future.result() for name, future in futures.items()}
     shared = share_snapshots(build.account, [s.identifier for s in release.snapshots.values()], destination.account_id)

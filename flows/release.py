@@ -46,7 +46,6 @@ def release(
     deploy_kind: KindName = "author-live",
     approval_timeout_seconds: int = SEVEN_DAYS,
     started_by: str = "",
-    rds_databases: str | None = None,
     approval_poll_seconds: int = 10,
 ) -> ReleaseOutcome:
     """Release ``ref`` of the application all the way to ``to_stage``.
@@ -56,9 +55,15 @@ def release(
     release stops there, nobody is asked), and, unless it is the last stage, waits for a person to approve it
     there (an approval already recorded for exactly these digests is not asked again). A rejection, or no
     answer within ``approval_timeout_seconds``, stops the release and fails the run.
-    ``started_by`` may not approve where a stage forbids self-approval. ``rds_databases``: the sandbox's
-    block for RDS data (leave empty on AWS). A run waiting for approval checks for the answer
-    every ``approval_poll_seconds``.
+    ``started_by`` may not approve where a stage forbids self-approval.
+
+    Args:
+        ref: The git ref (branch, tag or commit) of the application to build and release.
+        to_stage: The last stage the release goes to, through every stage before it.
+        deploy_kind: The kind of environment to deploy in each stage.
+        approval_timeout_seconds: How long each stage waits for its approval; none in time stops the release.
+        started_by: Who started the release (they may not approve where a stage forbids self-approval).
+        approval_poll_seconds: How often, in seconds, a stage waiting for its approval looks for the answer.
     """
     logger = get_run_logger()
     settings = load_settings()
@@ -72,7 +77,7 @@ def release(
 
     progress(f"release of {pipeline.application.name} at {ref} to {to_stage}: build, then {' -> '.join(path)}")
     templates = validate_templates.submit(pipeline.build.account, deploy_kind)  # none deploys unchecked
-    built: Release = build_release(ref=ref, rds_databases=rds_databases)
+    built: Release = build_release(ref=ref)
     templates.result()
     rebuilt = ReleaseOutcome(release=built, stages=()).rebuilt
     progress(

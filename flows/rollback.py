@@ -30,6 +30,12 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     snapshots still shared with the stage's account, and it must pass the same approval gate a promotion
     into the stage passes today (a release later rejected in the previous stage is refused). Its deploy is
     verified; a failed verification fails the rollback (recorded all the same) without rolling back again.
+
+    Args:
+        stage: The stage to roll back.
+        kind: The kind of environment to roll back.
+        started_by: Who the audit trail names as rolling it back (leave empty: whoever started the run).
+        reason: Why, for the audit trail.
     """
     logger = get_run_logger()
     settings = load_settings()

@@ -20,14 +20,17 @@ def snapshot(
     ref: str = "HEAD",
     package: packaging.Package | None = None,
     share_with: list[str] | None = None,
-    rds_databases: str | None = None,
     instance_class: str = "db.t3.medium",
 ) -> dict[str, snapshots.SnapshotRecord]:
     """Snapshot the populated Author and Live databases, in parallel, and share them with the stage accounts.
 
-    ``share_with`` names the stages that deploy the release (default: every stage but the build stage).
-    ``rds_databases`` names a block (``<type slug>/<name>``) that holds the instances' data where RDS does not
-    (the sandbox's); empty on AWS.
+    Where the instances keep their data comes from the configuration's ``rds_databases`` (RDS itself on AWS).
+
+    Args:
+        ref: The git ref of the application whose data sets to snapshot, when no package is given.
+        package: The package a parent run built (leave empty: the package of ``ref``, built if missing).
+        share_with: The stages whose accounts may restore the snapshots (leave empty: every stage but build).
+        instance_class: The RDS instance class of the temporary instances populated and snapshotted.
     """
     pipeline = open_pipeline()
     settings, app, account = pipeline.settings, pipeline.application, pipeline.build.account
@@ -35,7 +38,7 @@ def snapshot(
         share_with if share_with is not None else [s for s in settings.promotion_order() if s != settings.build_stage]
     )
     account_ids = [settings.stage(stage).account_id for stage in stages]
-    databases = load_instance_databases(rds_databases)
+    databases = load_instance_databases(settings.rds_databases)
     if package is None:
         package = package_flow(ref=ref)
     context = unpack_package(account, package)

@@ -19,8 +19,14 @@ from tasks.stages import open_pipeline
 @flow(name="teardown-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("stage")
 def teardown_environment(stage: str, kind: KindName = "author-live", confirm: str = "") -> list[str]:
-    """Delete the stacks of ``kind`` in ``stage``; ``confirm`` must be "<stage>/<kind>". The lookup service's
-    prerequisites stack (environment file bucket, EFS with the data) stays for the next deploy."""
+    """Delete the stacks of ``kind`` in ``stage``. The lookup service's prerequisites stack (environment file
+    bucket, EFS with the data) stays for the next deploy.
+
+    Args:
+        stage: The stage to tear the environment down in.
+        kind: The kind of environment to delete.
+        confirm: Type "<stage>/<kind>" (for example qa/author-live) to confirm; prod needs teardown_allowed.
+    """
     logger = get_run_logger()
     settings = load_settings()
     app, stage_config = settings.require_application(), settings.stage(stage)

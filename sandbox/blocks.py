@@ -7,17 +7,16 @@ from blocks.mysql_server import MySqlServer
 from blocks.register import save_stage_blocks
 from sandbox.rds_data_block import SandboxRdsData
 from sandbox.sandbox import Sandbox
-from sandbox.state import MYSQL_USER
+from sandbox.state import MYSQL_USER, SANDBOX_MYSQL_BLOCK, SANDBOX_RDS_DATA
 
-SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"
-# What the flows' ``rds_databases`` parameter takes: the block type's slug and the block's name.
-SANDBOX_RDS_DATA = f"{SandboxRdsData.get_block_type_slug()}/{SANDBOX_MYSQL_BLOCK}"
+__all__ = ["SANDBOX_MYSQL_BLOCK", "SANDBOX_RDS_DATA", "save_sandbox_blocks"]
 
 
 def save_sandbox_blocks(sandbox: Sandbox) -> dict[str, str]:
-    """Every sandbox account's block and the MariaDB's two blocks, in the current server."""
+    """Every sandbox account's block (its pipeline role: cloudops/policies.py) and the MariaDB's two blocks, in the
+    current server."""
     registries = sandbox.state.registries
-    saved = save_stage_blocks(sandbox.settings, sandbox.credentials, lambda stage: registries[stage].login())
+    saved = save_stage_blocks(sandbox.settings, sandbox.pipeline_credentials, lambda stage: registries[stage].login())
     login = {
         "host": "127.0.0.1",
         "port": sandbox.state.mariadb_port,

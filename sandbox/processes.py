@@ -19,8 +19,15 @@ from pathlib import Path
 from sandbox.errors import PortInUseError, SandboxError
 
 
-def spawn(command: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
-    """Start ``command`` detached in its own session, output appended to ``log``; its pid."""
+def spawn(
+    command: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> int:
+    """Start ``command`` detached in its own session, output appended to ``log``; its pid. With ``user``, it runs
+    as that user and group, with no other group (a server that refuses root: PostgreSQL)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -31,6 +38,9 @@ def spawn(command: Sequence[str], log: Path, env: Mapping[str, str] | None = Non
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
         )
     return process.pid
 

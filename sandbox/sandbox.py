@@ -23,10 +23,12 @@ from pydantic import SecretStr
 from cloudops.accounts import AccountInit, initialise_account
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
 from cloudops.netutil import free_port, free_ports
-from cloudops.settings import Settings
+from cloudops.policies import pipeline_role, roles_of_stage
+from cloudops.settings import RDS_DATABASES_ENV, Settings
 from deployments.work_pool import WORK_POOL, ensure_work_pool
-from sandbox import docker_engine, mariadb, moto_server, prefect_server, prefect_worker, registries
+from sandbox import docker_engine, mariadb, moto_server, postgres, prefect_server, prefect_worker, registries
 from sandbox.errors import SandboxError
+from sandbox.iam_roles import ensure_pipeline_roles
 from sandbox.processes import (
     alive,
     require_free_port,
@@ -38,21 +40,37 @@ from sandbox.state import (
     MYSQL_USER,
     REGISTRY_USER,
     SANDBOX_ACCESS_KEY_ID,
+    SANDBOX_RDS_DATA,
+    SANDBOX_ROLE_NAME,
     SANDBOX_SECRET_ACCESS_KEY,
+    PrefectDatabase,
     RegistryState,
     SandboxState,
+    write_private,
 )
 
-PARTS = ("moto", "registries", "mariadb", "docker", "prefect", "worker")
+PARTS = ("moto", "registries", "mariadb", "postgres", "docker", "prefect", "worker")
 # The worker runs flow runs of the deployments: it starts after the others, once the Prefect server answers.
 AFTER_THE_OTHERS = ("worker",)
-DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "prefect": 4200, "registries": 5001}
+DEFAULT_PORTS = {"moto": 4566, "mariadb": 3307, "postgres": 5433, "prefect": 4200, "registries": 5001}
 # Upper bounds for a loaded 2-core machine (a Prefect server once took over 120 s there); a healthy start: seconds.
-START_TIMEOUT = {"moto": 120.0, "registries": 60.0, "mariadb": 120.0, "docker": 180.0, "prefect": 300.0}
+START_TIMEOUT = {
+    "moto": 120.0,
+    "registries": 60.0,
+    "mariadb": 120.0,
+    "postgres": 120.0,
+    "docker": 180.0,
+    "prefect": 300.0,
+}
 # The log of a part whose file is not named after it (a registry's is registry-<stage>.log).
 LOGS = {"docker": "dockerd.log", "prefect": "prefect-server.log", "worker": "prefect-worker.log"}
 
 Report = Callable[[str], None]
+MAX_WORKERS = 16
+
+
+def _workers(count: int) -> str:
+    return "1 worker" if count == 1 else f"{count} workers"
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ class Sandbox:
             raise SandboxError(f"unknown sandbox part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.state.logs.mkdir(parents=True, exist_ok=True)
+        parts = [part for part in parts if part != "postgres" or self.state.prefect_database == "postgresql"]
         todo = [part for part in PARTS if part in parts and not self._answers(part)]
         for part in PARTS:
             if part in parts and part not in todo:
@@ -92,15 +111,17 @@ class Sandbox:
         self._check_ports(todo)
         self.state.save()
         errors = []
+        # on PostgreSQL, the Prefect server starts once its database answers
+        later = ("prefect", *AFTER_THE_OTHERS) if self.state.prefect_database == "postgresql" else AFTER_THE_OTHERS
         with ThreadPoolExecutor(max_workers=len(todo) or 1) as pool:
-            futures = {part: pool.submit(self._start, part) for part in todo if part not in AFTER_THE_OTHERS}
+            futures = {part: pool.submit(self._start, part) for part in todo if part not in later}
             for part, future in futures.items():
                 try:
                     future.result()
                     report(f"{part}: started ({self._address(part)})")
                 except SandboxError as error:
                     errors.append(f"{part}: {error}")
-        for part in (p for p in todo if p in AFTER_THE_OTHERS and not errors):
+        for part in (p for p in todo if p in later and not errors):
             try:
                 self._start(part)
                 report(f"{part}: started ({self._address(part)})")
@@ -143,7 +164,8 @@ class Sandbox:
         state = self.state
         if part == "moto":
             # Each pid is kept before the wait, so a part too slow to answer is still stopped by `down`.
-            state.pids["moto"] = pid = moto_server.start(state)
+            accounts = sorted({self.settings.stage(s).account_id for s in self.settings.promotion_order()})
+            state.pids["moto"] = pid = moto_server.start(state, accounts)
             self._wait(part, pid, lambda: moto_server.answers(state))
         elif part == "registries":
             for registry in state.registries.values():
@@ -158,14 +180,22 @@ class Sandbox:
             self._wait(part, pid, lambda: mariadb.answers(state))
         elif part == "docker":
             state.pids["docker"] = docker_engine.start(state, START_TIMEOUT["docker"])
+        elif part == "postgres":
+            state.pids["postgres"] = pid = postgres.start(state)
+            self._wait(part, pid, lambda: postgres.answers(state))
         elif part == "prefect":
+            if state.prefect_database == "postgresql" and not postgres.answers(state):
+                raise SandboxError("the Prefect server runs on PostgreSQL here: start the 'postgres' part too")
             state.pids["prefect"] = pid = prefect_server.start(state)
             self._wait(part, pid, lambda: prefect_server.answers(state))
         elif part == "worker":
             if not prefect_server.answers(state):
                 raise SandboxError("the worker needs the Prefect server: start the 'prefect' part too")
             ensure_work_pool(prefect_worker.worker_env(state, self.project_dir))
-            state.pids["worker"] = prefect_worker.start(state, self.project_dir)
+            for number in range(1, state.workers + 1):
+                key = prefect_worker.pid_key(number)
+                if not alive(state.pids.get(key)):
+                    state.pids[key] = prefect_worker.start(state, self.project_dir, number)
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
         name = part.split()[0]
@@ -180,6 +210,8 @@ class Sandbox:
             ports.append((self.state.moto_port, "moto server"))
         if "mariadb" in parts:
             ports.append((self.state.mariadb_port, "MariaDB"))
+        if "postgres" in parts:
+            ports.append((self.state.postgres_port, "PostgreSQL"))
         if "prefect" in parts:
             ports.append((self.state.prefect_port, "Prefect server"))
         if "registries" in parts:
@@ -191,18 +223,23 @@ class Sandbox:
 
     # -- the accounts --------------------------------------------------------------------------
 
-    def credentials(self, stage: str) -> AccountCredentials:
-        """How to reach stage ``stage``'s account in the sandbox: assume a role in it through moto."""
+    def credentials(self, stage: str, role: str = SANDBOX_ROLE_NAME) -> AccountCredentials:
+        """How to reach stage ``stage``'s account in the sandbox: assume role ``role`` in it through moto (by
+        default the account's administrator, which sets it up)."""
         config = self.settings.stage(stage)
         return AccountCredentials(
             account_id=config.account_id,
             region=config.region,
             aws_access_key_id=SANDBOX_ACCESS_KEY_ID,
             aws_secret_access_key=SecretStr(SANDBOX_SECRET_ACCESS_KEY),
-            role_arn=self.state.role_arn(config.account_id),
+            role_arn=self.state.role_arn(config.account_id, role),
             role_session_name="cloudops-sandbox",
             endpoint_url=self.state.moto_url,
         )
+
+    def pipeline_credentials(self, stage: str) -> AccountCredentials:
+        """What the pipeline's runs reach ``stage``'s account with: its least-privilege role (cloudops/policies.py)."""
+        return self.credentials(stage, pipeline_role(self.settings, stage).name)
 
     def account(self, stage: str) -> AccountSession:
         return open_account(self.credentials(stage), where=f"sandbox account of stage {stage!r}")
@@ -212,12 +249,20 @@ class Sandbox:
         results = []
         for stage in self.settings.promotion_order():
             result = initialise_account(
-                self.account(stage), stage, self.settings.stage(stage), self.settings.repositories
+                self.account(stage),
+                stage,
+                self.settings.stage(stage),
+                self.settings.repositories,
+                holds_records=stage == self.settings.build_stage,
             )
+            for role, created in ensure_pipeline_roles(self.account(stage), self.settings, stage):
+                result.note(f"iam:role/{role}", created)
             report(
                 f"account {result.account_id} ({stage}): {len(result.created)} created, "
                 f"{len(result.existing)} already there"
             )
+            for warning in result.warnings:
+                report(f"warning: {warning}")
             results.append(result)
         return results
 
@@ -237,18 +282,26 @@ class Sandbox:
                 mariadb.answers(state),
                 state.pids.get("mariadb"),
             ),
+            *(
+                [PartStatus("postgres", self._address("postgres"), postgres.answers(state), state.pids.get("postgres"))]
+                if state.prefect_database == "postgresql"
+                else []
+            ),
             PartStatus("docker", state.docker_host, docker_engine.answers(state), state.pids.get("docker")),
             PartStatus(
                 "prefect",
-                state.prefect_api_url.removesuffix("/api"),
+                f"{state.prefect_api_url.removesuffix('/api')} (its runs in {state.prefect_database})",
                 prefect_server.answers(state),
                 state.pids.get("prefect"),
             ),
-            PartStatus(
-                "worker",
-                f"work pool {WORK_POOL}",
-                prefect_worker.answers(state),
-                state.pids.get("worker"),
+            *(
+                PartStatus(
+                    f"worker:{prefect_worker.name(n)}",
+                    f"work pool {WORK_POOL}",
+                    alive(state.pids.get(prefect_worker.pid_key(n))),
+                    state.pids.get(prefect_worker.pid_key(n)),
+                )
+                for n in range(1, state.workers + 1)
             ),
         ]
         return rows
@@ -259,7 +312,8 @@ class Sandbox:
         state = self.state
         # moto before the engine: its ECS runtime would replace the tasks the engine stops, and it saves its
         # state on the way out (sandbox/moto_state.py)
-        order = ["worker", "prefect", "moto", "docker", "mariadb"]
+        workers = sorted((key for key in state.pids if key.startswith("worker")), reverse=True)
+        order = [*workers, "prefect", "moto", "docker", "mariadb", "postgres"]
         for part in order:
             if part == "docker" and not keep_networks and self._answers("docker"):
                 self._remove_networks()
@@ -292,7 +346,8 @@ class Sandbox:
     def env_lines(self) -> list[str]:
         """``export`` lines for a shell: endpoint, per-stage profiles, registries, Docker, Prefect.
 
-        No password is printed: AWS profiles and the Docker client config live in files of mode 0600.
+        No password is printed: AWS profiles, the Docker client config and the Prefect login live in files of mode
+        0600, which the lines read.
         """
         state = self.state
         lines = [
@@ -305,26 +360,35 @@ class Sandbox:
             f"export DOCKER_HOST={state.docker_host}",
             f"export DOCKER_CONFIG={self.root / 'docker-config'}",
             f"export PREFECT_API_URL={state.prefect_api_url}",
+            f'export PREFECT_API_AUTH_STRING="$(cat {state.prefect_login_file})"',  # the server's login, from its file
             f"export CLOUDOPS_MYSQL=mysql://{MYSQL_USER}@127.0.0.1:{state.mariadb_port}",
+            f"export {RDS_DATABASES_ENV}={SANDBOX_RDS_DATA}",
         ]
         for stage, registry in state.registries.items():
             lines.append(f"export CLOUDOPS_REGISTRY_{stage.upper().replace('-', '_')}={registry.address}")
         return lines
 
     def write_client_config(self) -> None:
-        """AWS CLI profiles (one per stage) and a Docker client config logged in to every registry."""
+        """AWS CLI profiles and a Docker client config logged in to every registry.
+
+        Per stage: ``<stage>`` (the account's administrator) and a profile per pipeline role,
+        ``<stage>-<role kind>`` (``qa-approver`` signs an approval as QA's approver role)."""
         aws = self.root / "aws"
         aws.mkdir(parents=True, exist_ok=True)
         config = [f"[profile sandbox]\nregion = {self.settings.stage(self.settings.build_stage).region}\n"]
         for stage in self.settings.promotion_order():
             conf = self.settings.stage(stage)
-            config.append(
-                f"[profile {stage}]\nregion = {conf.region}\nrole_arn = {self.state.role_arn(conf.account_id)}\n"
+            roles = [(stage, SANDBOX_ROLE_NAME)]
+            roles += [(f"{stage}-{role.kind}", role.name) for role in roles_of_stage(self.settings, stage)]
+            config.extend(
+                f"[profile {profile}]\nregion = {conf.region}\n"
+                f"role_arn = {self.state.role_arn(conf.account_id, role)}\n"
                 f"source_profile = sandbox\nrole_session_name = cloudops-{stage}\n"
                 f"endpoint_url = {self.state.moto_url}\n"
+                for profile, role in roles
             )
-        _write_private(aws / "config", "\n".join(config))
-        _write_private(
+        write_private(aws / "config", "\n".join(config))
+        write_private(
             aws / "credentials",
             f"[sandbox]\naws_access_key_id = {SANDBOX_ACCESS_KEY_ID}\n"
             f"aws_secret_access_key = {SANDBOX_SECRET_ACCESS_KEY}\n",
@@ -337,7 +401,7 @@ class Sandbox:
         }
         docker_config = self.root / "docker-config"
         docker_config.mkdir(parents=True, exist_ok=True)
-        _write_private(docker_config / "config.json", json.dumps({"auths": auths}, indent=2))
+        write_private(docker_config / "config.json", json.dumps({"auths": auths}, indent=2))
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -376,6 +440,8 @@ class Sandbox:
             return docker_engine.answers(state)
         if part == "worker":
             return prefect_worker.answers(state)
+        if part == "postgres":
+            return postgres.answers(state)
         return prefect_server.answers(state)
 
     def _address(self, part: str) -> str:
@@ -384,15 +450,31 @@ class Sandbox:
             "moto": state.moto_url,
             "registries": ", ".join(f"{s}={r.address}" for s, r in state.registries.items()),
             "mariadb": f"127.0.0.1:{state.mariadb_port}",
+            "postgres": f"127.0.0.1:{state.postgres_port} (the Prefect server's database)",
             "docker": state.docker_host,
             "prefect": state.prefect_api_url.removesuffix("/api"),
-            "worker": f"work pool {WORK_POOL}, runs flows in {self.project_dir}",
+            "worker": f"{_workers(state.workers)} of work pool {WORK_POOL}, running flows in {self.project_dir}",
         }[part]
+
+    def configure(self, prefect_database: PrefectDatabase | None = None, workers: int | None = None) -> None:
+        """Choose the Prefect server's database and the number of workers for the next ``up``. The database
+        cannot change under a running server (its runs are in the one it has)."""
+        state = self.state
+        if prefect_database is not None and prefect_database != state.prefect_database:
+            if prefect_server.answers(state):
+                raise SandboxError(
+                    f"the sandbox's Prefect server runs on {state.prefect_database}; run `cloudops sandbox down` "
+                    f"first to move it to {prefect_database} (its runs stay in {state.prefect_database})"
+                )
+            state.prefect_database = prefect_database
+        if state.prefect_database == "postgresql" and not state.postgres_port:
+            state.postgres_port = free_port() if self.auto_ports else DEFAULT_PORTS["postgres"]
+        if workers is not None:
+            if not 1 <= workers <= MAX_WORKERS:
+                raise SandboxError(f"--workers {workers}: give 1 to {MAX_WORKERS} workers")
+            for number in range(workers + 1, state.workers + 1):  # fewer than before: the extra ones stop
+                stop(state.pids.pop(prefect_worker.pid_key(number), None))
+            state.workers = workers
 
     def is_running(self) -> bool:
         return any(alive(pid) for pid in self.state.pids.values())
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.write_text(text)
-    path.chmod(0o600)

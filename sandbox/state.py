@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -21,13 +22,27 @@ DEFAULT_SANDBOX_DIR = Path(".sandbox")
 # The sandbox's base credentials: moto accepts any; the account is chosen by assuming a role in it.
 SANDBOX_ACCESS_KEY_ID = "AKIACLOUDOPSSANDBOX0"
 SANDBOX_SECRET_ACCESS_KEY = "cloudops-sandbox-secret-key"
-SANDBOX_ROLE_NAME = "cloudops-sandbox"
+SANDBOX_ROLE_NAME = "cloudops-sandbox"  # each account's administrator: the sandbox sets the account up with it
+# The IAM user the base credentials belong to, in moto's default account (sandbox/moto_iam_fixes.py)
+SANDBOX_BASE_USER = "cloudops-sandbox"
+SANDBOX_MANAGEMENT_ACCOUNT = "123456789012"
+SANDBOX_BASE_USER_ARN = f"arn:aws:iam::{SANDBOX_MANAGEMENT_ACCOUNT}:user/{SANDBOX_BASE_USER}"
 REGISTRY_USER = "AWS"  # ECR's registry user name, kept so that the sandbox looks like ECR to clients
 MYSQL_USER = "cloudops"
+SANDBOX_MYSQL_BLOCK = "sandbox-mariadb"
+RDS_DATA_BLOCK_TYPE = "cloudops-sandbox-rds-data"
+# The configuration's ``rds_databases`` in the sandbox (its environment and its worker's set it): the block's type
+# slug and name.
+SANDBOX_RDS_DATA = f"{RDS_DATA_BLOCK_TYPE}/{SANDBOX_MYSQL_BLOCK}"
 
 
 def new_password() -> SecretStr:
     return SecretStr(secrets.token_urlsafe(24))
+
+
+def new_prefect_login() -> SecretStr:
+    """The sandbox Prefect server's basic-auth string, ``user:password`` as its UI's login form asks for it."""
+    return SecretStr(f"cloudops:{secrets.token_urlsafe(24)}")
 
 
 class RegistryState(BaseModel):
@@ -47,6 +62,10 @@ class RegistryState(BaseModel):
         return RegistryLogin(url=f"http://{self.address}", username=REGISTRY_USER, password=password or self.password)
 
 
+PrefectDatabase = Literal["sqlite", "postgresql"]
+PREFECT_DATABASES: tuple[PrefectDatabase, ...] = ("sqlite", "postgresql")
+
+
 class SandboxState(BaseModel):
     """Everything needed to use, check and stop a sandbox."""
 
@@ -57,8 +76,15 @@ class SandboxState(BaseModel):
     mariadb_port: int
     prefect_port: int
     mariadb_password: SecretStr = Field(default_factory=new_password)
+    # The Prefect server asks every client for it (PREFECT_SERVER_API_AUTH_STRING): the CLI, the worker, the UI
+    prefect_login: SecretStr = Field(default_factory=new_prefect_login)
     registries: dict[str, RegistryState] = Field(default_factory=dict)
     pids: dict[str, int] = Field(default_factory=dict)
+    # Where the Prefect server keeps its runs: a SQLite file in the sandbox folder, or the sandbox's PostgreSQL
+    prefect_database: PrefectDatabase = "sqlite"
+    postgres_port: int = 0  # given when the sandbox first runs on PostgreSQL
+    postgres_password: SecretStr = Field(default_factory=new_password)
+    workers: int = Field(default=1, ge=1, le=16, description="The process workers serving the work pool.")
 
     @property
     def runtime_dir(self) -> Path:
@@ -87,23 +113,28 @@ class SandboxState(BaseModel):
         return f"http://127.0.0.1:{self.prefect_port}/api"
 
     @property
+    def prefect_login_file(self) -> Path:
+        """The Prefect login alone, mode 0600: what a person types in the UI's login form, what a shell reads."""
+        return self.root / "prefect-login"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
-    def role_arn(self, account_id: str) -> str:
-        return f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE_NAME}"
+    def role_arn(self, account_id: str, role: str = SANDBOX_ROLE_NAME) -> str:
+        return f"arn:aws:iam::{account_id}:role/{role}"
 
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "state.json"
         data = self.model_dump(mode="json")
         data["mariadb_password"] = self.mariadb_password.get_secret_value()
+        data["prefect_login"] = self.prefect_login.get_secret_value()
+        data["postgres_password"] = self.postgres_password.get_secret_value()
         for stage, registry in self.registries.items():
             data["registries"][stage]["password"] = registry.password.get_secret_value()
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out, indent=2)
-        path.with_suffix(".tmp").replace(path)
+        write_private(path, json.dumps(data, indent=2))
+        write_private(self.prefect_login_file, self.prefect_login.get_secret_value() + "\n")
 
     @classmethod
     def load(cls, root: Path) -> SandboxState | None:
@@ -111,6 +142,14 @@ class SandboxState(BaseModel):
         if not path.is_file():
             return None
         return cls.model_validate_json(path.read_text())
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 (created so: it is never readable by others, even for a moment)."""
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    path.with_suffix(".tmp").replace(path)
 
 
 def sandbox_dir() -> Path:

@@ -20,12 +20,13 @@ uv run --frozen cloudops deployments create
 
 echo "== release examples/commerce at HEAD: build, then qa -> staging -> prod (promote, deploy, approve)"
 echo "   (a first run builds a Debian base image with debootstrap: about 2 minutes; a second run rebuilds nothing)"
-uv run --frozen cloudops release --ref HEAD --to prod --auto-approve --rds-databases cloudops-sandbox-rds-data/sandbox-mariadb
+uv run --frozen cloudops release --ref HEAD --to prod --auto-approve
 
 cat <<DONE
 
 Done in $((SECONDS - started)) s. The sandbox is up. Look at:
   Prefect UI:          ${PREFECT_API_URL%/api}/runs  (the release run and its subflows; Deployments: run any flow with a form)
+  Its login:           the UI asks for it first: type what \`cat ${CLOUDOPS_SANDBOX_DIR}/prefect-login\` prints
   The release:         ${PREFECT_API_URL%/api}/artifacts/key/release-summary
   Each stage's app:    the app endpoints above answer (curl <endpoint>/health or <endpoint>/products, or open
                        them in a browser): the sandbox's ECS runtime runs each stage's tasks behind its load

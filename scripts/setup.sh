@@ -9,6 +9,7 @@ SYSTEM_PACKAGES=(
   docker-registry  # one OCI registry per stage account
   mariadb-server   # the MySQL-compatible database
   mariadb-client
+  postgresql       # the Prefect server's database on PostgreSQL (`--prefect-database postgresql`, the tests')
   skopeo           # the reference image copier the promotion benchmark compares against
   debootstrap      # a minimal Debian root file system for base images (no Docker Hub here)
   chromium         # the headless browser the UI tests drive with Playwright (no browser download needed)
@@ -24,7 +25,7 @@ if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}"
-  # Keep the packages' services (dockerd, mariadb) from starting system-wide: the sandbox starts its own.
+  # Keep the packages' services (dockerd, mariadb, postgresql) from starting system-wide: the sandbox starts its own.
   policy=/usr/sbin/policy-rc.d
   created_policy=""
   if [ ! -e "$policy" ]; then

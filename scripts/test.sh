@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
+# The tests' Prefect server: Prefect's own SQLite harness; `postgresql` runs it on the sandbox's PostgreSQL
+# (tests/prefect_harness.py). Not yet the default: on PostgreSQL three tests of events and one of the stage
+# slots' logs fail (see the issue 15 note), and the suite took 31 minutes against 27.
+export CLOUDOPS_TEST_PREFECT_DATABASE="${CLOUDOPS_TEST_PREFECT_DATABASE:-sqlite}"
 echo "== ruff"
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .

@@ -8,9 +8,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cloudops import datapop
+from tasks.retry import AWS_RETRIES
 
 
-@task(name="apply-data-sets", cache_policy=NO_CACHE)
+# retried when the server went away (a DatabaseUnavailableError is transient): each set is one transaction, and
+# the sets recorded as applied are not applied again
+@task(name="apply-data-sets", cache_policy=NO_CACHE, **AWS_RETRIES)
 def apply_data_sets(
     target: datapop.MySqlTarget, datasets: Path, environment: str, create: bool
 ) -> datapop.PopulateReport:

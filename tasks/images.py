@@ -15,6 +15,7 @@ from cloudops import images, packaging
 from cloudops.aws import ecr
 from cloudops.registry import RegistryClient
 from cloudops.settings import Application
+from cloudops.snapshots import database_name
 from tasks.retry import AWS_RETRIES
 
 WORK_ROOT = Path(tempfile.gettempdir()) / "cloudops-images"
@@ -98,7 +99,13 @@ def build_image(
             )
             if baked:
                 image_id = images.bake_database(
-                    engine, image_id, context / app.datasets, "author", f"{app.name}_author", labels, logger.info
+                    engine,
+                    image_id,
+                    context / app.datasets,
+                    "author",
+                    database_name(app.name, "author"),
+                    labels,
+                    logger.info,
                 )
             digest = images.publish(engine, registry, image_id, name, inputs, logger.info)
             logger.info("image %s built and pushed: %s", name, digest)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 
 from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
@@ -18,22 +22,34 @@ from tasks.retry import AWS_RETRIES
 
 @task(name="copy-image", task_run_name="copy-image-{name}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def copy_image_task(
-    source: AwsAccount, destination: AwsAccount, name: str, digest: str, tags: tuple[str, ...]
+    source: AwsAccount,
+    destination: AwsAccount,
+    name: str,
+    digest: str,
+    tags: tuple[str, ...],
+    registry_limit: str | None = None,
 ) -> CopyReport:
-    """Copy one image by digest: the source account's registry is read, the destination's written."""
+    """Copy one image by digest: the source account's registry is read, the destination's written; while it
+    copies, it holds a slot of ``registry_limit`` (the copies into that registry, across every run)."""
     logger = get_run_logger()
-    with RegistryClient(source.registry_login()) as reader, RegistryClient(destination.registry_login()) as writer:
+    with ExitStack() as stack:
+        if registry_limit is not None:
+            asked = time.monotonic()
+            stack.enter_context(concurrency(registry_limit, occupy=1, strict=True))
+            logger.info("%s: a slot of %s, after %.1f s", name, registry_limit, time.monotonic() - asked)
+        reader = stack.enter_context(RegistryClient(source.registry_login()))
+        writer = stack.enter_context(RegistryClient(destination.registry_login()))
         report = copy_image(reader, name, writer, name, digest, tags)
-    logger.info(
-        "%s@%s: %d blob(s) copied (%d bytes), %d mounted, %d already there, %d manifest(s) written",
-        name,
-        digest,
-        len(report.copied),
-        report.bytes_copied,
-        len(report.mounted),
-        len(report.present),
-        report.manifests_written,
-    )
+        logger.info(
+            "%s@%s: %d blob(s) copied (%d bytes), %d mounted, %d already there, %d manifest(s) written",
+            name,
+            digest,
+            len(report.copied),
+            report.bytes_copied,
+            len(report.mounted),
+            len(report.present),
+            report.manifests_written,
+        )
     return report
 
 

@@ -6,15 +6,25 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.pipeline import StageTarget
-from cloudops import audit
-from cloudops.release import Release, load_release, save_release
+from cloudops import audit, release_records
+from cloudops.aws import s3
+from cloudops.release import Release
 from tasks.retry import AWS_RETRIES
+
+
+def lock_for(build: StageTarget, stage: str) -> s3.ObjectLock | None:
+    """The Object Lock retention of a record about ``stage`` (none when the build bucket has no Object Lock)."""
+    if not s3.object_lock_enabled(build.account.session(), build.bucket):
+        return None
+    lock = build.record_locks.get(stage, build.config.record_lock)
+    return s3.ObjectLock.for_days(lock.mode, lock.days)
 
 
 @task(name="load-release", task_run_name="load-release-{version}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def read_release(build: StageTarget, application: str, version: str) -> Release:
-    """The release record ``version`` (``latest`` for the newest) from the build account's bucket."""
-    return load_release(build.account.session(), build.bucket, application, version)
+    """The release record ``version`` (``latest`` for the newest) from the build account's bucket, checked against
+    the audit entry that vouches for it (a record changed since is refused)."""
+    return release_records.load_checked(build.account.session(), build.bucket, application, version)
 
 
 @task(name="read-audit-trail", cache_policy=NO_CACHE, **AWS_RETRIES)
@@ -25,11 +35,15 @@ def read_trail(build: StageTarget, application: str, version: str | None = None)
 
 @task(name="record-audit-entry", cache_policy=NO_CACHE, **AWS_RETRIES)
 def record(build: StageTarget, entry: audit.AuditEntry) -> str:
-    """Append ``entry`` to the trail; its key."""
-    return audit.record(build.account.session(), build.bucket, entry)
+    """Append ``entry`` to the trail, locked for its stage's retention; its key."""
+    return audit.record(build.account.session(), build.bucket, entry, lock_for(build, entry.stage))
 
 
 @task(name="save-release", cache_policy=NO_CACHE, **AWS_RETRIES)
 def save_release_record(build: StageTarget, release: Release) -> str:
-    """Write the release record to the build account's bucket (``latest`` names it too); its location."""
-    return save_release(build.account.session(), build.bucket, release)
+    """Write the release record to the build account's bucket once, locked, and vouch for it in the audit trail
+    (``latest`` names it too); its location."""
+    uri, _ = release_records.record_release(
+        build.account.session(), build.bucket, build.name, release, lock_for(build, build.name)
+    )
+    return uri

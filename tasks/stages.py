@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.pipeline import Pipeline, StageTarget, resolve_stage
 from cloudops.settings import Settings, load_settings
+from tasks.aws_rate import hold_aws_rate
 from tasks.retry import AWS_RETRIES
 
 
@@ -21,6 +22,8 @@ def open_pipeline(*stages: str, settings: Settings | None = None) -> Pipeline:
     so an unknown stage fails before anything is loaded."""
     settings = settings or load_settings()
     application = settings.require_application()
+    if settings.limits.aws_requests_per_second is not None:  # every AWS request of the run keeps to the rate
+        hold_aws_rate(settings.limits.aws_requests_per_second)
     names = list(dict.fromkeys([settings.build_stage, *stages]))
     for name in names:
         settings.stage(name)

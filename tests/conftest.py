@@ -23,9 +23,10 @@ from cloudops.settings import Settings, load_settings
 from sandbox import prefect_server
 from sandbox.processes import stop, sweep, wait_until
 from sandbox.sandbox import Sandbox
-from sandbox.state import MYSQL_USER
+from sandbox.state import MYSQL_USER, new_prefect_login
 from tests.app_source import CONFIG_FILE, ReleaseSource, make_app_repo, write_app_config
 from tests.ops_helpers import OpsApp, make_ops_app
+from tests.reliability_table import ReliabilityTable
 from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
 
 TEST_PARTS = ("moto", "registries", "mariadb", "docker")
@@ -34,9 +35,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """pytest-randomly shuffles the tests (that is what it is here for) and by default also reseeds ``random``
+    """docs/RELIABILITY.md is written from the run (tests/reliability_table.py).
+
+    pytest-randomly shuffles the tests (that is what it is here for) and by default also reseeds ``random``
     before each test. Prefect names flow runs with coolname, which draws from ``random``: reseeded, each test's
     runs would be named as the runs of the tests before it. Nothing here needs ``random`` replayed."""
+    config.pluginmanager.register(ReliabilityTable(), "reliability-table")
     if config.pluginmanager.hasplugin("randomly"):
         config.option.randomly_reset_seed = False
 
@@ -59,13 +63,25 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Ite
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """A Prefect server for the whole session, without the 1 s heartbeat wait at each flow's exit."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(settings: Settings) -> Iterator[None]:
+    """A Prefect server for the whole session, without the 1 s heartbeat wait at each flow's exit.
 
+    Its API asks for a login, as the sandbox's server does: the tests' clients, and the processes they start
+    (the command line, a worker: from this environment), sign in with it."""
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_SERVER_API_AUTH_STRING,
+        temporary_settings,
+    )
+
+    from tests.prefect_harness import harness
+
+    login = new_prefect_login().get_secret_value()
+    os.environ["PREFECT_API_AUTH_STRING"] = login
     with (
-        prefect_test_harness(server_startup_timeout=180),
+        temporary_settings(updates={PREFECT_SERVER_API_AUTH_STRING: login, PREFECT_API_AUTH_STRING: login}),
+        harness(settings, startup_timeout=180),  # on the database CLOUDOPS_TEST_PREFECT_DATABASE names
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
@@ -73,9 +89,12 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
-    """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does."""
-    from sandbox.blocks import save_sandbox_blocks
+    """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does; and, as the
+    sandbox's environment does, the configuration's ``rds_databases`` naming its RDS data block."""
+    from cloudops.settings import RDS_DATABASES_ENV
+    from sandbox.blocks import SANDBOX_RDS_DATA, save_sandbox_blocks
 
+    os.environ[RDS_DATABASES_ENV] = SANDBOX_RDS_DATA
     return save_sandbox_blocks(sandbox)
 
 
@@ -145,12 +164,11 @@ def release(
 ) -> Iterator[Release]:
     """The session's release of the example application, built once."""
     from flows.build_release import build_release
-    from sandbox.blocks import SANDBOX_RDS_DATA
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
         patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-        yield build_release(ref="main", rds_databases=SANDBOX_RDS_DATA)
+        yield build_release(ref="main")
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +186,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> I
             log=state.logs / "prefect-server.log",
             timeout=SERVER_START_TIMEOUT,
         )
-        yield UiServer(state.prefect_api_url)
+        yield UiServer(state.prefect_api_url, state.prefect_login)
     finally:
         stop(pid)
         sweep([root])

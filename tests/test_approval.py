@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
@@ -53,6 +56,7 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
 
     # The event travels through the client's events worker and the server's batched persister: polled
     api = str(PREFECT_API_URL.value())
+    user, _, password = str(os.environ["PREFECT_API_AUTH_STRING"]).partition(":")  # the harness's login
 
     def bobs_staging_approval() -> dict[str, Any] | None:
         try:
@@ -65,6 +69,7 @@ def test_an_approval_from_another_process_is_recorded_and_announced(
                     }
                 },
                 timeout=30,
+                auth=(user, password),
             )
         except httpx.TimeoutException:
             return None
@@ -103,6 +108,11 @@ def test_a_rejection_and_a_timeout_are_recorded(sandbox: Sandbox, release_env: R
     assert [e.decision for e in trail(sandbox, release) if e.stage == "prod"][-2:] == ["rejected", "timed-out"]
 
 
+@pytest.mark.reliability(
+    "input",
+    "`cloudops approve` by the person who started the release, where the stage forbids it",
+    "exit 1 with the run's reason; the form is asked again; another person's answer is accepted and recorded",
+)
 def test_cloudops_approve_answers_the_waiting_run(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
@@ -127,11 +137,76 @@ def test_cloudops_approve_answers_the_waiting_run(
     assert nothing.returncode == 1
     assert f"no await-approval run is waiting for {release.version} in prod" in nothing.stderr
 
-    verified(sandbox, release, "prod")
-    run = gate(version=release.version, stage="prod")
-    paused_run(set())
-    answered = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    # dave started the release, and staging forbids self-approval: the command says the run refused his answer
+    verified(sandbox, release, "staging")
+    run = gate(version=release.version, stage="staging", started_by="dave")
+    seen: set[str] = set()
+    paused_run(seen)
+    in_staging = [*command[:4], "staging", *command[5:]]
+    own = subprocess.run(in_staging, capture_output=True, text=True, env=env, check=False)
+    assert own.returncode == 1, own.stdout
+    assert "refused the answer: dave started this release and staging forbids self-approval: another person " in (
+        own.stderr
+    )
+    assert "it asks again" in own.stderr and "Traceback" not in own.stderr
+
+    # erin's answer to the form asked again is accepted, and the command says so once the run has recorded it
+    paused_run(seen)
+    erin = [*in_staging[:6], "erin", *in_staging[7:]]
+    answered = subprocess.run(erin, capture_output=True, text=True, env=env, check=False)
     assert answered.returncode == 0, answered.stderr
-    assert f"approved {release.version} in prod" in answered.stdout
+    assert f"approved {release.version} in staging: accepted by the await-approval run " in answered.stdout
+    assert "recorded in the audit trail" in answered.stdout
     entry = run.join()
-    assert (entry.decision, entry.actor, entry.ticket) == ("approved", "dave", "CHG-9")
+    assert (entry.decision, entry.actor, entry.ticket) == ("approved", "erin", "CHG-9")
+    assert trail(sandbox, release)[-1] == entry  # recorded before the command said so
+
+
+@pytest.mark.reliability(
+    "input",
+    "an approval without a verified identity where the stage needs one (typed into the UI form, or a forged proof)",
+    "refused with the reason and asked again; `cloudops approve`'s signed identity is accepted, its ARN recorded",
+)
+def test_a_stage_that_names_its_approvers_takes_only_their_signed_identity(
+    sandbox: Sandbox, release_env: ReleaseSource, release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa = sandbox.account("qa")
+    arn = qa.client("sts").get_caller_identity()["Arn"]  # the approver: whoever holds QA's role
+    monkeypatch.setenv("CLOUDOPS_STAGES__STAGING__APPROVERS", json.dumps([arn.rsplit("/", 1)[0] + "/*"]))
+    verified(sandbox, release, "staging")
+    run = gate(version=release.version, stage="staging")
+    seen: set[str] = set()
+
+    # an answer typed into the UI's form carries no identity: refused, and the form asked again
+    first = paused_run(seen)
+    answer_from_another_process(first, decision="approve", approver="bob")
+    # a proof meant for another host than STS is refused too, unsent
+    forged = "http://127.0.0.1:9/?Action=GetCallerIdentity&X-Amz-Signature=0"
+    answer_from_another_process(paused_run(seen), decision="approve", approver="bob", identity_proof=forged)
+
+    # `cloudops approve` with QA's credentials signs the answer: accepted, and the verified ARN recorded
+    paused_run(seen)
+    held = qa.session.get_credentials()
+    assert held is not None
+    credentials = held.get_frozen_credentials()
+    env: dict[str, str] = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "AWS_ACCESS_KEY_ID": str(credentials.access_key),
+        "AWS_SECRET_ACCESS_KEY": str(credentials.secret_key),
+        "AWS_SESSION_TOKEN": str(credentials.token or ""),
+        "AWS_ENDPOINT_URL": sandbox.state.moto_url,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    env.pop("AWS_PROFILE", None)
+    command = [str(Path(sys.executable).parent / "cloudops"), "approve", release.version, "--stage", "staging"]
+    answered = subprocess.run([*command, "--approver", "erin"], capture_output=True, text=True, env=env, check=False)
+    assert answered.returncode == 0, answered.stdout + answered.stderr
+    assert "accepted by the await-approval run" in answered.stdout
+    entry = run.join()
+    assert (entry.decision, entry.actor, entry.detail[audit.IDENTITY]) == ("approved", "erin", arn)
+
+    with get_client(sync_client=True) as client:
+        reasons = [json.loads(client.read_flow_run_input(UUID(first), f"approval-{n}-refused")) for n in (1, 2)]
+    assert reasons[0].startswith("staging accepts only verified approvers: answer with `cloudops approve`")
+    assert reasons[1].startswith("the identity proof is not a request to STS (127.0.0.1:9;")

@@ -105,23 +105,51 @@ def test_a_failing_data_set_leaves_the_database_as_it_was(mysql_target: MySqlTar
     assert query(mysql_target, "SELECT price_cents FROM product WHERE sku = 'MUG-1'") == [(1,)]
 
 
+@pytest.mark.reliability(
+    "input", "a data set version used twice in one database (common and author)", "refused naming both files"
+)
+@pytest.mark.reliability("input", "a gap in the data sets' versions", "refused naming the missing version")
+@pytest.mark.reliability("input", "a data set file misnamed", "refused naming its path in the repository")
 def test_a_gap_a_duplicate_or_a_bad_name_fails_before_touching_the_database(
     mysql_target: MySqlTarget, datasets: Path
 ) -> None:
     (datasets / "live" / "V0004__live_settings.sql").rename(datasets / "live" / "V0006__live_settings.sql")
-    with pytest.raises(DataSetError, match="have a gap: version 4 is missing"):
+    with pytest.raises(DataSetError, match="data sets in datasets have a gap: no data set has version 4"):
         populate(mysql_target, datasets, "live")
     assert not database_exists(mysql_target)
 
-    (datasets / "live" / "V0006__live_settings.sql").rename(datasets / "live" / "V0003__live_settings.sql")
-    with pytest.raises(DataSetError, match="version 3 is used twice"):
-        discover(datasets)
-    (datasets / "live" / "V0003__live_settings.sql").rename(datasets / "live" / "live settings.sql")
-    with pytest.raises(DataSetError, match="must look like V0003__what_it_does.sql"):
+    # a version 3 in common as well as in author: they meet in the author database
+    (datasets / "live" / "V0006__live_settings.sql").rename(datasets / "live" / "V0004__live_settings.sql")
+    (datasets / "common" / "V0003__more.sql").write_text("SELECT 1;\n")
+    with pytest.raises(
+        DataSetError,
+        match="version 3 is used twice for author: db/datasets/author/V0003__author_content.sql and "
+        "db/datasets/common/V0003__more.sql; give each its own version",
+    ):
+        discover(datasets, "db/datasets")  # named by their paths in the application's repository
+    (datasets / "common" / "V0003__more.sql").unlink()
+    (datasets / "live" / "V0004__live_settings.sql").rename(datasets / "live" / "live settings.sql")
+    with pytest.raises(DataSetError, match="datasets/live/live settings.sql: a data set's file name must look like"):
         discover(datasets)
     with pytest.raises(DataSetError, match="unknown environment 'staging'; use one of author, live"):
         populate(mysql_target, EXAMPLE / "datasets", "staging")
     assert not database_exists(mysql_target)
+
+
+@pytest.mark.reliability(
+    "input",
+    "author and live data sets that both have a version 3 (Flyway's per-location sets)",
+    "accepted: each database gets common plus its own, in version order",
+)
+def test_two_environments_may_use_the_same_version(mysql_target: MySqlTarget, datasets: Path) -> None:
+    (datasets / "live" / "V0004__live_settings.sql").rename(datasets / "live" / "V0003__live_settings.sql")
+    live = mysql_target.model_copy(update={"database": mysql_target.database + "_live"})
+    assert populate(live, datasets, "live").applied == [
+        "V0001__common__schema",
+        "V0002__common__reference_data",
+        "V0003__live__live_settings",
+    ]
+    assert populate(mysql_target, datasets, "author").applied[-1] == "V0003__author__author_content"
 
 
 def test_split_statements_honours_quotes_and_comments() -> None:

@@ -38,6 +38,11 @@ def container_images(account: AccountSession, task_definition: str) -> dict[str,
     return {c["name"]: c["image"] for c in found["containerDefinitions"]}
 
 
+@pytest.mark.reliability(
+    "input",
+    "a deploy of a release whose images were never promoted into the stage",
+    "refused naming the images; no stack touched",
+)
 def test_a_release_not_in_the_stage_registry_touches_no_stack(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
 
@@ -273,6 +278,9 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
     teardown_environment(stage="qa", kind="lookup-service", confirm="qa/lookup-service")
 
 
+@pytest.mark.reliability(
+    "fault", "a CloudFormation template that does not validate", "the deploy fails before any stack is touched"
+)
 def test_a_template_that_does_not_validate_fails_the_deploy_and_touches_nothing(
     sandbox: Sandbox, app: OpsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -130,6 +130,7 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "VpcId": "vpc-1",
         "SubnetIds": "subnet-1,subnet-2",
         "DbSnapshotIdentifier": release.snapshots["author"].arn,
+        "DbName": "commerce_author",
         "DbPasswordParameter": "/cloudops/qa/commerce/author/db-password",
         "ConfigBucket": "bucket",
         "AppImage": "host/app@sha256:app",
@@ -209,3 +210,20 @@ def test_the_flows_kind_parameter_is_an_enum_of_the_registry_s_names() -> None:
         assert enums == [names], f"{flow.name}.{parameter}: {schema}"
     with pytest.raises(ParameterTypeError, match="kind: Input should be 'author-live', 'single-instance' or"):
         deploy_environment.validate_parameters({"stage": "qa", "kind": "lambda"})
+
+
+def test_the_app_reads_the_database_its_release_s_snapshot_holds() -> None:
+    """Not a name shared by the stage: a second application in it reads its own data (the load bench found every
+    application reading commerce_author, from the stage's environment file)."""
+    release = a_release().model_copy(update={"application": "shop"})
+    kept = {env: snapshot.model_copy(update={"database": f"shop_{env}"}) for env, snapshot in release.snapshots.items()}
+    copied = release.model_copy(
+        update={"snapshots": {**kept, "author": kept["author"].model_copy(update={"database": "commerce_author"})}}
+    )
+    author, live = deploy.plans("author-live", "qa", "bucket", copied, "host", NETWORK)
+    assert (author.parameters["DbName"], live.parameters["DbName"]) == ("commerce_author", "shop_live")
+    (single,) = deploy.plans("single-instance", "qa", "bucket", copied, "host", NETWORK)
+    assert single.parameters["DbName"] == "commerce_author"  # the MySQL image holds the author data sets' database
+    # a record from before the snapshot's database was kept: the name the build gives it
+    author, _ = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK)
+    assert author.parameters["DbName"] == "shop_author"

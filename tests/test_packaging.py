@@ -98,12 +98,20 @@ def test_upload_once_then_find_it(sandbox: Sandbox, app_config: Settings, app_re
     assert (unpacked / "app" / "server.py").read_bytes() == (app_repo / "app" / "server.py").read_bytes()
 
 
+@pytest.mark.reliability(
+    "input", "a git ref that does not exist", "refused naming the ref and the repository; nothing written"
+)
 def test_a_ref_that_does_not_exist(app_config: Settings, app_repo: Path, tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match="ref 'no-such-branch' does not exist in"):
         packaging.build_archive(app_of(app_config), app_repo, "no-such-branch", tmp_path / "w")
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.reliability(
+    "input",
+    "an application without the Dockerfile cloudops.toml names",
+    "refused naming it; the build command never runs",
+)
 def test_a_repository_without_the_configured_dockerfile(app_config: Settings, app_repo: Path, tmp_path: Path) -> None:
     git(app_repo, "rm", "-q", "docker/broker/Dockerfile")
     git(app_repo, "commit", "-qm", "no broker")
@@ -122,10 +130,13 @@ def test_a_failing_build_command_shows_its_output(app_config: Settings, app_repo
         packaging.build_archive(app, app_repo, "main", tmp_path / "w")
 
 
+@pytest.mark.reliability(
+    "input", "an application whose data sets have a gap", "packaging refuses it naming the missing version"
+)
 def test_a_data_set_folder_with_a_gap(app_config: Settings, app_repo: Path, tmp_path: Path) -> None:
     git(app_repo, "mv", "datasets/live/V0004__live_settings.sql", "datasets/live/V0005__live_settings.sql")
     git(app_repo, "commit", "-qm", "gap")
-    with pytest.raises(DataSetError, match="version 4 is missing"):
+    with pytest.raises(DataSetError, match="have a gap: no data set has version 4"):
         packaging.build_archive(app_of(app_config), app_repo, "main", tmp_path / "w")
 
 
@@ -151,6 +162,9 @@ def test_the_package_flow_builds_once_then_says_it_exists(
     assert set(s3.list_keys(account, bucket, "packages/")) - before == added
 
 
+@pytest.mark.reliability(
+    "fault", "a package deleted from the build bucket behind the task cache", "built and uploaded again"
+)
 def test_a_package_deleted_from_s3_is_built_again_despite_the_cache(
     sandbox: Sandbox, stage_blocks: dict[str, str], app_config: Settings, app_repo: Path
 ) -> None:

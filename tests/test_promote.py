@@ -10,8 +10,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from uuid import UUID
 
 import httpx
 import pytest
@@ -27,7 +29,8 @@ from cloudops.release import Release, release_key
 from cloudops.stage_slots import limit_name
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
-from tests.ops_helpers import approve, verified
+from tests.ops_helpers import OpsApp, approve, verified
+from tests.polling import eventually
 
 T = TypeVar("T")
 
@@ -74,6 +77,11 @@ def test_promotion_to_qa_copies_the_images_by_digest_and_is_recorded(
     assert again.digests == entry.digests
 
 
+@pytest.mark.reliability(
+    "input",
+    "a promotion without the previous stage's approval, or with one for other digests",
+    "refused naming the missing approval or the digests that differ",
+)
 def test_staging_needs_the_approval_of_qa_for_exactly_these_digests(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
@@ -165,6 +173,9 @@ def in_repositories_of_its_own(sandbox: Sandbox, release: Release) -> Release:
     return copy
 
 
+@pytest.mark.reliability(
+    "fault", "a promotion cut off half way through its copies", "its rerun copies only the blobs that were missing"
+)
 def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_missing(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
@@ -222,3 +233,39 @@ def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_mis
             assert prod.manifest_digest(name, release.version) == digest
     assert entry.detail["blobs_copied"] == " ".join(f"{n}={len(missing[n])}" for n in sorted(missing))
     assert entry.detail["blobs_present"] == " ".join(f"{n}={len(blobs[n]) - len(missing[n])}" for n in sorted(blobs))
+
+
+def test_the_copies_into_a_registry_stay_within_the_configured_limit(
+    sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from flows.promote import promote
+
+    # Given [limits] registry_copies = 1
+    monkeypatch.setenv("CLOUDOPS_LIMITS__REGISTRY_COPIES", "1")
+    release = app.releases[0]
+    # When a release of several images is promoted, then each copy holds the registry's one slot in turn
+    entry = promote(version=release.version, to_stage="qa")
+    assert entry.flow_run_id is not None
+    names = sorted(release_digests(release))
+
+    def held() -> list[tuple[datetime, str, str]] | None:
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(entry.flow_run_id)]))
+            )
+        marks = [
+            (log.timestamp, "taken" if "a slot of" in log.message else "done", log.message.split(":")[0].split("@")[0])
+            for log in logs
+            if "a slot of cloudops-registry-qa" in log.message or "manifest(s) written" in log.message
+        ]
+        return sorted(marks) if len(marks) == 2 * len(names) else None
+
+    marks = eventually("a slot taken and given back by each copy", held)
+    assert sorted(name for _, what, name in marks if what == "taken") == names
+    # taken, done, taken, done ...: never two copies holding a slot at once
+    assert [what for _, what, _ in marks] == ["taken", "done"] * len(names)
+    assert [name for _, _, name in marks][0::2] == [name for _, _, name in marks][1::2]
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name("cloudops-registry-qa").limit == 1

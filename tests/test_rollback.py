@@ -84,6 +84,9 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
     assert f"  previous  {zero.version} (deployed" in shown.output
 
 
+@pytest.mark.reliability(
+    "input", "a rollback to a release whose images are gone or that was rejected since", "refused; nothing touched"
+)
 def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: Sandbox, ops_app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.rollback import rollback

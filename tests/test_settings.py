@@ -68,6 +68,7 @@ def test_unknown_stage_in_a_promotion_chain(tmp_path: Path) -> None:
     assert "use one of build, qa" in message
 
 
+@pytest.mark.reliability("input", "cloudops.toml with a promotion cycle", "refused naming the cycle")
 def test_a_promotion_cycle(tmp_path: Path) -> None:
     text = STAGES.replace('promotes_from = "build"', 'promotes_from = "prod"')
     message = load_error(tmp_path, text)
@@ -75,6 +76,7 @@ def test_a_promotion_cycle(tmp_path: Path) -> None:
     assert "qa -> prod -> qa" in message or "prod -> qa -> prod" in message
 
 
+@pytest.mark.reliability("input", "two stages on one AWS account", "refused: each stage needs its own account")
 def test_two_stages_on_one_account(tmp_path: Path) -> None:
     message = load_error(tmp_path, STAGES.replace('"444444444444"', '"222222222222"'))
     assert "stages.prod.account_id: account 222222222222 already belongs to stage 'qa'" in message
@@ -86,6 +88,7 @@ def test_a_missing_field(tmp_path: Path) -> None:
     assert "stages.qa.bucket: field required; add `bucket = ...` under [stages.qa]" in message
 
 
+@pytest.mark.reliability("input", "a misspelt key in cloudops.toml", "refused naming the key and where it is")
 def test_an_unknown_key(tmp_path: Path) -> None:
     message = load_error(tmp_path, STAGES.replace('region = "eu-west-1"', 'regoin = "eu-west-1"', 1))
     assert (
@@ -108,6 +111,7 @@ def test_a_stage_without_a_source_and_a_build_stage_that_promotes(tmp_path: Path
     assert "the build stage builds its own images" in message
 
 
+@pytest.mark.reliability("input", "a stage's role_arn in another account", "refused naming both accounts")
 def test_a_role_in_another_account(tmp_path: Path) -> None:
     text = STAGES.replace(
         'promotes_from = "build"',

@@ -9,7 +9,7 @@ import pymysql
 import pytest
 
 from cloudops.aws import rds
-from cloudops.settings import Settings
+from cloudops.settings import RDS_DATABASES_ENV, Settings
 from cloudops.snapshots import instance_name, snapshot_name
 from sandbox.blocks import SANDBOX_RDS_DATA
 from sandbox.rds_databases import snapshot_database
@@ -51,7 +51,7 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     from flows.snapshot import snapshot
 
     new_commit(app_repo, "release one")
-    records = snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA)
+    records = snapshot(ref="main")
     build = sandbox.account("build")
     version = records["author"].identifier.removeprefix("commerce-author-")
     stage_accounts = sorted(snapshot_env.stage(s).account_id for s in ("qa", "staging", "prod"))
@@ -70,7 +70,7 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     # NOTE: moto keeps no data in snapshots and its cross-account restore by ARN fails; real RDS lets the
     # accounts listed in the snapshot's `restore` attribute restore it by ARN.
 
-    again = snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA)
+    again = snapshot(ref="main")
     assert {e: r.created for e, r in again.items()} == {"author": False, "live": False}
     assert {e: r.identifier for e, r in again.items()} == {"author": author, "live": live}
 
@@ -81,14 +81,14 @@ def test_the_next_release_starts_from_the_previous_snapshot(
     from flows.snapshot import snapshot
 
     new_commit(app_repo, "release two")
-    first = snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA, share_with=["qa"])
+    first = snapshot(ref="main", share_with=["qa"])
     assert first["live"].shared_with == (snapshot_env.stage("qa").account_id,)
 
     (app_repo / "datasets" / "live" / "V0005__spring_prices.sql").write_text(
         "UPDATE product SET price_cents = 1499 WHERE sku = 'TSHIRT-1';\n"
     )
     new_commit(app_repo, "release three")
-    second = snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA, share_with=["qa"])
+    second = snapshot(ref="main", share_with=["qa"])
     assert second["live"].from_snapshot is not None
     assert second["live"].applied == ("V0005__live__spring_prices",)
     assert second["author"].applied == ()
@@ -97,6 +97,9 @@ def test_the_next_release_starts_from_the_previous_snapshot(
     assert snapshot_rows(sandbox, live, "SELECT COUNT(*) FROM customer_order") == [(1,)]
 
 
+@pytest.mark.reliability(
+    "input", "snapshots shared with a stage that does not exist", "refused before any RDS instance starts"
+)
 def test_an_unknown_stage_to_share_with_is_refused_before_any_instance_starts(
     sandbox: Sandbox, snapshot_env: Settings
 ) -> None:
@@ -109,13 +112,19 @@ def test_an_unknown_stage_to_share_with_is_refused_before_any_instance_starts(
 
     before = instances()
     with pytest.raises(UnknownStageError, match="unknown stage 'production'"):
-        snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA, share_with=["production"])
+        snapshot(ref="main", share_with=["production"])
     assert instances() == before
 
 
-def test_a_missing_database_server_block_is_a_clear_error(sandbox: Sandbox, snapshot_env: Settings) -> None:
+@pytest.mark.reliability(
+    "input", "an rds_databases block that does not exist", "refused naming the block and where to look"
+)
+def test_a_missing_database_server_block_is_a_clear_error(
+    sandbox: Sandbox, snapshot_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cloudops.errors import MissingBlockError
     from flows.snapshot import snapshot
 
+    monkeypatch.setenv(RDS_DATABASES_ENV, SANDBOX_RDS_DATA + "b")
     with pytest.raises(MissingBlockError, match="no block 'cloudops-sandbox-rds-data/sandbox-mariadbb' to keep RDS"):
-        snapshot(ref="main", rds_databases=SANDBOX_RDS_DATA + "b")
+        snapshot(ref="main")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -11,7 +10,6 @@ import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
-from prefect.runtime import flow_run
 from prefect.states import Running
 from prefect.variables import Variable
 
@@ -21,36 +19,7 @@ from sandbox.sandbox import Sandbox
 from tests.app_source import CONFIG_FILE
 from tests.background import Background
 from tests.polling import eventually
-
-
-class Holder:
-    """A flow run in a thread that holds a stage's slot until the test lets it go."""
-
-    def __init__(self, stage: str) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.run_name = ""
-        self.run_id = ""
-
-        @flow(name="hold-stage")
-        def hold_stage(stage: str) -> None:
-            with stage_slot(stage, "queue"):
-                self.run_name = str(flow_run.get_name())
-                self.run_id = str(flow_run.get_id())
-                self.entered.set()
-                self.release.wait(timeout=120)
-
-        self.thread = threading.Thread(target=hold_stage, args=(stage,), daemon=True)
-        self.thread.start()
-        assert self.entered.wait(timeout=60), "the holder never got the stage's slot"
-
-    def __enter__(self) -> Holder:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.release.set()
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive()
+from tests.stage_holder import Holder
 
 
 @pytest.fixture
@@ -93,6 +62,11 @@ def a_dead_run_left_running(stage: str) -> str:
     return run.name
 
 
+@pytest.mark.reliability(
+    "input",
+    "a deploy into a stage another run is changing (when_busy = refuse)",
+    "refused at once naming the run in progress",
+)
 def test_a_busy_stage_refuses_a_second_run_naming_the_run_in_progress(
     stage_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.loaders import Loader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from cloudops.aws import call_gate
 from cloudops.aws.errors import CONNECTION_ERRORS, is_transient_client_error, translate
 from cloudops.bounded_cache import BoundedCache
 from cloudops.errors import AccountMismatchError, AwsError, CredentialsError
@@ -37,6 +38,7 @@ ROLE_SESSION_SECONDS = 3600
 OPENED_PER_PROCESS = 16
 # Retries inside botocore for throttling and 5xx; the task layer retries what is left.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 class AccountCredentials(BaseModel):
@@ -76,17 +78,23 @@ class AccountSession:
     # A boto3 Session is not thread-safe while it makes clients; concurrent tasks share this one.
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
-    def client(self, service: str) -> Any:
-        """A client of ``service`` in this account and region (one per service, reused; clients are thread-safe)."""
+    def client(self, service: str, *, retried: bool = True) -> Any:
+        """A client of ``service`` in this account and region (one per service, reused; clients are thread-safe).
+
+        ``retried=False``: a client that makes each call once, for a write that must not happen twice (a retry of a
+        call whose answer was lost would do it again); its caller checks what happened before trying again."""
+        key = service if retried else f"{service}/once"
         with self._lock:
-            if service not in self._clients:
-                config = CLIENT_CONFIG
+            if key not in self._clients:
+                config = CLIENT_CONFIG if retried else CLIENT_CONFIG.merge(ONCE)
                 if service == "s3" and self.endpoint_url:
                     config = config.merge(Config(s3={"addressing_style": "path"}))
-                self._clients[service] = self.session.client(  # type: ignore[call-overload]  # a runtime name
+                client = self.session.client(  # type: ignore[call-overload]  # a runtime name
                     service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
                 )
-            return self._clients[service]
+                client.meta.events.register("before-send", call_gate.before_send(self.account_id))
+                self._clients[key] = client
+            return self._clients[key]
 
 
 def role_session_name(prefix: str, run_id: str | None) -> str:

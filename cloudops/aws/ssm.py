@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import ClientError
 
 from cloudops.aws.errors import aws_call, code
 from cloudops.aws.session import AccountSession
+from cloudops.errors import AwsTransientError
+
+PUT_ATTEMPTS = 5
+PUT_BACKOFF_SECONDS = 0.5
 
 
 def parameters_by_path(account: AccountSession, path: str, *, decrypt: bool = False) -> dict[str, str]:
@@ -32,9 +38,23 @@ def get_parameter(account: AccountSession, name: str, *, decrypt: bool = False) 
 
 
 def put_parameter(account: AccountSession, name: str, value: str) -> None:
-    """Write ``value`` as String parameter ``name``, a new version when it exists."""
-    with aws_call(f"writing SSM parameter {name} in account {account.account_id}"):
-        account.client("ssm").put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    """Write ``value`` as String parameter ``name``, a new version when it exists: one version for one write.
+
+    Every write is a version (SSM keeps 100), so a write is not retried blindly: when one fails on the way (a
+    throttle, a 5xx, a connection dropped, perhaps after SSM took it), the parameter is read, and written again
+    only if it does not hold ``value`` yet."""
+    once = account.client("ssm", retried=False)
+    for attempt in range(1, PUT_ATTEMPTS + 1):
+        try:
+            with aws_call(f"writing SSM parameter {name} in account {account.account_id}"):
+                once.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+            return
+        except AwsTransientError:
+            if attempt == PUT_ATTEMPTS:
+                raise
+            time.sleep(PUT_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            if get_parameter(account, name) == value:
+                return  # the write went through; only its answer was lost
 
 
 def create_secure_string(account: AccountSession, name: str, value: str) -> bool:

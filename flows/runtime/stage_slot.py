@@ -22,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency.context import ConcurrencyContext
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
@@ -59,12 +60,21 @@ def slot_taken(stage: str) -> bool:
 
 
 def record_holder(stage: str, run_id: str, run_name: str) -> None:
-    """Name the run that has just taken ``stage``'s slot, for a run that finds the stage busy.
+    """Name the run that has just taken ``stage``'s slot, and its lease: for a run that finds the stage busy, and
+    for the watchdog of a killed command (cli/run_watchdog.py), which releases the lease of a run it crashed.
 
     Prefect's API does not say who holds a global concurrency limit's slot, and the running runs whose
     parameters name the stage are not the answer: a run whose process was killed stays Running for ever.
     """
-    Variable.set(holder_variable(stage), {"id": run_id, "name": run_name}, overwrite=True)
+    record = {"id": run_id, "name": run_name} | ({"lease": lease} if (lease := held_lease()) else {})
+    Variable.set(holder_variable(stage), record, overwrite=True)
+
+
+def held_lease() -> str | None:
+    """The lease of the slot this run has just taken: Prefect keeps it in the run's concurrency context (to
+    release it should the run be cancelled), the last one acquired last."""
+    context = ConcurrencyContext.get()
+    return str(context.cleanup_lease_ids[-1]) if context is not None and context.cleanup_lease_ids else None
 
 
 def forget_holder(stage: str, run_id: str) -> None:

@@ -49,6 +49,9 @@ def stub(account: AccountSession) -> Iterator[dict[str, Stubber]]:
     for service in ("ssm", "ec2", "s3", "rds", "sts"):
         stubbers[service] = Stubber(account.client(service))
         stubbers[service].activate()
+    # the client of the writes made once (cloudops/aws/ssm.py's put_parameter)
+    stubbers["ssm/once"] = Stubber(account.client("ssm", retried=False))
+    stubbers["ssm/once"].activate()
     yield stubbers
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
@@ -80,6 +83,7 @@ def test_a_throttled_ssm_read_is_transient_and_retried(account: AccountSession, 
     assert retry_transient(None, None, FailedState(caught.value))
 
 
+@pytest.mark.reliability("fault", "an AWS API answering 503", "the call is retried as transient")
 def test_a_503_is_transient(account: AccountSession, stub: dict[str, Stubber]) -> None:
     stub["ec2"].add_client_error("describe_vpcs", service_error_code="Unavailable", http_status_code=503)
     with pytest.raises(AwsTransientError, match="default VPC of account 111111111111.*HTTP 503") as caught:
@@ -94,8 +98,9 @@ def test_a_slow_down_from_s3_is_transient(account: AccountSession, stub: dict[st
         s3.put_object(account, "bucket", "key", b"{}", "application/json")
 
 
+@pytest.mark.reliability("fault", "an AWS API answering a validation error", "it fails at once, not retried")
 def test_a_validation_error_is_permanent_and_not_retried(account: AccountSession, stub: dict[str, Stubber]) -> None:
-    stub["ssm"].add_client_error(
+    stub["ssm/once"].add_client_error(
         "put_parameter", service_error_code="ValidationException", service_message="bad name", http_status_code=400
     )
     with pytest.raises(AwsError, match="writing SSM parameter /x.*ValidationException: bad name") as caught:

@@ -17,7 +17,7 @@ from blocks.loading import load_block
 from blocks.register import block_for
 from blocks.stage_accounts import load_stage_account
 from cloudops.aws import ecr, s3
-from cloudops.errors import AccountMismatchError, MissingBlockError, UnknownStageError
+from cloudops.errors import AccountMismatchError, AwsError, MissingBlockError, UnknownStageError
 from cloudops.settings import Settings
 from sandbox.sandbox import Sandbox
 from sandbox.state import SANDBOX_SECRET_ACCESS_KEY
@@ -25,21 +25,24 @@ from tests.app_source import CONFIG_FILE
 from tests.polling import eventually
 
 
-def test_what_the_qa_block_creates_the_prod_block_cannot_see(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
+def test_what_the_qa_account_holds_the_prod_block_cannot_see(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
     qa = load_stage_account(sandbox.settings, "qa").session()
     prod = load_stage_account(sandbox.settings, "prod").session()
+    # made by QA's administrator: QA's block (its deployer role) may not create repositories or buckets
+    admin = sandbox.account("qa")
     repository = f"only-in-qa-{uuid.uuid4().hex[:8]}"
-    ecr.ensure_repository(qa, repository)
+    ecr.ensure_repository(admin, repository)
     bucket = f"qa-private-{uuid.uuid4().hex[:8]}"
-    s3.ensure_bucket(qa, bucket)
-    s3.put_object(qa, bucket, "secret-report.txt", b"qa only", "text/plain")
+    s3.ensure_bucket(admin, bucket)
+    s3.put_object(admin, bucket, "secret-report.txt", b"qa only", "text/plain")
 
     assert repository in ecr.list_repositories(qa)
     assert repository not in ecr.list_repositories(prod)
-    assert bucket in s3.list_buckets(qa)
-    assert bucket not in s3.list_buckets(prod)
-    # NOTE: moto does not enforce IAM, so prod could still GET the object by its bucket name; real AWS
-    # answers AccessDenied across accounts unless a bucket policy grants it.
+    assert bucket in s3.list_buckets(admin)
+    assert bucket not in s3.list_buckets(sandbox.account("prod"))
+    # and prod cannot GET it by the bucket's name either (the sandbox starts moto with cross-account S3 off)
+    with pytest.raises(AwsError, match="AccessDenied"):
+        s3.get_object(prod, bucket, "secret-report.txt")
 
 
 def test_a_block_whose_credentials_reach_another_account_fails_to_load(
@@ -137,7 +140,7 @@ def test_a_flow_runs_calls_under_a_role_session_named_after_it(sandbox: Sandbox,
         return arn, str(flow_run.get_id())
 
     arn, run_id = who_am_i()
-    assert arn == f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"
+    assert arn == f"arn:aws:sts::222222222222:assumed-role/cloudops-deployer/cloudops-sandbox-{run_id}"
 
 
 def test_subflows_and_their_tasks_use_the_top_runs_role_session(sandbox: Sandbox, stage_blocks: dict[str, str]) -> None:
@@ -166,7 +169,7 @@ def test_subflows_and_their_tasks_use_the_top_runs_role_session(sandbox: Sandbox
         return child(), str(flow_run.get_id())
 
     arns, run_id = top()
-    assert arns == [f"arn:aws:sts::222222222222:assumed-role/cloudops-sandbox/cloudops-sandbox-{run_id}"] * 2
+    assert arns == [f"arn:aws:sts::222222222222:assumed-role/cloudops-deployer/cloudops-sandbox-{run_id}"] * 2
 
 
 def test_a_run_loads_a_block_once_and_the_next_run_loads_it_again(

@@ -22,11 +22,11 @@ _written: list[Path] = []
 @pytest.fixture(scope="session")
 def ui_blocks(sandbox: Sandbox, ui_server: UiServer) -> dict[str, str]:
     """Every stage's credential block, saved in the UI server (not the harness's)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
     from sandbox.blocks import save_sandbox_blocks
 
-    with temporary_settings(updates={PREFECT_API_URL: ui_server.api_url}):
+    with temporary_settings(updates=ui_server.client_settings()):
         return save_sandbox_blocks(sandbox)
 
 

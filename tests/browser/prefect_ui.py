@@ -69,6 +69,18 @@ class Screenshots:
         return path
 
 
+def sign_in(page: Page, ui_url: str, login: str, shots: Screenshots) -> None:
+    """The UI of a server that asks for a login shows its login form first: type the login there."""
+    page.goto(f"{ui_url}/runs")
+    password = page.locator("input[type=password]")
+    expect(password).to_be_visible()
+    shots.take(page, "the UI asks for a login")
+    password.fill(login)
+    page.get_by_role("button", name="Login").click()
+    expect(password).to_be_hidden()  # the form is gone: the UI took the login and went on to the page asked for
+    shots.take(page, "signed in")
+
+
 def open_run(page: Page, ui_url: str, run_name: str, shots: Screenshots, state: str) -> None:
     """From the Runs page, search for ``run_name``, check that it is shown in ``state``, and open it."""
     page.goto(f"{ui_url}/runs")

@@ -45,14 +45,14 @@ class ReleaseRun:
         code = (
             "import sys; from flows.release import release; "
             "release.with_options(flow_run_name=sys.argv[1])(ref='main', to_stage='staging', started_by='alice', "
-            "rds_databases='cloudops-sandbox-rds-data/sandbox-mariadb', approval_poll_seconds=1)"
+            "approval_poll_seconds=1)"
         )
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, self.name],
             cwd=REPO,
-            env={**os.environ, "PREFECT_API_URL": server.api_url},
+            env={**os.environ, **server.client_env()},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -61,9 +61,9 @@ class ReleaseRun:
         """The state type of run ``name`` as the server has it (None before the run exists)."""
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import temporary_settings
 
-        with temporary_settings(updates={PREFECT_API_URL: self.server.api_url}), get_client(sync_client=True) as client:
+        with temporary_settings(updates=self.server.client_settings()), get_client(sync_client=True) as client:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
         return runs[0].state.type.value if runs and runs[0].state else None
 
@@ -88,9 +88,12 @@ class ReleaseRun:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Page]:
+def page(tmp_path: Path, ui_server: UiServer, shots: ui.Screenshots) -> Iterator[Page]:
+    """A browser page signed in to the UI server with its login, as a person types it in the login form."""
     with ui.chromium(tmp_path / "chromium-profile") as context:
-        yield context.new_page()
+        page = context.new_page()
+        ui.sign_in(page, ui_server.ui_url, ui_server.login.get_secret_value(), shots)
+        yield page
 
 
 @pytest.fixture

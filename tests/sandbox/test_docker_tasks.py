@@ -154,10 +154,18 @@ def test_an_essential_container_that_exits_is_reaped_and_the_rest_stopped(cluste
 
 def test_stop_task_removes_every_container_of_the_task(cluster: Cluster) -> None:
     spec = cluster.task(
-        cluster.server("app"), cluster.shell("sidecar", "trap 'exit 0' TERM; while :; do sleep 0.2; done")
+        cluster.server("app"),
+        cluster.shell("sidecar", "trap 'exit 0' TERM; echo trapped; while :; do sleep 0.2; done"),
     )
     running = start_task(cluster.engine, spec)
     assert running.last_status == "RUNNING" and len(cluster.ours()) == 3  # the holder and two containers
+
+    # its shell says when it will exit 0 on SIGTERM (a loaded machine may start it later than the task runs)
+    def trapped() -> bool | None:
+        lines = container_logs(cluster.engine, spec.task_id, "sidecar")
+        return True if any("trapped" in text for _, text in lines) else None
+
+    eventually("the sidecar's trap set", trapped, bound=30)
 
     stopped = stop_task(cluster.engine, spec.task_id, "Scaling activity initiated by (deployment ecs-svc/1)")
 

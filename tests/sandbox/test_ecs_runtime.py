@@ -122,6 +122,11 @@ def containers_of(sandbox: Sandbox, service_arn: str) -> list[Any]:
     return docker_engine.containers(client, [f"{SERVICE_LABEL}={service_arn}"])
 
 
+@pytest.mark.reliability(
+    "fault",
+    "a running task of a stage's service killed (its essential container, SIGKILL)",
+    "the service starts a replacement and counts the task as failed; the endpoint answers again",
+)
 def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment

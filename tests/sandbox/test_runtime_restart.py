@@ -23,6 +23,11 @@ def running_tasks(sandbox: Sandbox, service_arn: str) -> set[str]:
     return {c.labels["cloudops.ecs-runtime.task"] for c in found}
 
 
+@pytest.mark.reliability(
+    "fault",
+    "moto (the AWS APIs) stopped and started again under a running stage",
+    "its state comes back; the running tasks are adopted, none duplicated",
+)
 def test_a_restarted_moto_brings_the_stage_back_and_adopts_its_running_tasks(sandbox: Sandbox, app: OpsApp) -> None:
     from flows.deploy_environment import deploy_environment
     from flows.teardown_environment import teardown_environment

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import docker
@@ -22,8 +23,13 @@ from tests.app_source import CONFIG_FILE
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 
 
+def without_prefect(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the test session's Prefect settings: what a new shell has."""
+    return {k: v for k, v in env.items() if not k.startswith("PREFECT_")}
+
+
 def cloudops(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = without_prefect(os.environ)
     env |= {"CLOUDOPS_SANDBOX_DIR": str(root), "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE)}
     return subprocess.run([CLOUDOPS, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
@@ -48,7 +54,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
             "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
             "mysql=cloudops-mysql-server/sandbox-mariadb, rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
         )
-        assert "account 444444444444 (prod): 8 created" in up.stdout
+        assert "account 444444444444 (prod): 11 created" in up.stdout  # bucket, repositories, config files, 3 roles
         state = SandboxState.load(root)
         assert state is not None
 
@@ -74,13 +80,15 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
         assert 'eval "$(uv run cloudops sandbox env)"' in unset.stderr
         assert "temporary server" not in unset.stdout + unset.stderr
 
-        # And the blocks in the sandbox's Prefect server reach their accounts
-        env_vars = dict(line.removeprefix("export ").split("=", 1) for line in env.splitlines())
+        assert state.prefect_login.get_secret_value() not in env  # the line reads it from its file of mode 0600
+        assert state.prefect_login_file.stat().st_mode & 0o777 == 0o600
+
+        # And the blocks in the sandbox's Prefect server reach their accounts, from a shell that took up env
         shown = subprocess.run(
-            [CLOUDOPS, "accounts", "show", "--check"],
+            ["bash", "-c", f'eval "$1"; exec {CLOUDOPS} accounts show --check', "-", env],
             capture_output=True,
             text=True,
-            env={**os.environ, **env_vars, "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE)},
+            env={**without_prefect(os.environ), "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE)},
             check=False,
         )
         assert shown.returncode == 0, shown.stdout + shown.stderr

@@ -44,18 +44,19 @@ def test_a_deployed_app_s_lines_are_in_its_log_group_and_cloudops_logs_shows_the
     engine = docker.DockerClient(base_url=sandbox.state.docker_host)
     service_arn = ecs.describe_services(cluster=cluster, services=["app"])["services"][0]["serviceArn"]
 
-    def running_streams(service: str) -> set[str]:
-        """The streams of the app containers that run now (Docker's word: moto may still list a task stopped)."""
+    def service_streams(service: str) -> set[str]:
+        """The streams of the service's app containers, running or ended, that the engine still has (a loaded
+        machine may replace a task whose health check timed out: its successor logs a moment later, in a stream of
+        its own, so the running set is not waited for)."""
         role = ["cloudops.ecs-runtime.role=container", f"cloudops.ecs.service={service}"]
-        found = docker_engine.containers(engine, role, status="running")
+        found = docker_engine.containers(engine, role)
         return {f"app/app/{c.labels['cloudops.ecs-runtime.task']}" for c in found}
 
     def started_lines() -> list[LogEvent] | None:
         found = [e for e in log_events(qa, author, start_time=started) if listening.match(e.message)]
-        running = running_streams(service_arn)
-        return found if len(running) >= 2 and running <= {e.stream for e in found} else None
+        return found if len({e.stream for e in found} & service_streams(service_arn)) >= 2 else None
 
-    lines = eventually("each running app task's start line in its stream of the author group", started_lines, 180)
+    lines = eventually("two app tasks' start lines, each in its own task's stream", started_lines, 180)
     assert all(re.fullmatch(r"app/app/[0-9a-f]{32}", e.stream) for e in lines)
     assert all(started <= e.timestamp <= time.time() * 1000 for e in lines)  # Docker's times of the lines
     # a stream prefix reads only that container's streams
