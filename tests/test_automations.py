@@ -288,8 +288,11 @@ def test_two_workers_change_one_stage_one_run_after_the_other(
     assert all(r.state is not None and r.state.is_completed() for r in done), [r.state for r in done]
     first, second = sorted(done, key=lambda r: held[r.id])
     assert held[second.id] >= changed[first.id]  # the second in the stage only once the first was done there
-    # each worker submitted one of them (a worker at its limit logs the run it leaves for the other, by id too)
-    taken_by = [{str(r.id) for r in runs if f"submitting flow run '{r.id}'" in log.read_text()} for log in logs]
+    # each worker started one of them: both may try to submit a run as they poll together, and one's proposal of
+    # Pending is then refused; only the worker that won it logs the run "submitted to infrastructure"
+    taken_by = [
+        {r.name for r in done if f"Flow run '{r.name}' submitted to infrastructure" in log.read_text()} for log in logs
+    ]
     assert all(len(ids) == 1 for ids in taken_by) and taken_by[0] != taken_by[1], taken_by  # one run per worker
 
 

@@ -201,8 +201,8 @@ def test_a_killed_promotion_frees_its_stage_and_its_rerun_converges(app: OpsApp,
 @pytest.mark.reliability(
     "fault",
     "`cloudops release` run again after it was killed at the approval wait",
-    "converges: asks again, records one approval per stage, goes on to prod; nothing copied twice; a third run "
-    "asks nothing and changes nothing",
+    "converges: asks again, records the approval once, goes on to staging; nothing copied twice; a third run asks "
+    "nothing and changes nothing",
 )
 def test_a_release_killed_at_its_approval_wait_asks_again_goes_on_and_then_changes_nothing(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release, tmp_path: Path
@@ -210,29 +210,27 @@ def test_a_release_killed_at_its_approval_wait_asks_again_goes_on_and_then_chang
     def trail() -> list[audit.AuditEntry]:
         return audit.entries(sandbox.account("build"), BUILD_BUCKET, release.application, release.version)
 
-    reject_earlier(sandbox, release, "qa", "staging")
+    reject_earlier(sandbox, release, "qa")
     before = len(trail())
-    since = kill_when(
-        ["release", "--ref", "main", "--to", "staging"], "await-approval", tmp_path / "release.log", state="PAUSED"
-    )
+    command = ["release", "--ref", "main", "--to", "staging"]
+    since = kill_when(command, "await-approval", tmp_path / "release.log", state="PAUSED")
     crashed = all_crashed(since, "release")
     assert {"release", "await-approval"} <= flow_names(crashed)
     for stage in ("qa", "staging"):
         assert Variable.get(holder_variable(stage), default=None) is None
     assert "approval" not in [e.kind for e in trail()[before:]]
 
-    shown = run("release", "--ref", "main", "--to", "prod", "--auto-approve")
+    shown = run(*command, "--auto-approve")
     assert re.search(rf"^release \S+@{re.escape(release.version)} ", shown, re.MULTILINE), shown
     rerun = trail()[before:]
     approvals = [(e.stage, e.decision, e.actor) for e in rerun if e.kind == "approval"]
-    # asked once more in each stage, answered once, recorded once; by the form's answer, not the command's starter
-    assert approvals == [("qa", "approved", AUTO_APPROVER), ("staging", "approved", AUTO_APPROVER)]
+    # asked once more, answered once, recorded once; by the form's answer, not the command's starter
+    assert approvals == [("qa", "approved", AUTO_APPROVER)]
     kinds = [(e.kind, e.stage) for e in rerun]
     assert kinds.index(("approval", "qa")) < kinds.index(("deploy", "staging"))  # staging only once QA approved
-    assert kinds.index(("approval", "staging")) < kinds.index(("deploy", "prod"))
     starters = {e.actor for e in rerun if e.kind == "deploy"}
     assert len(starters) == 1 and AUTO_APPROVER not in starters  # each deploy names who ran the command
-    for stage in ("qa", "staging", "prod"):
+    for stage in ("qa", "staging"):
         promotions = [e for e in rerun if e.kind == "promotion" and e.stage == stage]
         assert all(blobs_copied(e) == 0 for e in promotions[1:])  # copied at most once
         with RegistryClient(sandbox.state.registries[stage].login()) as registry:
@@ -246,22 +244,21 @@ def test_a_release_killed_at_its_approval_wait_asks_again_goes_on_and_then_chang
 
     # Once more, as a person runs it, with nobody to approve: a pause would time out after 5 s and stop it
     promotions = [e for e in trail() if e.kind == "promotion"]
-    lines = run("release", "--ref", "main", "--to", "prod", "--approval-timeout", "5").splitlines()
+    lines = run(*command, "--approval-timeout", "5").splitlines()
     assert "  rebuilt: nothing (the package, images and snapshots were there)" in lines
     # Each stage still has the images and snapshots: not promoted again (no new promotion entry); no stack
     # changes; the approvals recorded before are not asked for again
     reused = "promoted before (nothing to copy); author-live: no changes"
-    assert [line for line in lines if line.split(" ", 1)[0] in ("qa", "staging", "prod")] == [
+    assert [line for line in lines if line.split(" ", 1)[0] in ("qa", "staging")] == [
         f"qa       {reused}; approved by {AUTO_APPROVER} (recorded before, not asked again)",
-        f"staging  {reused}; approved by {AUTO_APPROVER} (recorded before, not asked again)",
-        f"prod     {reused}",
+        f"staging  {reused}",
     ]
     assert [e for e in trail() if e.kind == "promotion"] == promotions
     # Where to look: the run, and each environment's endpoints read back from its stage's config store
     (run_line,) = [line for line in lines if line.startswith("release run:")]
     assert "/runs/flow-run/" in run_line
-    prod_live = lines.index(f"  /cloudops/prod/{release.application}/live")
-    app_line, broker_line, database_line = lines[prod_live + 1 : prod_live + 4]
+    staging_live = lines.index(f"  /cloudops/staging/{release.application}/live")
+    app_line, broker_line, database_line = lines[staging_live + 1 : staging_live + 4]
     assert app_line.startswith("    app       http://") and broker_line.startswith("    broker    ")
     assert re.match(r"    database  \S+:3306$", database_line)
     assert "db-password" not in "\n".join(lines)  # the config store's secret is never printed
