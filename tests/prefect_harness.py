@@ -1,8 +1,9 @@
 """The tests' Prefect server on PostgreSQL: Prefect's own test harness (prefect.testing.utilities.
 prefect_test_harness) with the sandbox's PostgreSQL part as its database instead of a SQLite file.
 
-Which database the session's server uses is ``CLOUDOPS_TEST_PREFECT_DATABASE`` (``sqlite``, the default, or
-``postgresql``); the sandbox's servers in the tests have their own (tests/sandbox/test_postgres.py).
+Which database the session's server uses is ``CLOUDOPS_TEST_PREFECT_DATABASE`` (``postgresql``, the default, or
+``sqlite``: Prefect's harness as it comes); the sandbox's servers in the tests have their own
+(tests/sandbox/test_postgres.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ DATABASE_ENV = "CLOUDOPS_TEST_PREFECT_DATABASE"
 
 
 def chosen_database() -> PrefectDatabase:
-    chosen = os.environ.get(DATABASE_ENV, "sqlite")
+    chosen = os.environ.get(DATABASE_ENV, "postgresql")
     if chosen not in ("sqlite", "postgresql"):
         raise ValueError(f"{DATABASE_ENV}={chosen!r}: give sqlite or postgresql")
     return "postgresql" if chosen == "postgresql" else "sqlite"
