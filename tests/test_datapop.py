@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pymysql
 import pytest
@@ -13,22 +12,7 @@ from cloudops.datapop import MySqlTarget, applied, discover, populate
 from cloudops.errors import DataSetError
 from cloudops.sql import SqlSyntaxError, split_statements
 from tests.app_source import EXAMPLE
-
-
-def query(target: MySqlTarget, sql: str) -> list[tuple[Any, ...]]:
-    connection = pymysql.connect(
-        host=target.host,
-        port=target.port,
-        user=target.user,
-        password=target.password.get_secret_value(),
-        database=target.database,
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return list(cursor.fetchall())
-    finally:
-        connection.close()
+from tests.mysql_query import query
 
 
 def database_exists(target: MySqlTarget) -> bool:

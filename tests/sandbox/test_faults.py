@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from blocks.register import block_for
@@ -28,6 +27,7 @@ from sandbox.fault_proxy import FaultProxy, Request
 from sandbox.processes import stop
 from sandbox.sandbox import Sandbox
 from tasks.retry import is_transient
+from tests.mysql_query import query
 from tests.ops_helpers import OpsApp
 
 pytestmark = pytest.mark.slow
@@ -219,16 +219,4 @@ def test_mariadb_stopped_during_a_population_then_the_rerun_applies_each_set_onc
         "V0002__common__items",
         "V0003__common__last",
     ]
-    connection = pymysql.connect(
-        host=mysql_target.host,
-        port=mysql_target.port,
-        user=mysql_target.user,
-        password=mysql_target.password.get_secret_value(),
-        database=mysql_target.database,
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM item")
-            assert cursor.fetchone() == (ROWS + 1, ROWS + 1)
-    finally:
-        connection.close()
+    assert query(mysql_target, "SELECT COUNT(*), COUNT(DISTINCT id) FROM item") == [(ROWS + 1, ROWS + 1)]
