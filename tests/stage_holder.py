@@ -9,6 +9,8 @@ from prefect.runtime import flow_run
 
 from flows.runtime.stage_slot import stage_slot
 
+HOLD_AT_MOST = 900.0  # seconds: longer than any test that holds a stage waits for anything
+
 
 class Holder:
     """A flow run in a thread that holds a stage's slot until the test lets it go."""
@@ -25,7 +27,8 @@ class Holder:
                 self.run_name = str(flow_run.get_name())
                 self.run_id = str(flow_run.get_id())
                 self.entered.set()
-                self.release.wait(timeout=120)
+                # until the test lets go (its `with` ends, failed or not); the bound only ends a thread left behind
+                self.release.wait(timeout=HOLD_AT_MOST)
 
         self.thread = threading.Thread(target=hold_stage, args=(stage,), daemon=True)
         self.thread.start()

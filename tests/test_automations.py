@@ -274,17 +274,19 @@ def test_two_workers_change_one_stage_one_run_after_the_other(
             ]
             for number, log in enumerate(logs, start=1):  # one run at a time each: each worker takes one
                 workers.enter_context(a_worker(f"tests-{number}", log, limit=1))
-            for run in runs:
-                log_of(client, run.id, f"stage {stage} is busy", bound=180)  # both wait behind the holder
-        held = {run.id: log_of(client, run.id, f"holding stage {stage}", bound=180) for run in runs}
-        # the last thing each does in the stage, inside its slot: the teardown's report
-        changed = {run.id: log_of(client, run.id, "deleted ", bound=180) for run in runs}
+            with explained(client, runs, logs):
+                for run in runs:
+                    log_of(client, run.id, f"stage {stage} is busy", bound=180)  # both wait behind the holder
+        with explained(client, runs, logs):
+            held = {run.id: log_of(client, run.id, f"holding stage {stage}", bound=180) for run in runs}
+            # the last thing each does in the stage, inside its slot: the teardown's report
+            changed = {run.id: log_of(client, run.id, "deleted ", bound=180) for run in runs}
 
-        def ended() -> list[FlowRun] | None:
-            found = [client.read_flow_run(run.id) for run in runs]
-            return found if all(r.state is not None and r.state.is_final() for r in found) else None
+            def ended() -> list[FlowRun] | None:
+                found = [client.read_flow_run(run.id) for run in runs]
+                return found if all(r.state is not None and r.state.is_final() for r in found) else None
 
-        done = eventually("both teardown runs ended", ended, bound=180)
+            done = eventually("both teardown runs ended", ended, bound=180)
     assert all(r.state is not None and r.state.is_completed() for r in done), [r.state for r in done]
     first, second = sorted(done, key=lambda r: held[r.id])
     assert held[second.id] >= changed[first.id]  # the second in the stage only once the first was done there
@@ -294,6 +296,17 @@ def test_two_workers_change_one_stage_one_run_after_the_other(
         {r.name for r in done if f"Flow run '{r.name}' submitted to infrastructure" in log.read_text()} for log in logs
     ]
     assert all(len(ids) == 1 for ids in taken_by) and taken_by[0] != taken_by[1], taken_by  # one run per worker
+
+
+@contextlib.contextmanager
+def explained(client: SyncPrefectClient, runs: list[FlowRun], logs: list[Path]) -> Iterator[None]:
+    """A wait that fails says where the runs were: their states and the end of each worker's output."""
+    try:
+        yield
+    except AssertionError as error:
+        states = ", ".join(f"{run.id}: {client.read_flow_run(run.id).state_name}" for run in runs)
+        tails = "; ".join(f"{log.name}: " + " | ".join(log.read_text().splitlines()[-8:]) for log in logs)
+        raise AssertionError(f"{error} (runs {states}; {tails})") from None
 
 
 def log_of(client: SyncPrefectClient, run_id: UUID, text: str, bound: float) -> datetime:

@@ -177,6 +177,11 @@ def start_holder(client: docker.DockerClient, spec: TaskSpec) -> str:
 
 def run_container(client: docker.DockerClient, spec: TaskSpec, container: ContainerSpec, holder: str) -> None:
     """Create and start one container of the task in the holder's network namespace."""
+    client.api.start(create_container(client, spec, container, holder))
+
+
+def create_container(client: docker.DockerClient, spec: TaskSpec, container: ContainerSpec, holder: str) -> str:
+    """Create (not start) one container of the task in the holder's network namespace; its id."""
     api = client.api
     labels = base_labels(spec) | {
         ROLE: "container",
@@ -202,7 +207,7 @@ def run_container(client: docker.DockerClient, spec: TaskSpec, container: Contai
             log_config={"Type": "json-file", "Config": {}},
         ),
     )
-    api.start(created["Id"])
+    return str(created["Id"])
 
 
 def docker_healthcheck(check: HealthCheck | None) -> dict[str, Any] | None:

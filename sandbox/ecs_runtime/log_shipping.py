@@ -2,9 +2,10 @@
 into moto's CloudWatch Logs (in this, moto's, process) in the group its task definition names, stream
 ``<prefix>/<container>/<task id>`` as ECS names it, with the times Docker read the lines at.
 
-One follower thread per running container reads Docker's log stream (``follow``) and ends when the container
-stops; one flusher thread writes what they read in batches, at most once a second. Both block on a socket or
-a condition while nothing is logged: an idle shipper costs no CPU. A container whose group is missing is not
+One follower thread per running container (or one created and about to start: it waits for the start) reads
+Docker's log stream (``follow``) and ends when the container stops; one flusher thread writes what they read in
+batches, at most once a second. Both block on a socket or a condition while nothing is logged: an idle shipper
+costs no CPU. A container whose group is missing is not
 followed (ECS refuses to start such a task: ``definitions.aws_logs``), and is tried again the next round.
 
 The runtime restarting (a new moto process while the containers run) finds the containers again by their
@@ -32,6 +33,9 @@ from sandbox.ecs_runtime.task_specs import AwsLogs
 from sandbox.ecs_runtime.task_states import AWSLOGS, CONTAINER, ROLE, TASK
 
 FLUSH_SECONDS = 1.0  # a batch collects this long after its first line, then goes to moto at once
+# A container seen between its task's create and start is followed once it starts: its log, read before, is empty
+FOLLOWED_STATES = frozenset({"created", "running"})
+START_WAIT_SECONDS = 300.0  # a container created and never started (its task failed) is given up after this
 LOG = logging.getLogger("sandbox.ecs_runtime.logs")
 
 
@@ -173,7 +177,7 @@ class LogShipper:
                 continue  # ECS would not have started it; the stack (its group) may come back
             with self.lock:
                 self.followed.add(str(container.id))
-            if container.attrs.get("State") == "running":
+            if container.attrs.get("State") in FOLLOWED_STATES:
                 threading.Thread(
                     target=self.follow,
                     args=(docker_host, str(container.id), target),
@@ -186,7 +190,8 @@ class LogShipper:
     def follow(self, docker_host: str, container_id: str, target: Destination) -> None:
         client = docker.DockerClient(base_url=docker_host, timeout=None)  # a stream that waits for lines
         try:
-            self.ship(client, container_id, target, follow=True)
+            if started(client, container_id):
+                self.ship(client, container_id, target, follow=True)
         finally:
             client.close()
 
@@ -208,6 +213,21 @@ class LogShipper:
             LOG.info("ECS runtime: the log of %s ended early: %s", target.stream, error)
         except Exception:  # a follower must end quietly, whatever Docker's stream did
             LOG.exception("ECS runtime: following the log of %s failed", target.stream)
+
+
+def started(client: docker.DockerClient, container_id: str) -> bool:
+    """Wait while the container is created but not started yet (its task starts it a moment later: Docker's log
+    of a container not started ends at once, with nothing); False for one removed meanwhile or never started."""
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            state = client.api.inspect_container(container_id)["State"]["Status"]
+        except (NotFound, APIError):
+            return False
+        if state != "created":
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def logs_backend_has(target: Destination) -> bool:

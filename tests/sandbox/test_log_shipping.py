@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from moto.logs.models import logs_backends
 
-from sandbox.ecs_runtime.docker_tasks import start_task, stop_task
+from sandbox.ecs_runtime.docker_tasks import create_container, start_holder, start_task, stop_task
 from sandbox.ecs_runtime.log_shipping import Destination, LogShipper, docker_line, lines
 from sandbox.ecs_runtime.task_specs import AwsLogs
 from tests.docker_clusters import RUN, Cluster
@@ -91,5 +91,28 @@ def test_a_container_whose_group_is_missing_is_not_followed(cluster: Cluster) ->
         shipper = LogShipper(labels={RUN: cluster.run})
         shipper.sync(cluster.engine, cluster.sandbox.state.docker_host)
         assert shipper.followed == set()  # tried again at the next round, once the group exists
+    finally:
+        stop_task(cluster.engine, spec.task_id, "test over", timeout=1)
+
+
+def test_a_container_seen_before_its_start_is_followed_once_it_starts(
+    cluster: Cluster,
+    group: str,  # noqa: F811  # the fixture
+) -> None:
+    # Given a task's container the runtime's round lists between its create and its start (a loaded machine)
+    logs = AwsLogs(group=group, region=REGION, stream_prefix="app")
+    spec = cluster.task(cluster.shell("app", "echo started; exec sleep 300", logs=logs))
+    holder = start_holder(cluster.engine, spec)
+    created = create_container(cluster.engine, spec, spec.containers[0], holder)
+    try:
+        assert cluster.engine.api.inspect_container(created)["State"]["Status"] == "created"
+        shipper = LogShipper(labels={RUN: cluster.run})
+        shipper.sync(cluster.engine, cluster.sandbox.state.docker_host)
+        assert shipper.followed == {created}
+        # When it starts, after the shipper saw it
+        cluster.engine.api.start(created)
+        # Then its first line is shipped (not an empty log read before the start, and the container never again)
+        stream = f"app/app/{spec.task_id}"
+        eventually("the line printed after the start", lambda: messages(group, stream) == ["started"] or None, 30)
     finally:
         stop_task(cluster.engine, spec.task_id, "test over", timeout=1)
