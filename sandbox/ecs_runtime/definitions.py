@@ -111,11 +111,21 @@ def task_spec(
         task_id=task_id or uuid.uuid4().hex,
         labels=service_labels if labels is None else labels,
         network=network_name(view.account, view.cluster),  # a cluster's own (its Service Connect namespace)
+        host_network=network_mode(view) == "host",
         aliases=list(view.aliases),
         hosts=efs_volumes.link_hosts(view.containers),
         containers=[container_spec(view, c, efs_root) for c in view.containers],
         registry=RegistryAuth(url=account.registry_url, username=account.username, password=account.password),
     )
+
+
+def network_mode(view: ServiceView) -> str:
+    """The task definition's network mode, as the runtime runs it: ``host``, or one namespace of the task's own
+    (``awsvpc``; ``bridge`` and unset run that way too, see efs_volumes.link_hosts' NOTE)."""
+    mode = view.network_mode or "awsvpc"
+    if mode not in ("awsvpc", "bridge", "host", "none"):
+        raise ValueError(f"networkMode {mode!r} is not one of awsvpc, bridge, host, none")
+    return mode
 
 
 def observed(task: TaskState) -> dict[str, Any]:

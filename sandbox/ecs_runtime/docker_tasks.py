@@ -149,27 +149,34 @@ def never_started(spec: TaskSpec, image: str | None, reason: str) -> TaskState:
 
 
 def start_holder(client: docker.DockerClient, spec: TaskSpec) -> str:
-    """The holder of the task's network namespace, started on the task's network with its aliases; its id."""
-    ensure_network(client, spec.network, {})
+    """The holder of the task's network namespace, started on the task's network with its aliases (or in the
+    engine's own network, for ``networkMode: host``); its id."""
     api = client.api
-    endpoint = api.create_endpoint_config(aliases=list(spec.aliases))
+    network = "host" if spec.host_network else spec.network
     labels = base_labels(spec) | {
         ROLE: "holder",
         CONTAINERS: json.dumps({c.name: c.image for c in spec.containers}),
-        NETWORK: spec.network,
+        NETWORK: network,
     }
+    on_network: dict[str, Any] = {}
+    if not spec.host_network:
+        ensure_network(client, spec.network, {})
+        endpoint = api.create_endpoint_config(aliases=list(spec.aliases))
+        on_network = {
+            "ports": sorted({port for c in spec.containers for port in c.port_mappings}),
+            "networking_config": api.create_networking_config({spec.network: endpoint}),
+        }
     created = api.create_container(
         spec.containers[0].image,
         command=["infinity"],
         entrypoint=["sleep"],
         name=holder_name(spec.task_id),
         labels=labels,
-        ports=sorted({port for c in spec.containers for port in c.port_mappings}),
-        networking_config=api.create_networking_config({spec.network: endpoint}),
         # the containers joining its namespace share its /etc/hosts too (Docker refuses extra hosts on them)
         host_config=api.create_host_config(
-            network_mode=spec.network, restart_policy={"Name": "no"}, extra_hosts=dict(spec.hosts)
+            network_mode=network, restart_policy={"Name": "no"}, extra_hosts=dict(spec.hosts)
         ),
+        **on_network,
     )
     api.start(created["Id"])
     return str(created["Id"])

@@ -1,4 +1,5 @@
-"""A task definition's EFS volumes as folders of the sandbox, and its ``links`` as names in the task.
+"""A task definition's EFS volumes as folders of the sandbox, its host volumes as this machine's paths (the
+EC2 launch type's: the instance is the sandbox's machine), and its ``links`` as names in the task.
 
 An EFS volume (``efsVolumeConfiguration``: a file system and, optionally, an access point) is the folder
 ``<efs root>/<account>/<file system id>/<access point root path>`` bind-mounted at each ``mountPoints``
@@ -26,6 +27,18 @@ def efs_configuration(volume: dict[str, Any]) -> dict[str, Any] | None:
     (``Volumes`` turned to camelCase: ``eFSVolumeConfiguration`` with ``filesystemId``)."""
     found = volume.get("efsVolumeConfiguration") or volume.get("eFSVolumeConfiguration")
     return dict(found) if found else None
+
+
+def host_path(volume: dict[str, Any]) -> Path | None:
+    """A host volume's ``sourcePath`` (EC2 launch type: a path of the instance, here of this machine); None for
+    another kind. A host volume without one (a Docker volume ECS would make) is refused."""
+    host = volume.get("host")
+    if host is None:
+        return None
+    source = str((host or {}).get("sourcePath") or "")
+    if not source.startswith("/"):
+        raise LookupError(f"host volume {volume.get('name')!r} names no absolute sourcePath (the sandbox needs one)")
+    return Path(source)
 
 
 def volume_folder(efs_root: Path, account: str, volume: dict[str, Any], access_point_root: AccessPointRoot) -> Path:
@@ -64,6 +77,10 @@ def container_mounts(
         volume = by_name.get(name)
         if volume is None:
             raise LookupError(f"container {container.get('name')!r} mounts volume {name!r}, which the task lacks")
+        source = host_path(volume)
+        if source is not None:  # a bind mount of the instance's own path (the EC2 launch type's host volume)
+            mounts.append((str(source), str(point["containerPath"]), bool(point.get("readOnly", False))))
+            continue
         if efs_root is None:
             raise LookupError("the sandbox gave the ECS runtime no EFS folder (RuntimeConfig.efs_root)")
         folder = volume_folder(efs_root, account, volume, access_point_root)

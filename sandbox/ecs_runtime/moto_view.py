@@ -36,6 +36,7 @@ class ServiceView:
     containers: list[dict[str, Any]]
     deployment_id: str
     volumes: list[dict[str, Any]] = field(default_factory=list)
+    network_mode: str = "awsvpc"  # the task definition's; "host" shares the engine's (the EC2 instance's) network
     load_balancers: list[dict[str, Any]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     rollback_on_failure: bool = True
@@ -99,6 +100,7 @@ def services() -> list[ServiceView]:
                     task_definition_arn=definition.arn,
                     containers=[dict(c) for c in definition.container_definitions],
                     volumes=[dict(v) for v in definition.volumes or []],
+                    network_mode=str(definition.network_mode or "awsvpc"),
                     deployment_id=str(primary.get("id", "")),
                     load_balancers=list(service.load_balancers or []),
                     aliases=aliases,

@@ -148,6 +148,7 @@ def task_spec(account: str, region: str, task: RunTaskTask, config: RuntimeConfi
         containers=overridden([dict(c) for c in definition.container_definitions], task.overrides or {}),
         deployment_id="",
         volumes=[dict(v) for v in definition.volumes or []],
+        network_mode=str(definition.network_mode or "awsvpc"),
     )
     labels = {
         RUN_TASK_LABEL: "1",

@@ -104,6 +104,9 @@ class TaskSpec(BaseModel):
         default_factory=dict, description="account, region, cluster, service, task definition, deployment ..."
     )
     network: str
+    host_network: bool = Field(
+        default=False, description="networkMode host: the task shares the engine's network (no network, no aliases)"
+    )
     aliases: list[str] = Field(default_factory=list, description="DNS names of the task on its network")
     hosts: dict[str, str] = Field(
         default_factory=dict, description="host name -> address in the task's /etc/hosts (its containers' links)"

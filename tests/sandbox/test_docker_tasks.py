@@ -10,6 +10,7 @@ import ipaddress
 import socket
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -257,3 +258,36 @@ def test_docker_times() -> None:
     assert docker_time("0001-01-01T00:00:00Z") is None
     parsed = docker_time("2026-12-01T09:20:56.123456789Z")
     assert parsed == datetime(2026, 12, 1, 9, 20, 56, 123456, tzinfo=UTC)
+
+
+def test_a_host_network_task_listens_on_this_machine_and_writes_to_its_host_volume(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # Given a task in the engine's own network (networkMode host), with a folder of this machine mounted
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    script = f"echo written > /shared/note; exec python3 -c '{HOST_SERVER}' {port}"
+    spec = cluster.task(cluster.shell("app", script, mounts=[(str(shared), "/shared", False)]))
+    spec = spec.model_copy(update={"host_network": True})
+    try:
+        state = start_task(cluster.engine, spec)
+        assert state.last_status == "RUNNING", state.model_dump_json(indent=1)
+        # Then this machine reaches it on its loopback port, with no network of its own, and sees what it wrote
+        assert eventually("the host-network task's answer", lambda: _answer("127.0.0.1", port)) == "on the host"
+        holder = cluster.engine.api.inspect_container(docker_tasks.holder_name(spec.task_id))
+        assert holder["HostConfig"]["NetworkMode"] == "host" and state.ip is None
+        assert (shared / "note").read_text() == "written\n"
+    finally:
+        stop_task(cluster.engine, spec.task_id, "test over", timeout=1)
+
+
+HOST_SERVER = (
+    "import http.server, sys\n"
+    "class A(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    '        self.send_response(200); self.end_headers(); self.wfile.write(b"on the host")\n'
+    'http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), A).serve_forever()\n'
+)
