@@ -56,12 +56,21 @@ def sandbox_up(
         int | None,
         typer.Option(help="How many process workers serve the work pool [default: what the sandbox had, 1 at first]."),
     ] = None,
+    ecs_pool: Annotated[
+        bool,
+        typer.Option(
+            help="Also build the flow-runner image and start prefect-aws's ECS worker on the cloudops-ecs pool: its "
+            "flow runs become ECS tasks of the build account (kept for the next `up`)."
+        ),
+    ] = False,
 ) -> None:
     """Start the sandbox (harmless when it runs), initialise every account, save the credential blocks."""
     started = time.monotonic()
+    chosen = parts or list(PARTS)
+    if ecs_pool and not {"moto", "registries", "docker", "prefect", "worker"} <= set(chosen):
+        raise typer.BadParameter("--ecs-pool needs the moto, registries, docker, prefect and worker parts")
     sandbox = _sandbox(directory, config, auto_ports)
     sandbox.configure(prefect_database.value if prefect_database else None, workers)
-    chosen = parts or list(PARTS)
     sandbox.up(chosen, report=lambda line: typer.echo(f"  {line}"))
     if "moto" in chosen:
         sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
@@ -70,6 +79,10 @@ def sandbox_up(
 
         saved = save_sandbox_blocks_in_its_server(sandbox)
         typer.echo(f"  blocks saved in Prefect: {', '.join(f'{s}={b}' for s, b in saved.items())}")
+    if ecs_pool:
+        from cli.sandbox_ecs_pool import set_up_ecs_pool
+
+        set_up_ecs_pool(sandbox, config or config_path(), report=lambda line: typer.echo(f"  {line}"))
     typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")
     if "prefect" in chosen:
         typer.echo(f"Prefect UI: {sandbox.state.prefect_api_url.removesuffix('/api')}")

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloudops import safe_tar
 from cloudops.errors import PackagingError
 
 
@@ -75,7 +76,7 @@ def export_tree(repository: Path, commit: str, subdirectory: str, destination: P
             )
         archive.seek(0)
         with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(destination, filter="data")
+            safe_tar.extract_all(tar, destination)
     root = destination / subdirectory.strip("/") if subdirectory.strip("/") else destination
     if not root.is_dir():
         raise PackagingError(f"{subdirectory!r} does not exist at {commit[:12]}; fix the application's `subdirectory`")

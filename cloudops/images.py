@@ -24,7 +24,7 @@ import pymysql
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cloudops import base_image, datapop
+from cloudops import base_image, datapop, safe_tar
 from cloudops.errors import ImageBuildError, TransientError
 from cloudops.netutil import free_port
 from cloudops.registry import RegistryClient, RegistryLogin
@@ -282,7 +282,7 @@ def _copy_out(container: Any, path: str, destination: Path) -> str:
                     member.name = member.name[len(prefix) :]
                     members.append(member)
             destination.mkdir(parents=True)
-            tar.extractall(destination, members=members, filter="data")
+            safe_tar.extract_all(tar, destination, members)
     return owner
 
 

@@ -25,7 +25,7 @@ from typing import IO, Any, cast
 import zstandard
 from pydantic import BaseModel, ConfigDict
 
-from cloudops import datapop
+from cloudops import datapop, safe_tar
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 from cloudops.errors import PackagingError
@@ -201,7 +201,7 @@ def unpack(archive: Path, destination: Path) -> None:
     with archive.open("rb") as raw:
         reader = zstandard.ZstdDecompressor().stream_reader(raw)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
-            tar.extractall(destination, filter="data")
+            safe_tar.extract_all(tar, destination)
 
 
 def _check_source(app: Application, source: Path) -> None:

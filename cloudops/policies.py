@@ -5,7 +5,9 @@ stand for the stage's account, region and bucket and the build account; :func:`p
 one stage of cloudops.toml. Which roles an account has follows from its place in the promotion order:
 
 - the build account: ``cloudops-build`` (package, build, push, populate, snapshot, share; the records and the
-  audit trail, which it can write and never delete), ``cloudops-promotion-source`` and ``cloudops-status-reader``;
+  audit trail, which it can write and never delete), ``cloudops-ecs-worker`` (prefect-aws's ECS worker: start the
+  `cloudops-ecs` pool's flow runs as tasks of the cluster ``cloudops-flow-runs``), ``cloudops-promotion-source``
+  and ``cloudops-status-reader``;
 - every other stage: ``cloudops-deployer`` (promote into its own registry, deploy its stacks, restore its
   databases from the shared snapshots, its config store), ``cloudops-approver`` (the identity an approval is
   signed with, nothing else) and ``cloudops-status-reader``; and ``cloudops-promotion-source`` (its registry,
@@ -47,7 +49,8 @@ DEPLOYER = PipelineRole("stage-deployer", "cloudops-deployer", "promote into the
 PROMOTION_SOURCE = PipelineRole("promotion-source", "cloudops-promotion-source", "read the registry, nothing else")
 APPROVER = PipelineRole("approver", "cloudops-approver", "sign an approval with an identity, nothing else")
 STATUS_READER = PipelineRole("status-reader", "cloudops-status-reader", "read what runs and the records")
-ROLES = (BUILD, DEPLOYER, PROMOTION_SOURCE, APPROVER, STATUS_READER)
+ECS_WORKER = PipelineRole("ecs-worker", "cloudops-ecs-worker", "start flow runs as ECS tasks on cloudops-flow-runs")
+ROLES = (BUILD, DEPLOYER, PROMOTION_SOURCE, APPROVER, STATUS_READER, ECS_WORKER)
 
 
 def pipeline_role(settings: Settings, stage: str) -> PipelineRole:
@@ -58,7 +61,7 @@ def pipeline_role(settings: Settings, stage: str) -> PipelineRole:
 def roles_of_stage(settings: Settings, stage: str) -> list[PipelineRole]:
     """The pipeline's roles in ``stage``'s account."""
     sources = {s.promotes_from for s in settings.stages.values() if s.promotes_from}
-    roles = [BUILD] if stage == settings.build_stage else [DEPLOYER, APPROVER]
+    roles = [BUILD, ECS_WORKER] if stage == settings.build_stage else [DEPLOYER, APPROVER]
     if stage in sources:
         roles.append(PROMOTION_SOURCE)
     return [*roles, STATUS_READER]

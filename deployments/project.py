@@ -10,6 +10,7 @@ from pathlib import Path
 from cloudops.errors import CloudOpsError
 from cloudops.settings import load_settings
 from deployments.automations import create_automations
+from deployments.ecs_work_pool import ensure_ecs_work_pool
 from deployments.forms import offer_stages
 from deployments.work_pool import WORK_POOL, ensure_work_pool, prefect_command
 
@@ -30,6 +31,7 @@ def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
             '(in the sandbox: eval "$(uv run cloudops sandbox env)")'
         )
     ensure_work_pool(env)
+    ensure_ecs_work_pool(env)  # release-on-ecs's pool (its worker and defaults: the README's ECS section)
     result = subprocess.run(
         [str(prefect_command()), "--no-prompt", "deploy", "--all"],
         cwd=project_dir,

@@ -25,8 +25,9 @@ from cloudops.aws.session import AccountCredentials, AccountSession, open_accoun
 from cloudops.netutil import free_port, free_ports
 from cloudops.policies import pipeline_role, roles_of_stage
 from cloudops.settings import RDS_DATABASES_ENV, Settings
+from deployments.ecs_work_pool import ECS_WORK_POOL
 from deployments.work_pool import WORK_POOL, ensure_work_pool
-from sandbox import docker_engine, mariadb, moto_server, postgres, prefect_server, prefect_worker, registries
+from sandbox import docker_engine, ecs_pool, mariadb, moto_server, postgres, prefect_server, prefect_worker, registries
 from sandbox.errors import SandboxError
 from sandbox.iam_roles import ensure_pipeline_roles
 from sandbox.processes import (
@@ -196,6 +197,8 @@ class Sandbox:
                 key = prefect_worker.pid_key(number)
                 if not alive(state.pids.get(key)):
                     state.pids[key] = prefect_worker.start(state, self.project_dir, number)
+            if state.ecs_pool_image:  # `up --ecs-pool` set the ECS work pool up: its worker comes back with the rest
+                ecs_pool.start_worker(state, self.settings, self.project_dir)
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
         name = part.split()[0]
@@ -302,6 +305,18 @@ class Sandbox:
                     state.pids.get(prefect_worker.pid_key(n)),
                 )
                 for n in range(1, state.workers + 1)
+            ),
+            *(
+                [
+                    PartStatus(
+                        f"worker:{ecs_pool.WORKER_NAME}",
+                        f"work pool {ECS_WORK_POOL} (ECS tasks of {state.ecs_pool_image})",
+                        alive(state.pids.get(ecs_pool.PID_KEY)),
+                        state.pids.get(ecs_pool.PID_KEY),
+                    )
+                ]
+                if state.ecs_pool_image
+                else []
             ),
         ]
         return rows
@@ -439,7 +454,9 @@ class Sandbox:
         if part == "docker":
             return docker_engine.answers(state)
         if part == "worker":
-            return prefect_worker.answers(state)
+            return prefect_worker.answers(state) and (
+                not state.ecs_pool_image or alive(state.pids.get(ecs_pool.PID_KEY))
+            )
         if part == "postgres":
             return postgres.answers(state)
         return prefect_server.answers(state)

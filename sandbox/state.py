@@ -85,6 +85,8 @@ class SandboxState(BaseModel):
     postgres_port: int = 0  # given when the sandbox first runs on PostgreSQL
     postgres_password: SecretStr = Field(default_factory=new_password)
     workers: int = Field(default=1, ge=1, le=16, description="The process workers serving the work pool.")
+    # The ECS work pool's flow-runner image (``up --ecs-pool``); its worker starts with the sandbox while set
+    ecs_pool_image: str = ""
 
     @property
     def runtime_dir(self) -> Path:

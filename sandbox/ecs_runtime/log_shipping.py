@@ -28,7 +28,8 @@ import docker
 from docker.errors import APIError, NotFound
 from moto.logs.models import logs_backends
 
-from sandbox.ecs_runtime.definitions import ACCOUNT_LABEL, RUNTIME_LABEL
+from sandbox.ecs_runtime.definitions import ACCOUNT_LABEL
+from sandbox.ecs_runtime.networks import ECS_LABEL_VALUE, SANDBOX_LABEL
 from sandbox.ecs_runtime.task_specs import AwsLogs
 from sandbox.ecs_runtime.task_states import AWSLOGS, CONTAINER, ROLE, TASK
 
@@ -148,7 +149,8 @@ class LogShipper:
     """Ships the output of every container the runtime runs; :meth:`sync` each round attaches to new ones."""
 
     def __init__(self, labels: dict[str, str] | None = None) -> None:
-        self.labels = labels or {RUNTIME_LABEL: "1"}  # the containers it ships: the runtime's own
+        # the containers it ships: the runtime's own, a service's or a RunTask task's
+        self.labels = labels or {SANDBOX_LABEL: ECS_LABEL_VALUE}
         self.outbox = Outbox()
         self.followed: set[str] = set()  # container ids being (or done being) shipped
         self.lock = threading.Lock()

@@ -28,7 +28,7 @@ from sandbox.ecs_runtime.docker_tasks import (
 )
 from sandbox.ecs_runtime.networks import SUBNETS, network_name, remove_network
 from sandbox.ecs_runtime.task_specs import TaskSpec, TaskState
-from sandbox.ecs_runtime.task_states import docker_time
+from sandbox.ecs_runtime.task_states import docker_time, holder_name
 from sandbox.errors import TaskNotFoundError
 from sandbox.sandbox import Sandbox
 from tests.docker_clusters import FETCH, RUN, UP, Cluster
@@ -277,7 +277,7 @@ def test_a_host_network_task_listens_on_this_machine_and_writes_to_its_host_volu
         assert state.last_status == "RUNNING", state.model_dump_json(indent=1)
         # Then this machine reaches it on its loopback port, with no network of its own, and sees what it wrote
         assert eventually("the host-network task's answer", lambda: _answer("127.0.0.1", port)) == "on the host"
-        holder = cluster.engine.api.inspect_container(docker_tasks.holder_name(spec.task_id))
+        holder = cluster.engine.api.inspect_container(holder_name(spec.task_id))
         assert holder["HostConfig"]["NetworkMode"] == "host" and state.ip is None
         assert (shared / "note").read_text() == "written\n"
     finally:

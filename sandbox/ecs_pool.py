@@ -1,0 +1,199 @@
+"""The sandbox's ECS work pool (``cloudops sandbox up --ecs-pool``): prefect-aws's ECS worker, in the build
+account, starting each flow run of the `cloudops-ecs` pool as an ECS task of the cluster ``cloudops-flow-runs``,
+which the sandbox's ECS runtime runs on its Docker engine from the flow-runner image.
+
+What it sets up in the build account, as a platform team would on AWS: the cluster, the tasks' execution role,
+the Prefect login in Secrets Manager (the task gets it as a secret, never in its environment or overrides) and
+the worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json), which it reaches through the AWS
+profile ``build-ecs-worker`` of the sandbox's AWS config.
+
+The flow runs' tasks use the EC2 launch type with ``networkMode: host``: they reach what this machine reaches
+(the Prefect server, moto, the registries, MariaDB on 127.0.0.1), and they mount the folders a run reads: the
+project and the configuration file's folder (read-only), and the folder of the Docker engine's socket, which
+the image builds need. NOTE: on AWS the same is a Fargate or EC2 task in private subnets with a task role;
+see the README's "Outgrowing one machine".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from cloudops.aws.session import AccountSession
+from cloudops.policies import ECS_WORKER
+from cloudops.settings import RDS_DATABASES_ENV, Settings
+from deployments.ecs_work_pool import (
+    ECS_WORK_POOL,
+    EcsPoolDefaults,
+    HostVolume,
+    default_template,
+    ecs_job_template,
+    ensure_ecs_work_pool,
+)
+from deployments.work_pool import prefect_command
+from sandbox import prefect_server
+from sandbox.processes import alive, spawn
+from sandbox.state import SANDBOX_RDS_DATA, SandboxState
+
+CLUSTER = "cloudops-flow-runs"
+EXECUTION_ROLE = "cloudops-flow-runner-execution"
+AUTH_SECRET = "cloudops/prefect-api-auth-string"
+CREDENTIALS_BLOCK = "cloudops-ecs-worker"  # a prefect-aws AwsCredentials block naming the worker's AWS profile
+PID_KEY = "worker-ecs"  # stopped with the process workers by `down`
+LOG_NAME = "prefect-ecs-worker.log"
+WORKER_NAME = "sandbox-ecs"
+HEARTBEAT_SECONDS = "30"  # as the process pool's: cloudops-crash-silent-runs sees a run whose task died
+EXECUTION_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def worker_profile(settings: Settings) -> str:
+    """The AWS profile the worker reaches the build account with (sandbox.Sandbox.write_client_config)."""
+    return f"{settings.build_stage}-{ECS_WORKER.kind}"
+
+
+def execution_policy(account_id: str, region: str) -> dict[str, object]:
+    """What an ECS agent needs for a flow run's task: its image, its secret, its logs."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/flow-runner",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{AUTH_SECRET}-*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:prefect:*",
+            },
+        ],
+    }
+
+
+def prepare_build_account(admin: AccountSession, state: SandboxState, account_id: str, region: str) -> tuple[str, str]:
+    """The cluster, the execution role and the login's secret in the build account; (secret ARN, role ARN)."""
+    ecs = admin.client("ecs")
+    if not [c for c in ecs.describe_clusters(clusters=[CLUSTER])["clusters"] if c["status"] == "ACTIVE"]:
+        ecs.create_cluster(clusterName=CLUSTER)
+    iam = admin.client("iam")
+    try:
+        iam.get_role(RoleName=EXECUTION_ROLE)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        iam.create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(EXECUTION_TRUST))
+    iam.put_role_policy(
+        RoleName=EXECUTION_ROLE,
+        PolicyName="flow-runner-execution",
+        PolicyDocument=json.dumps(execution_policy(account_id, region)),
+    )
+    secrets = admin.client("secretsmanager")
+    login = state.prefect_login.get_secret_value()
+    try:
+        arn = str(secrets.create_secret(Name=AUTH_SECRET, SecretString=login)["ARN"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        arn = str(secrets.put_secret_value(SecretId=AUTH_SECRET, SecretString=login)["ARN"])
+    return arn, state.role_arn(account_id, EXECUTION_ROLE)
+
+
+def save_worker_credentials(settings: Settings) -> str:
+    """The AwsCredentials block of the worker (a profile name and a region, no key); its document id."""
+    from prefect_aws import AwsCredentials
+
+    region = settings.stage(settings.build_stage).region
+    block = AwsCredentials(profile_name=worker_profile(settings), region_name=region)
+    return str(block.save(CREDENTIALS_BLOCK, overwrite=True))
+
+
+def run_volumes(
+    state: SandboxState, project_dir: Path, config_file: Path, settings: Settings
+) -> tuple[HostVolume, ...]:
+    """The folders of this machine a flow run's task mounts, at the same paths: the project and the configuration
+    (and the application's repository, when it is a folder elsewhere) read-only, the Docker socket's folder."""
+    folders = [project_dir.resolve(), config_file.resolve().parent]
+    application = settings.application
+    if application is not None and "://" not in application.repository:
+        folders.append(Path(application.repository).resolve())
+    read_only = [f for f in dict.fromkeys(folders) if not any(f != o and f.is_relative_to(o) for o in folders)]
+    return (*(HostVolume(str(f), read_only=True) for f in read_only), HostVolume(str(state.runtime_dir)))
+
+
+def run_env(state: SandboxState, config_file: Path) -> dict[str, str]:
+    """The environment of each flow run's container (the Prefect server's address comes from the worker)."""
+    return {
+        "CLOUDOPS_CONFIG_FILE": str(config_file.resolve()),
+        "DOCKER_HOST": state.docker_host,
+        RDS_DATABASES_ENV: SANDBOX_RDS_DATA,
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT_SECONDS,
+    }
+
+
+def configure_pool(
+    state: SandboxState,
+    settings: Settings,
+    image: str,
+    block_id: str,
+    secret_arn: str,
+    execution_role_arn: str,
+    project_dir: Path,
+    config_file: Path,
+) -> dict[str, object]:
+    """Create the ECS work pool (or bring its template up to date) with the sandbox's defaults; its template."""
+    env = prefect_server.client_env(state) | {"PATH": os.environ.get("PATH", "")}
+    defaults = EcsPoolDefaults(
+        image=image,
+        cluster=CLUSTER,
+        credentials_block_id=block_id,
+        auth_string_secret_arn=secret_arn,
+        execution_role_arn=execution_role_arn,
+        launch_type="EC2",
+        env=run_env(state, config_file),
+        network_mode="host",
+        volumes=run_volumes(state, project_dir, config_file, settings),
+    )
+    template = ecs_job_template(default_template(env), defaults)
+    ensure_ecs_work_pool(env, template)
+    return template
+
+
+def worker_env(state: SandboxState, settings: Settings) -> dict[str, str]:
+    """The ECS worker's environment: the Prefect server's address and login, and its AWS profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
+    return (
+        env
+        | prefect_server.client_env(state)
+        | {
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "AWS_CONFIG_FILE": str(state.root / "aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(state.root / "aws" / "credentials"),
+            "AWS_PROFILE": worker_profile(settings),
+            # NOTE: prefect-aws's observer watches an SQS queue of EventBridge's ECS task events to mark a run
+            # whose task died Crashed; the sandbox's EventBridge sends none, so it is off (see the README)
+            "PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_ENABLED": "false",
+        }
+    )
+
+
+def start_worker(state: SandboxState, settings: Settings, project_dir: Path) -> int:
+    """The ECS worker of the pool, unless it runs; its pid."""
+    running = state.pids.get(PID_KEY)
+    if alive(running) and running is not None:
+        return running
+    command = [str(prefect_command()), "worker", "start", "--pool", ECS_WORK_POOL, "--type", "ecs"]
+    command += ["--name", WORKER_NAME]
+    state.pids[PID_KEY] = pid = spawn(command, state.logs / LOG_NAME, env=worker_env(state, settings), cwd=project_dir)
+    return pid
