@@ -29,46 +29,44 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def build_flow_runner_in(sandbox: Sandbox, config_file: Path) -> BuiltImage:
-    """The build-flow-runner flow, run in this process against the sandbox's server, engine and build account."""
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
-
+def build_flow_runner_in(sandbox: Sandbox, server: ecs_pool.PrefectServer, config_file: Path) -> BuiltImage:
+    """The build-flow-runner flow, run in this process against the server, the engine and the build account."""
     from flows.build_flow_runner import build_flow_runner
 
-    state = sandbox.state
-    login = state.prefect_login.get_secret_value()
-    env = {"DOCKER_HOST": state.docker_host, "CLOUDOPS_CONFIG_FILE": str(config_file.resolve())}
-    with (
-        environment(env),
-        temporary_settings(updates={PREFECT_API_URL: state.prefect_api_url, PREFECT_API_AUTH_STRING: login}),
-    ):
+    env = {"DOCKER_HOST": sandbox.state.docker_host, "CLOUDOPS_CONFIG_FILE": str(config_file.resolve())}
+    with environment(env), on_server(server):
         return build_flow_runner()
 
 
-def set_up_ecs_pool(sandbox: Sandbox, config_file: Path, report: Callable[[str], None]) -> str:
-    """Build the flow-runner image, set the build account and the `cloudops-ecs` pool up, start its worker; the
-    image's reference."""
+@contextlib.contextmanager
+def on_server(server: ecs_pool.PrefectServer) -> Iterator[None]:
+    """This process's Prefect client on ``server`` while the block runs."""
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+    login = server.login.get_secret_value() if server.login else None
+    with temporary_settings(updates={PREFECT_API_URL: server.url, PREFECT_API_AUTH_STRING: login}):
+        yield
+
+
+def set_up_ecs_pool(
+    sandbox: Sandbox, config_file: Path, report: Callable[[str], None], server: ecs_pool.PrefectServer | None = None
+) -> str:
+    """Build the flow-runner image, set the build account and the `cloudops-ecs` pool up on ``server`` (the
+    sandbox's own by default), start its worker; the image's reference."""
     state, settings = sandbox.state, sandbox.settings
-    image = build_flow_runner_in(sandbox, config_file)
+    server = server or ecs_pool.PrefectServer.of(state)
+    image = build_flow_runner_in(sandbox, server, config_file)
     report(f"flow-runner image: {image.reference} ({'built' if image.rebuilt else 'already built'})")
     build = settings.stage(settings.build_stage)
-    secret_arn, role_arn = ecs_pool.prepare_build_account(
-        sandbox.account(settings.build_stage), state, build.account_id, build.region
-    )
-    with temporary_settings(
-        updates={
-            PREFECT_API_URL: state.prefect_api_url,
-            PREFECT_API_AUTH_STRING: state.prefect_login.get_secret_value(),
-        }
-    ):
+    admin = sandbox.account(settings.build_stage)
+    secret_arn, role_arn = ecs_pool.prepare_build_account(admin, server, state, build.account_id, build.region)
+    with on_server(server):
         block_id = ecs_pool.save_worker_credentials(settings)
     ecs_pool.configure_pool(
-        state, settings, image.reference, block_id, secret_arn, role_arn, sandbox.project_dir, config_file
+        server, state, settings, image.reference, block_id, secret_arn, role_arn, sandbox.project_dir, config_file
     )
     state.ecs_pool_image = image.reference
-    pid = ecs_pool.start_worker(state, settings, sandbox.project_dir)
+    pid = ecs_pool.start_worker(server, state, settings, sandbox.project_dir)
     state.save()
     report(f"ECS work pool {ECS_WORK_POOL}: worker {ecs_pool.WORKER_NAME} (pid {pid}), cluster {ecs_pool.CLUSTER}")
     return image.reference

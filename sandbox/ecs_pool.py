@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
 from cloudops.aws.session import AccountSession
 from cloudops.policies import ECS_WORKER
@@ -34,8 +36,7 @@ from deployments.ecs_work_pool import (
     ensure_ecs_work_pool,
 )
 from deployments.work_pool import prefect_command
-from sandbox import prefect_server
-from sandbox.processes import alive, spawn
+from sandbox.processes import alive, spawn, stop
 from sandbox.state import SANDBOX_RDS_DATA, SandboxState
 
 CLUSTER = "cloudops-flow-runs"
@@ -50,6 +51,22 @@ EXECUTION_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    """The Prefect server the pool is on: the sandbox's own, or the tests' harness."""
+
+    url: str
+    login: SecretStr | None = None
+
+    @classmethod
+    def of(cls, state: SandboxState) -> PrefectServer:
+        return cls(state.prefect_api_url, state.prefect_login)
+
+    def client_env(self) -> dict[str, str]:
+        login = {"PREFECT_API_AUTH_STRING": self.login.get_secret_value()} if self.login else {}
+        return {"PREFECT_API_URL": self.url, **login}
 
 
 def worker_profile(settings: Settings) -> str:
@@ -82,7 +99,9 @@ def execution_policy(account_id: str, region: str) -> dict[str, object]:
     }
 
 
-def prepare_build_account(admin: AccountSession, state: SandboxState, account_id: str, region: str) -> tuple[str, str]:
+def prepare_build_account(
+    admin: AccountSession, server: PrefectServer, state: SandboxState, account_id: str, region: str
+) -> tuple[str | None, str]:
     """The cluster, the execution role and the login's secret in the build account; (secret ARN, role ARN)."""
     ecs = admin.client("ecs")
     if not [c for c in ecs.describe_clusters(clusters=[CLUSTER])["clusters"] if c["status"] == "ACTIVE"]:
@@ -99,15 +118,18 @@ def prepare_build_account(admin: AccountSession, state: SandboxState, account_id
         PolicyName="flow-runner-execution",
         PolicyDocument=json.dumps(execution_policy(account_id, region)),
     )
+    role = state.role_arn(account_id, EXECUTION_ROLE)
+    if server.login is None:
+        return None, role
     secrets = admin.client("secretsmanager")
-    login = state.prefect_login.get_secret_value()
+    login = server.login.get_secret_value()
     try:
         arn = str(secrets.create_secret(Name=AUTH_SECRET, SecretString=login)["ARN"])
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
         arn = str(secrets.put_secret_value(SecretId=AUTH_SECRET, SecretString=login)["ARN"])
-    return arn, state.role_arn(account_id, EXECUTION_ROLE)
+    return arn, role
 
 
 def save_worker_credentials(settings: Settings) -> str:
@@ -143,17 +165,18 @@ def run_env(state: SandboxState, config_file: Path) -> dict[str, str]:
 
 
 def configure_pool(
+    server: PrefectServer,
     state: SandboxState,
     settings: Settings,
     image: str,
     block_id: str,
-    secret_arn: str,
+    secret_arn: str | None,
     execution_role_arn: str,
     project_dir: Path,
     config_file: Path,
 ) -> dict[str, object]:
     """Create the ECS work pool (or bring its template up to date) with the sandbox's defaults; its template."""
-    env = prefect_server.client_env(state) | {"PATH": os.environ.get("PATH", "")}
+    env = server.client_env() | {"PATH": os.environ.get("PATH", "")}
     defaults = EcsPoolDefaults(
         image=image,
         cluster=CLUSTER,
@@ -170,12 +193,12 @@ def configure_pool(
     return template
 
 
-def worker_env(state: SandboxState, settings: Settings) -> dict[str, str]:
+def worker_env(server: PrefectServer, state: SandboxState, settings: Settings) -> dict[str, str]:
     """The ECS worker's environment: the Prefect server's address and login, and its AWS profile."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
     return (
         env
-        | prefect_server.client_env(state)
+        | server.client_env()
         | {
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "AWS_CONFIG_FILE": str(state.root / "aws" / "config"),
@@ -188,12 +211,19 @@ def worker_env(state: SandboxState, settings: Settings) -> dict[str, str]:
     )
 
 
-def start_worker(state: SandboxState, settings: Settings, project_dir: Path) -> int:
+def start_worker(server: PrefectServer, state: SandboxState, settings: Settings, project_dir: Path) -> int:
     """The ECS worker of the pool, unless it runs; its pid."""
     running = state.pids.get(PID_KEY)
     if alive(running) and running is not None:
         return running
     command = [str(prefect_command()), "worker", "start", "--pool", ECS_WORK_POOL, "--type", "ecs"]
     command += ["--name", WORKER_NAME]
-    state.pids[PID_KEY] = pid = spawn(command, state.logs / LOG_NAME, env=worker_env(state, settings), cwd=project_dir)
+    env = worker_env(server, state, settings)
+    state.pids[PID_KEY] = pid = spawn(command, state.logs / LOG_NAME, env=env, cwd=project_dir)
     return pid
+
+
+def stop_worker(state: SandboxState) -> None:
+    """Stop the ECS worker and forget the pool: the next `up` starts no ECS worker."""
+    stop(state.pids.pop(PID_KEY, None))
+    state.ecs_pool_image = ""

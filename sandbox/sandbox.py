@@ -90,7 +90,7 @@ class Sandbox:
     ) -> None:
         self.root = root.absolute()
         # Where the worker runs flows from (prefect.yaml's pull step changes into it): this project.
-        self.project_dir = (project_dir or Path(__file__).resolve().parents[2]).absolute()
+        self.project_dir = (project_dir or Path(__file__).resolve().parents[1]).absolute()
         self.settings = settings
         self.auto_ports = auto_ports
         self.state = self._load_or_plan_state()
@@ -198,7 +198,7 @@ class Sandbox:
                 if not alive(state.pids.get(key)):
                     state.pids[key] = prefect_worker.start(state, self.project_dir, number)
             if state.ecs_pool_image:  # `up --ecs-pool` set the ECS work pool up: its worker comes back with the rest
-                ecs_pool.start_worker(state, self.settings, self.project_dir)
+                ecs_pool.start_worker(ecs_pool.PrefectServer.of(state), state, self.settings, self.project_dir)
 
     def _wait(self, part: str, pid: int, check: Callable[[], bool]) -> None:
         name = part.split()[0]

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -25,6 +26,7 @@ from sandbox.processes import stop, sweep, wait_until
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER, new_prefect_login
 from tests.app_source import CONFIG_FILE, ReleaseSource, make_app_repo, write_app_config
+from tests.app_source import REPO as REPO_DIR
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.reliability_table import ReliabilityTable
 from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
@@ -215,3 +217,28 @@ def app(
     ops = make_ops_app(sandbox, release_env, release, monkeypatch, tmp_path, second_app)
     yield ops
     ops.remove_stacks()
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_harness: None) -> Iterator[dict[str, UUID]]:
+    """Every deployment of prefect.yaml, its forms and the automations, created as `cloudops deployments create`
+    creates them (`prefect deploy --all`, then the stage choices and the automations)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.project import create_deployments
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+        create_deployments(REPO_DIR)
+    with get_client(sync_client=True) as client:
+        deployments = {d.name: d.id for d in client.read_deployments()}
+        automations = {a.name: a.id for a in client.read_automations()}
+    try:
+        yield deployments
+    finally:
+        with get_client(sync_client=True) as client:
+            for automation_id in automations.values():
+                client.delete_automation(automation_id)
+            for deployment_id in deployments.values():
+                client.delete_deployment(deployment_id)

@@ -41,28 +41,6 @@ from tests.stage_holder import Holder
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def deployed(prefect_harness: None) -> Iterator[dict[str, UUID]]:
-    """Every deployment of prefect.yaml, its forms and the automations, created as `cloudops deployments create`
-    creates them (`prefect deploy --all`, then the stage choices and the automations)."""
-    from deployments.project import create_deployments
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
-        create_deployments(REPO)
-    with get_client(sync_client=True) as client:
-        deployments = {d.name: d.id for d in client.read_deployments()}
-        automations = {a.name: a.id for a in client.read_automations()}
-    try:
-        yield deployments
-    finally:
-        with get_client(sync_client=True) as client:
-            for automation_id in automations.values():
-                client.delete_automation(automation_id)
-            for deployment_id in deployments.values():
-                client.delete_deployment(deployment_id)
-
-
 def form_fields(client: SyncPrefectClient, deployment_id: UUID) -> dict[str, Any]:
     schema = client.read_deployment(deployment_id).parameter_openapi_schema or {}
     fields: dict[str, Any] = schema["properties"]

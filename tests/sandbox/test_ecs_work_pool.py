@@ -1,0 +1,96 @@
+"""The ECS work pool for real: prefect-aws's ECS worker starts a run of the release-on-ecs deployment as an ECS
+task in the build account; the sandbox's ECS runtime runs that task on the Docker engine, from the flow-runner
+image the pipeline built; the whole release to QA runs in it (its image builds through the engine's socket),
+and QA answers with the release."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.settings import PREFECT_API_URL
+from pydantic import SecretStr
+
+from cli.sandbox_ecs_pool import set_up_ecs_pool
+from cloudops.aws.logs import log_events
+from sandbox import ecs_pool
+from sandbox.sandbox import Sandbox
+from tests.app_source import ReleaseSource
+from tests.http_answers import get_json
+from tests.polling import eventually
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_and_qa_answers(
+    sandbox: Sandbox,
+    release_env: ReleaseSource,
+    deployed: dict[str, UUID],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.teardown_environment import teardown_environment
+
+    # Given an application of its own, and the ECS pool set up as `cloudops sandbox up --ecs-pool` does it
+    name = f"ecs-{uuid.uuid4().hex[:6]}"
+    config = tmp_path / "cloudops.toml"
+    config.write_text(release_env.config.read_text().replace('name = "commerce"', f'name = "{name}"'))
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(config))
+    login = os.environ["PREFECT_API_AUTH_STRING"]
+    server = ecs_pool.PrefectServer(str(PREFECT_API_URL.value()), SecretStr(login))
+    said: list[str] = []
+    image = set_up_ecs_pool(sandbox, config, said.append, server=server)
+    assert re.fullmatch(r"127\.0\.0\.1:\d+/flow-runner@sha256:[0-9a-f]{64}", image), said
+    try:
+        # When a release to QA is started on the pool's deployment, as from the UI
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(
+                deployed["release-on-ecs"], parameters={"ref": "main", "to_stage": "qa"}
+            )
+
+            def ended() -> FlowRun | None:
+                found = client.read_flow_run(run.id)
+                return found if found.state is not None and found.state.is_final() else None
+
+            done = eventually("the release on the ECS pool ended", ended, bound=900)
+        assert done.state is not None and done.state.is_completed(), done.state
+
+        # Then it ran as an ECS task of the build account's flow-run cluster, from the flow-runner image
+        ecs = sandbox.account("build").client("ecs")
+        cluster, task_arn = str(done.infrastructure_pid).split("::")
+        assert cluster == ecs_pool.CLUSTER
+        (task,) = ecs.describe_tasks(cluster=cluster, tasks=[task_arn], include=["TAGS"])["tasks"]
+        assert task["lastStatus"] == "STOPPED" and task["launchType"] == "EC2"
+        (container,) = task["containers"]
+        assert (container["name"], container["exitCode"], container["image"]) == ("prefect", 0, image)
+        assert {"key": "prefect.io/flow-run-id", "value": str(run.id)} in task["tags"]
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+        assert definition["networkMode"] == "host"
+        (secret,) = definition["containerDefinitions"][0]["secrets"]
+        assert secret["name"] == "PREFECT_API_AUTH_STRING" and ":secretsmanager:" in secret["valueFrom"]
+        assert login not in json.dumps(definition, default=str) + json.dumps(task, default=str)  # only as a secret
+
+        # And its output is in the pool's CloudWatch group, in the stream ECS names for its task
+        build = sandbox.account("build")
+        lines = log_events(build, "prefect", start_time=0, stream_prefix="prefect-logs_cloudops-ecs_")
+        ours = [e for e in lines if e.stream.endswith(f"/prefect/{task_arn.rsplit('/', 1)[-1]}")]
+        reached = next(m for e in ours if (m := re.search(rf"{name}@(\S+) is in qa", e.message)))
+        assert any("verified: 10 checks passed" in e.message for e in ours)
+
+        # And QA runs the release: its author app answers with the release's version
+        qa = sandbox.account("qa").client("cloudformation")
+        (stack,) = qa.describe_stacks(StackName=f"{name}-qa-author")["Stacks"]
+        endpoint = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "AppEndpoint")
+        status, body = get_json(f"{endpoint}/health")
+        assert status == 200 and body["version"] == reached.group(1), (status, body)
+    finally:
+        ecs_pool.stop_worker(sandbox.state)
+        sandbox.state.save()
+        teardown_environment(stage="qa", kind="author-live", confirm="qa/author-live")
