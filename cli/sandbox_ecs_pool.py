@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cloudops.images import BuiltImage
+from cloudops.settings import load_settings
 from deployments.ecs_work_pool import ECS_WORK_POOL
 from sandbox import ecs_pool
 from sandbox.sandbox import Sandbox
@@ -62,8 +63,9 @@ def set_up_ecs_pool(
     secret_arn, role_arn = ecs_pool.prepare_build_account(admin, server, state, build.account_id, build.region)
     with on_server(server):
         block_id = ecs_pool.save_worker_credentials(settings)
+    runs = load_settings(config_file)  # the application the pool's runs release (its repository is mounted)
     ecs_pool.configure_pool(
-        server, state, settings, image.reference, block_id, secret_arn, role_arn, sandbox.project_dir, config_file
+        server, state, runs, image.reference, block_id, secret_arn, role_arn, sandbox.project_dir, config_file
     )
     state.ecs_pool_image = image.reference
     pid = ecs_pool.start_worker(server, state, settings, sandbox.project_dir)

@@ -23,6 +23,8 @@ from deployments.work_pool import prefect_command
 ECS_WORK_POOL = "cloudops-ecs"  # prefect.yaml's ECS work pool
 FLOW_RUN_COMMAND = "python3 -m prefect flow-run execute"  # the flow-runner image has no `prefect` script on PATH
 FLOWS_FOLDER = SITE_FOLDER  # the deployments' working directory on the pool: where the image has the flows
+# Heartbeats let the cloudops-crash-silent-runs automation see a run whose task died (as the process pool's)
+HEARTBEAT = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def ecs_job_template(template: dict[str, Any], defaults: EcsPoolDefaults) -> dic
         "launch_type": defaults.launch_type,
         "aws_credentials": {"$ref": {"block_document_id": defaults.credentials_block_id}},
         "command": FLOW_RUN_COMMAND,
-        "env": dict(defaults.env),
+        "env": HEARTBEAT | dict(defaults.env),
         "cpu": defaults.cpu,
         "memory": defaults.memory,
         "configure_cloudwatch_logs": defaults.execution_role_arn is not None,  # the execution role ships the logs

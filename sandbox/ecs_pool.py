@@ -3,8 +3,10 @@ account, starting each flow run of the `cloudops-ecs` pool as an ECS task of the
 which the sandbox's ECS runtime runs on its Docker engine from the flow-runner image.
 
 What it sets up in the build account, as a platform team would on AWS: the cluster, the tasks' execution role,
-the Prefect login in Secrets Manager (the task gets it as a secret, never in its environment or overrides) and
-the worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json), which it reaches through the AWS
+the Prefect login in Secrets Manager (the task gets it as a secret, never in its environment or overrides), the
+EventBridge rule that sends the cluster's task state changes to the SQS queue prefect-aws's observer reads (it
+marks a run whose task stopped early Crashed; sandbox/ecs_runtime/task_events.py puts the events) and the
+worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json), which it reaches through the AWS
 profile ``build-ecs-worker`` of the sandbox's AWS config.
 
 The flow runs' tasks use the EC2 launch type with ``networkMode: host``: they reach what this machine reaches
@@ -42,11 +44,12 @@ from sandbox.state import SANDBOX_RDS_DATA, SandboxState
 CLUSTER = "cloudops-flow-runs"
 EXECUTION_ROLE = "cloudops-flow-runner-execution"
 AUTH_SECRET = "cloudops/prefect-api-auth-string"
+EVENTS_QUEUE = "prefect-ecs-tasks-events"  # prefect-aws's observer's default queue name
+EVENTS_RULE = "cloudops-flow-run-task-events"
 CREDENTIALS_BLOCK = "cloudops-ecs-worker"  # a prefect-aws AwsCredentials block naming the worker's AWS profile
 PID_KEY = "worker-ecs"  # stopped with the process workers by `down`
 LOG_NAME = "prefect-ecs-worker.log"
 WORKER_NAME = "sandbox-ecs"
-HEARTBEAT_SECONDS = "30"  # as the process pool's: cloudops-crash-silent-runs sees a run whose task died
 EXECUTION_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -118,6 +121,7 @@ def prepare_build_account(
         PolicyName="flow-runner-execution",
         PolicyDocument=json.dumps(execution_policy(account_id, region)),
     )
+    route_task_events(admin, account_id, region)
     role = state.role_arn(account_id, EXECUTION_ROLE)
     if server.login is None:
         return None, role
@@ -130,6 +134,36 @@ def prepare_build_account(
             raise
         arn = str(secrets.put_secret_value(SecretId=AUTH_SECRET, SecretString=login)["ARN"])
     return arn, role
+
+
+def route_task_events(admin: AccountSession, account_id: str, region: str) -> str:
+    """ECS's task state changes of the flow-run cluster into the SQS queue prefect-aws's observer reads, as
+    ``prefect-aws ecs-worker deploy-events`` routes them (an EventBridge rule with the queue as its target); the
+    queue's URL. The observer marks a run Crashed when its task stops before the run ends."""
+    sqs = admin.client("sqs")
+    queue = str(sqs.create_queue(QueueName=EVENTS_QUEUE, Attributes={"MessageRetentionPeriod": "86400"})["QueueUrl"])
+    queue_arn = f"arn:aws:sqs:{region}:{account_id}:{EVENTS_QUEUE}"
+    cluster_arn = f"arn:aws:ecs:{region}:{account_id}:cluster/{CLUSTER}"
+    events = admin.client("events")
+    pattern = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {"clusterArn": [cluster_arn]}}
+    events.put_rule(Name=EVENTS_RULE, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=EVENTS_RULE, Targets=[{"Id": "prefect-ecs-observer", "Arn": queue_arn}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account_id}:rule/{EVENTS_RULE}"}
+                },
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
+    return queue
 
 
 def save_worker_credentials(settings: Settings) -> str:
@@ -160,7 +194,6 @@ def run_env(state: SandboxState, config_file: Path) -> dict[str, str]:
         "CLOUDOPS_CONFIG_FILE": str(config_file.resolve()),
         "DOCKER_HOST": state.docker_host,
         RDS_DATABASES_ENV: SANDBOX_RDS_DATA,
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT_SECONDS,
     }
 
 
@@ -204,9 +237,6 @@ def worker_env(server: PrefectServer, state: SandboxState, settings: Settings) -
             "AWS_CONFIG_FILE": str(state.root / "aws" / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(state.root / "aws" / "credentials"),
             "AWS_PROFILE": worker_profile(settings),
-            # NOTE: prefect-aws's observer watches an SQS queue of EventBridge's ECS task events to mark a run
-            # whose task died Crashed; the sandbox's EventBridge sends none, so it is off (see the README)
-            "PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_ENABLED": "false",
         }
     )
 

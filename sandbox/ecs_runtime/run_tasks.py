@@ -25,7 +25,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Task, ecs_backends
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from sandbox import moto_ecs_fixes
-from sandbox.ecs_runtime import definitions, docker_tasks, moto_view
+from sandbox.ecs_runtime import definitions, docker_tasks, moto_view, task_events
 from sandbox.ecs_runtime.config import RuntimeConfig
 from sandbox.ecs_runtime.moto_view import SandboxTask, ServiceView
 from sandbox.ecs_runtime.task_specs import TaskSpec, TaskState
@@ -96,6 +96,7 @@ def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, 
             replacement.launch_type = launch_type or "EC2"
         self.tasks[cluster.name][task.task_arn] = replacement
         kept.append(replacement)
+        task_events.changed(replacement._account_id, replacement.region_name, replacement, None)  # PENDING
     moto_ecs_fixes.changed()
     return kept
 
@@ -166,14 +167,19 @@ def record(task: RunTaskTask, state: TaskState, unless_stopped: bool = False) ->
     with _recording:
         if unless_stopped and task.last_status == "STOPPED":
             return
+        before = task.last_status
         task.update(definitions.observed(state))
         if state.last_status == "STOPPED" and state.stopped_at is None:
             task.stopped_at = datetime.now(UTC)
+        task_events.changed(task._account_id, task.region_name, task, before)
 
 
 def stopped_before_start(task: RunTaskTask, reason: str) -> None:
-    task.sandbox_started = True
-    task.update({"last_status": "STOPPED", "stopped_reason": reason, "stopped_at": datetime.now(UTC)})
+    with _recording:
+        before = task.last_status
+        task.sandbox_started = True
+        task.update({"last_status": "STOPPED", "stopped_reason": reason, "stopped_at": datetime.now(UTC)})
+        task_events.changed(task._account_id, task.region_name, task, before)
 
 
 def reconcile(client: docker.DockerClient, config: RuntimeConfig) -> bool:
