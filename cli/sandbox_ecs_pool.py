@@ -68,7 +68,7 @@ def set_up_ecs_pool(
         server, state, runs, image.reference, block_id, secret_arn, role_arn, sandbox.project_dir, config_file
     )
     state.ecs_pool_image = image.reference
-    pid = ecs_pool.start_worker(server, state, settings, sandbox.project_dir)
+    pid = ecs_pool.restart_worker(server, state, settings, sandbox.project_dir)
     state.save()
     report(f"ECS work pool {ECS_WORK_POOL}: worker {ecs_pool.WORKER_NAME} (pid {pid}), cluster {ecs_pool.CLUSTER}")
     return image.reference

@@ -253,6 +253,12 @@ def start_worker(server: PrefectServer, state: SandboxState, settings: Settings,
     return pid
 
 
+def restart_worker(server: PrefectServer, state: SandboxState, settings: Settings, project_dir: Path) -> int:
+    """The ECS worker started afresh: it reads the pool and finds the events queue as they are now; its pid."""
+    stop(state.pids.pop(PID_KEY, None))
+    return start_worker(server, state, settings, project_dir)
+
+
 def stop_worker(state: SandboxState) -> None:
     """Stop the ECS worker and forget the pool: the next `up` starts no ECS worker."""
     stop(state.pids.pop(PID_KEY, None))

@@ -12,8 +12,9 @@ import uuid
 from pathlib import Path
 from uuid import UUID
 
+import docker
 import pytest
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
@@ -55,11 +56,7 @@ def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_
                 deployed["release-on-ecs"], parameters={"ref": "main", "to_stage": "qa"}
             )
 
-            def ended() -> FlowRun | None:
-                found = client.read_flow_run(run.id)
-                return found if found.state is not None and found.state.is_final() else None
-
-            done = eventually("the release on the ECS pool ended", ended, bound=900)
+            done = eventually("the release on the ECS pool ended", lambda: ended_run(client, run.id), bound=900)
         assert done.state is not None and done.state.is_completed(), done.state
 
         # Then it ran as an ECS task of the build account's flow-run cluster, from the flow-runner image
@@ -90,7 +87,42 @@ def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_
         endpoint = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "AppEndpoint")
         status, body = get_json(f"{endpoint}/health")
         assert status == 200 and body["version"] == reached.group(1), (status, body)
+
+        # When the task of another run is killed while the run runs
+        with get_client(sync_client=True) as client:
+            again = client.create_flow_run_from_deployment(
+                deployed["release-on-ecs"], parameters={"ref": "main", "to_stage": "qa"}
+            )
+
+            def running() -> FlowRun | None:
+                found = client.read_flow_run(again.id)
+                return found if found.state is not None and found.state.is_running() else None
+
+            task_id = str(eventually("the second run running", running, bound=300).infrastructure_pid).rsplit("/", 1)[
+                -1
+            ]
+            engine = docker.DockerClient(base_url=sandbox.state.docker_host)
+            engine.containers.get(f"cloudops-ecs-{task_id}-prefect").kill()
+
+            # Then prefect-aws's observer marks it Crashed from ECS's task event, naming the container
+            def crashed() -> FlowRun | None:
+                found = client.read_flow_run(again.id)
+                return found if found.state is not None and found.state.is_crashed() else None
+
+            state = eventually("the killed run Crashed", crashed, bound=120).state
+            assert state is not None and "['prefect']" in str(state.message), state
+            # And cloudops-rerun-crashed runs it again, on the pool: it completes (the release was in QA already)
+            rerun = eventually("the killed run rerun to its end", lambda: ended_run(client, again.id), bound=600)
+            assert rerun.state is not None and rerun.state.is_completed(), rerun.state
+            assert str(rerun.infrastructure_pid).rsplit("/", 1)[-1] != task_id  # in a task of its own
     finally:
         ecs_pool.stop_worker(sandbox.state)
         sandbox.state.save()
         teardown_environment(stage="qa", kind="author-live", confirm="qa/author-live")
+
+
+def ended_run(client: SyncPrefectClient, run_id: UUID) -> FlowRun | None:
+    """The run once it has ended for good: final, and not a crash the rerun automation is about to undo."""
+    found = client.read_flow_run(run_id)
+    state = found.state
+    return found if state is not None and state.is_final() and not state.is_crashed() else None
