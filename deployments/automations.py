@@ -5,6 +5,8 @@ scheduled again, the same run with the same parameters, for a worker to pick up,
 the exit; every step is idempotent, so it finishes what the crashed run started. Bounded: the trigger fires once
 per flow run and then ignores that run for ``RERUN_WINDOW``, so a run that keeps crashing is rerun once.
 
+``rerun-ecs-crashed``: the same for a run of the ECS pool, whose task prefect-aws's observer saw stop early.
+
 ``crash-silent-runs``: a run whose machine died cannot report its crash; once it has sent no heartbeat
 for ``SILENCE`` (runs send one every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, set for the process pool
 in prefect.yaml), it is marked Crashed, which ``rerun-silent`` then schedules again (once). Paused and
@@ -26,8 +28,13 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from deployments.ecs_work_pool import ECS_WORK_POOL
+
 RERUN_CRASHED = "cloudops-rerun-crashed"
 RERUN_SILENT = "cloudops-rerun-silent"
+RERUN_ECS_CRASHED = "cloudops-rerun-ecs-crashed"
+# How prefect-aws's observer words the crash of a run whose task's container exited (observers/ecs.py)
+ECS_CRASH_MESSAGE = "The following containers stopped with a non-zero exit code"
 RERUN_WINDOW = timedelta(days=7)
 RERUN_STATE_NAME = "AwaitingRerun"
 CRASH_SILENT = "cloudops-crash-silent-runs"
@@ -80,6 +87,34 @@ def rerun_crashed() -> AutomationCore:
     )
 
 
+def rerun_ecs_crashed() -> AutomationCore:
+    """Schedule again a run of the ECS pool whose task died, once prefect-aws's observer has marked it Crashed (its
+    worker reports every task it starts as exit code 0, so rerun-crashed never hears of it); once per run."""
+    return AutomationCore(
+        name=RERUN_ECS_CRASHED,
+        description=(
+            f"A run of the {ECS_WORK_POOL} pool whose ECS task stopped early (prefect-aws's observer marked it "
+            f"Crashed) is scheduled again, once per run in {RERUN_WINDOW.days} days."
+        ),
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match=ResourceSpecification(
+                {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-message": f"{ECS_CRASH_MESSAGE}*"}
+            ),
+            match_related=[
+                ResourceSpecification({"prefect.resource.role": "work-pool", "prefect.resource.name": ECS_WORK_POOL}),
+                ResourceSpecification({"prefect.resource.role": "deployment"}),
+                CLOUDOPS_TAG,
+            ],
+            for_each={"prefect.resource.id"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=RERUN_WINDOW,
+        ),
+        actions=[rerun("its ECS task stopped before it ended")],
+    )
+
+
 def rerun_silent() -> AutomationCore:
     """Schedule again a run that crash-silent-runs marked Crashed (no worker is left to report it); once per run."""
     return AutomationCore(
@@ -129,7 +164,7 @@ def crash_silent_runs() -> AutomationCore:
     )
 
 
-AUTOMATIONS = (rerun_crashed, rerun_silent, crash_silent_runs)
+AUTOMATIONS = (rerun_crashed, rerun_ecs_crashed, rerun_silent, crash_silent_runs)
 
 
 def create_automations() -> dict[str, UUID]:
