@@ -1,12 +1,16 @@
-"""Five releases of five applications as deployment runs: one worker against three, SQLite against PostgreSQL.
+"""Five releases of five applications as deployment runs: one worker against three, SQLite against PostgreSQL,
+the process pool against the ECS pool.
 
-Run by hand from the repository root:  uv run python bench/worker_bench.py
-One sandbox of its own (bench/.work/worker-sandbox, free ports). For each of (sqlite, 1 worker), (sqlite,
-3 workers), (postgresql, 1 worker), (postgresql, 3 workers): the sandbox comes up with that Prefect database and
-that many process workers, the deployments and blocks are made in its server, and five new applications (each
-its own name and commit: its own package, images, snapshots, stacks and records) are released to QA at the same
-moment as runs of the `release` deployment, each with its own CLOUDOPS_CONFIG_FILE (a job variable). Meanwhile
-a probe asks the Prefect API for one flow run every 0.2 s.
+Run by hand from the repository root:  uv run python bench/worker_bench.py [CONFIGURATION ...]
+(configurations: sqlite-1, sqlite-3, postgresql-1, postgresql-3, postgresql-ecs; all of them by default; the
+first named is the anchor). One sandbox of its own (bench/.work/worker-sandbox, free ports). For each: the
+sandbox comes up with that Prefect database and that many process workers, the deployments and blocks are made
+in its server, and five new applications (each its own name and commit: its own package, images, snapshots,
+stacks and records) are released to QA at the same moment as runs of the `release` deployment, each with its
+own CLOUDOPS_CONFIG_FILE (a job variable). For postgresql-ecs, the ECS pool is set up as `sandbox up --ecs-pool`
+does (its flow-runner image built first, outside the timing) and the runs are of `release-on-ecs`: each an ECS
+task of the flow-runner image, all five started at once by prefect-aws's worker. Meanwhile a probe asks the
+Prefect API for one flow run every 0.2 s.
 
 Figures: the five runs' wall time, from their creation until the last one ended, and the probe's latency
 (median, 95th percentile) under that load. Anchor: (sqlite, 1 worker), measured in the same run; every other
@@ -19,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,13 +34,20 @@ import httpx
 from load_bench import WORK, application, check_apart, environment, remove_stacks  # bench/ is on sys.path
 
 from cloudops.settings import load_settings
+from sandbox import ecs_pool
 from sandbox.sandbox import Sandbox
 from sandbox.state import PrefectDatabase
 
 REPO = Path(__file__).resolve().parent.parent
 SANDBOX = REPO / "bench" / ".work" / "worker-sandbox"
 APPS = 5
-CONFIGURATIONS: list[tuple[PrefectDatabase, int]] = [("sqlite", 1), ("sqlite", 3), ("postgresql", 1), ("postgresql", 3)]
+CONFIGURATIONS: dict[str, tuple[PrefectDatabase, int, str]] = {  # name: (database, process workers, deployment)
+    "sqlite-1": ("sqlite", 1, "release"),
+    "sqlite-3": ("sqlite", 3, "release"),
+    "postgresql-1": ("postgresql", 1, "release"),
+    "postgresql-3": ("postgresql", 3, "release"),
+    "postgresql-ecs": ("postgresql", 1, "release-on-ecs"),
+}
 
 
 class Figures:
@@ -69,8 +81,8 @@ def prepare(sandbox: Sandbox, database: PrefectDatabase, workers: int) -> None:
         os.environ.update(saved)
 
 
-def start_release(client: httpx.Client, deployment: UUID, config: Path) -> UUID:
-    env = {"CLOUDOPS_CONFIG_FILE": str(config), "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+def start_release(client: httpx.Client, deployment: UUID, config: Path, env: dict[str, str]) -> UUID:
+    env = env | {"CLOUDOPS_CONFIG_FILE": str(config), "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
     created = client.post(
         f"/deployments/{deployment}/create_flow_run",
         json={"parameters": {"ref": "main", "to_stage": "qa"}, "job_variables": {"env": env}},
@@ -79,7 +91,7 @@ def start_release(client: httpx.Client, deployment: UUID, config: Path) -> UUID:
     return UUID(created.json()["id"])
 
 
-def run_releases(sandbox: Sandbox, tag: str, count: int = APPS) -> Figures:
+def run_releases(sandbox: Sandbox, tag: str, count: int = APPS, deployment_name: str = "release") -> Figures:
     configs = [application(f"{tag}{n}") for n in range(count)]
     latencies: list[float] = []
     done = threading.Event()
@@ -93,11 +105,13 @@ def run_releases(sandbox: Sandbox, tag: str, count: int = APPS) -> Figures:
                 time.sleep(0.2)
 
     with api(sandbox) as client:
-        deployment = UUID(client.get("/deployments/name/release/release").json()["id"])
+        deployment = UUID(client.get(f"/deployments/name/release/{deployment_name}").json()["id"])
+        # a run's `env` replaces the pool's: an ECS run needs the rest of what the pool gives (its engine, its RDS)
+        env = ecs_pool.run_env(sandbox.state, REPO / "cloudops.toml") if deployment_name != "release" else {}
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
         started = time.perf_counter()
-        runs = [start_release(client, deployment, config) for config in configs]
+        runs = [start_release(client, deployment, config, env) for config in configs]
         while True:
             states = [client.get(f"/flow_runs/{run}").json()["state"] for run in runs]
             if all(s and s["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states):
@@ -113,7 +127,7 @@ def run_releases(sandbox: Sandbox, tag: str, count: int = APPS) -> Figures:
         if failed:
             raise SystemExit(f"{tag}: runs that did not complete: {failed}")
     by_worker: Counter[str] = Counter()
-    for log in sandbox.state.logs.glob("prefect-worker*.log"):
+    for log in sandbox.state.logs.glob("prefect-*worker*.log"):
         text = log.read_text(errors="replace")
         by_worker[log.stem] += sum(f"Flow run '{name}' submitted to infrastructure" in text for name in names)
     for config in configs:
@@ -123,31 +137,40 @@ def run_releases(sandbox: Sandbox, tag: str, count: int = APPS) -> Figures:
 
 
 def main() -> None:
+    chosen = sys.argv[1:] or list(CONFIGURATIONS)
+    unknown = [name for name in chosen if name not in CONFIGURATIONS]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s) {unknown}; choose from {', '.join(CONFIGURATIONS)}")
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     sandbox = Sandbox(SANDBOX, load_settings(REPO / "cloudops.toml"), auto_ports=True)
     sandbox.up(report=lambda line: None)
-    figures: dict[tuple[PrefectDatabase, int], Figures] = {}
+    figures: dict[str, Figures] = {}
     try:
         sandbox.initialise_accounts(report=lambda line: None)
         prepare(sandbox, "sqlite", 1)
         print("warm-up: one release builds the base image and starts QA")
         run_releases(sandbox, "warm", count=1)
-        for database, workers in CONFIGURATIONS:
+        for name in chosen:
+            database, workers, deployment = CONFIGURATIONS[name]
             prepare(sandbox, database, workers)
-            print(f"{database}, {workers} worker(s):")
-            found = figures[(database, workers)] = run_releases(sandbox, f"w{database[0]}{workers}")
+            if deployment == "release-on-ecs":
+                from cli.sandbox_ecs_pool import set_up_ecs_pool
+
+                set_up_ecs_pool(sandbox, REPO / "cloudops.toml", report=lambda line: print(f"  {line}"))
+            print(f"{name}:")
+            found = figures[name] = run_releases(sandbox, f"w{name[0]}{name[-1]}", deployment_name=deployment)
             print(
                 f"  {APPS} releases: {found.wall:.1f} s; API latency median {found.median * 1000:.0f} ms, 95th "
                 f"percentile {found.p95 * 1000:.0f} ms; runs per worker {dict(found.by_worker)}"
             )
     finally:
         sandbox.purge()
-    anchor = figures[CONFIGURATIONS[0]]
-    print("\nagainst (sqlite, 1 worker):")
-    for (kind, count), found in figures.items():
+    anchor = figures[chosen[0]]
+    print(f"\nagainst {chosen[0]}:")
+    for name, found in figures.items():
         print(
-            f"  {kind:<10} {count} worker(s): wall {found.wall / anchor.wall:.2f}x, latency median "
+            f"  {name:<15} wall {found.wall / anchor.wall:.2f}x, latency median "
             f"{found.median / anchor.median:.2f}x, 95th percentile {found.p95 / anchor.p95:.2f}x"
         )
 

@@ -10,17 +10,19 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import docker
 import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
 from cli.sandbox_ecs_pool import set_up_ecs_pool
 from cloudops.aws.logs import log_events
+from deployments.automations import RERUN_STATE_NAME
 from sandbox import ecs_pool
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
@@ -30,6 +32,12 @@ from tests.polling import eventually
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.reliability(
+    "fault",
+    "the ECS task of a run on the `cloudops-ecs` pool killed (its container, SIGKILL) while the run runs",
+    "prefect-aws's observer marks the run Crashed from ECS's task event, naming the container; "
+    "cloudops-rerun-ecs-crashed runs it again once, in a new task, and it completes",
+)
 def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_and_qa_answers(
     sandbox: Sandbox,
     release_env: ReleaseSource,
@@ -63,8 +71,13 @@ def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_
         ecs = sandbox.account("build").client("ecs")
         cluster, task_arn = str(done.infrastructure_pid).split("::")
         assert cluster == ecs_pool.CLUSTER
-        (task,) = ecs.describe_tasks(cluster=cluster, tasks=[task_arn], include=["TAGS"])["tasks"]
-        assert task["lastStatus"] == "STOPPED" and task["launchType"] == "EC2"
+
+        def stopped() -> dict[str, Any] | None:  # the process exits a moment after the run reports its end
+            (found,) = ecs.describe_tasks(cluster=cluster, tasks=[task_arn], include=["TAGS"])["tasks"]
+            return found if found["lastStatus"] == "STOPPED" else None
+
+        task = eventually("the run's ECS task stopped", stopped, bound=60)
+        assert task["launchType"] == "EC2"
         (container,) = task["containers"]
         assert (container["name"], container["exitCode"], container["image"]) == ("prefect", 0, image)
         assert {"key": "prefect.io/flow-run-id", "value": str(run.id)} in task["tags"]
@@ -98,23 +111,23 @@ def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_
                 found = client.read_flow_run(again.id)
                 return found if found.state is not None and found.state.is_running() else None
 
-            task_id = str(eventually("the second run running", running, bound=300).infrastructure_pid).rsplit("/", 1)[
-                -1
-            ]
+            started = eventually("the second run running", running, bound=300)
+            task_id = str(started.infrastructure_pid).rsplit("/", 1)[-1]
             engine = docker.DockerClient(base_url=sandbox.state.docker_host)
             engine.containers.get(f"cloudops-ecs-{task_id}-prefect").kill()
 
-            # Then prefect-aws's observer marks it Crashed from ECS's task event, naming the container
-            def crashed() -> FlowRun | None:
-                found = client.read_flow_run(again.id)
-                return found if found.state is not None and found.state.is_crashed() else None
+            # Then prefect-aws's observer marks it Crashed from ECS's task event, naming the container (in its
+            # history: the rerun automation schedules it again a moment later)
+            def crashed() -> State | None:
+                return next((st for st in client.read_flow_run_states(again.id) if st.is_crashed()), None)
 
-            state = eventually("the killed run Crashed", crashed, bound=120).state
-            assert state is not None and "['prefect']" in str(state.message), state
-            # And cloudops-rerun-crashed runs it again, on the pool: it completes (the release was in QA already)
+            state = eventually("the killed run Crashed", crashed, bound=120)
+            assert "['prefect']" in str(state.message), state
+            # And cloudops-rerun-ecs-crashed runs it again, on the pool: it completes (the release was in QA already)
             rerun = eventually("the killed run rerun to its end", lambda: ended_run(client, again.id), bound=600)
             assert rerun.state is not None and rerun.state.is_completed(), rerun.state
             assert str(rerun.infrastructure_pid).rsplit("/", 1)[-1] != task_id  # in a task of its own
+            assert RERUN_STATE_NAME in [st.name for st in client.read_flow_run_states(again.id)]
     finally:
         ecs_pool.stop_worker(sandbox.state)
         sandbox.state.save()

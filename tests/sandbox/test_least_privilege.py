@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from cloudops.aws.session import AccountSession, open_account
-from cloudops.policies import APPROVER, BUILD, DEPLOYER, PROMOTION_SOURCE, STATUS_READER, policy_document
+from cloudops.policies import APPROVER, BUILD, DEPLOYER, ECS_WORKER, PROMOTION_SOURCE, STATUS_READER, policy_document
 from cloudops.settings import Settings
 from sandbox.sandbox import Sandbox
 from sandbox.state import REGISTRY_USER, SANDBOX_ACCESS_KEY_ID
@@ -91,6 +91,12 @@ def test_each_role_may_do_what_its_policy_allows_and_nothing_else(sandbox: Sandb
     assert code_of(build.client("s3").put_object, Bucket=BUILD_BUCKET, Key=key, Body=b"b") == "OK"
     assert code_of(build.client("s3").delete_object, Bucket=BUILD_BUCKET, Key=key) == "AccessDenied"
     assert code_of(build.client("cloudformation").describe_stacks) == "AccessDenied"  # only the stages deploy
+
+    worker = as_role(sandbox, "build", ECS_WORKER.name)  # prefect-aws's ECS worker: flow-run tasks, nothing else
+    assert code_of(worker.client("ecs").list_task_definitions) == "OK"
+    assert code_of(worker.client("s3").get_object, Bucket=BUILD_BUCKET, Key=key) == "AccessDenied"
+    assert code_of(worker.client("ecs").create_cluster, clusterName="not-mine") == "AccessDenied"
+    assert code_of(worker.client("iam").list_roles) == "AccessDenied"
 
     denied = (sandbox.state.logs / "moto.log").read_text()
     assert f"cloudops-iam: denied arn:aws:sts::222222222222:assumed-role/{DEPLOYER.name}/" in denied
