@@ -87,51 +87,51 @@ def rerun_crashed() -> AutomationCore:
     )
 
 
-def rerun_ecs_crashed() -> AutomationCore:
-    """Schedule again a run of the ECS pool whose task died, once prefect-aws's observer has marked it Crashed (its
-    worker reports every task it starts as exit code 0, so rerun-crashed never hears of it); once per run."""
+def rerun_crashed_with(
+    name: str, description: str, message: str, reason: str, related: list[ResourceSpecification]
+) -> AutomationCore:
+    """Schedule again a run of a cloudops deployment that went Crashed with ``message`` (a trailing ``*``: any
+    message it begins), its related resources matching ``related`` too; at most once per run within
+    RERUN_WINDOW."""
     return AutomationCore(
-        name=RERUN_ECS_CRASHED,
-        description=(
-            f"A run of the {ECS_WORK_POOL} pool whose ECS task stopped early (prefect-aws's observer marked it "
-            f"Crashed) is scheduled again, once per run in {RERUN_WINDOW.days} days."
-        ),
+        name=name,
+        description=description,
         trigger=EventTrigger(
             expect={"prefect.flow-run.Crashed"},
             match=ResourceSpecification(
-                {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-message": f"{ECS_CRASH_MESSAGE}*"}
+                {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-message": message}
             ),
-            match_related=[
-                ResourceSpecification({"prefect.resource.role": "work-pool", "prefect.resource.name": ECS_WORK_POOL}),
-                ResourceSpecification({"prefect.resource.role": "deployment"}),
-                CLOUDOPS_TAG,
-            ],
+            match_related=[*related, ResourceSpecification({"prefect.resource.role": "deployment"}), CLOUDOPS_TAG],
             for_each={"prefect.resource.id"},
             posture=Posture.Reactive,
             threshold=1,
             within=RERUN_WINDOW,
         ),
-        actions=[rerun("its ECS task stopped before it ended")],
+        actions=[rerun(reason)],
+    )
+
+
+def rerun_ecs_crashed() -> AutomationCore:
+    """Schedule again a run of the ECS pool whose task died, once prefect-aws's observer has marked it Crashed (its
+    worker reports every task it starts as exit code 0, so rerun-crashed never hears of it); once per run."""
+    return rerun_crashed_with(
+        RERUN_ECS_CRASHED,
+        f"A run of the {ECS_WORK_POOL} pool whose ECS task stopped early (prefect-aws's observer marked it "
+        f"Crashed) is scheduled again, once per run in {RERUN_WINDOW.days} days.",
+        f"{ECS_CRASH_MESSAGE}*",
+        "its ECS task stopped before it ended",
+        [ResourceSpecification({"prefect.resource.role": "work-pool", "prefect.resource.name": ECS_WORK_POOL})],
     )
 
 
 def rerun_silent() -> AutomationCore:
     """Schedule again a run that crash-silent-runs marked Crashed (no worker is left to report it); once per run."""
-    return AutomationCore(
-        name=RERUN_SILENT,
-        description=f"A run {CRASH_SILENT} marked Crashed is scheduled again, once per run in {RERUN_WINDOW.days} days",
-        trigger=EventTrigger(
-            expect={"prefect.flow-run.Crashed"},
-            match=ResourceSpecification(
-                {"prefect.resource.id": "prefect.flow-run.*", "prefect.state-message": SILENCE_MESSAGE}
-            ),
-            match_related=[ResourceSpecification({"prefect.resource.role": "deployment"}), CLOUDOPS_TAG],
-            for_each={"prefect.resource.id"},
-            posture=Posture.Reactive,
-            threshold=1,
-            within=RERUN_WINDOW,
-        ),
-        actions=[rerun("it sent no heartbeat")],
+    return rerun_crashed_with(
+        RERUN_SILENT,
+        f"A run {CRASH_SILENT} marked Crashed is scheduled again, once per run in {RERUN_WINDOW.days} days",
+        SILENCE_MESSAGE,
+        "it sent no heartbeat",
+        [],
     )
 
 

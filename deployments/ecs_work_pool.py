@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from cloudops.errors import ConfigurationError
 from cloudops.flow_runner import SITE_FOLDER
-from deployments.work_pool import prefect_command
+from deployments.work_pool import run_prefect, work_pool_exists
 
 ECS_WORK_POOL = "cloudops-ecs"  # prefect.yaml's ECS work pool
 FLOW_RUN_COMMAND = "python3 -m prefect flow-run execute"  # the flow-runner image has no `prefect` script on PATH
@@ -99,16 +98,7 @@ def ecs_job_template(template: dict[str, Any], defaults: EcsPoolDefaults) -> dic
 def ensure_ecs_work_pool(env: Mapping[str, str], template: dict[str, Any] | None = None) -> bool:
     """Create the ECS work pool unless it exists (with prefect-aws's template), or give it ``template``; True
     when created."""
-    exists = (
-        subprocess.run(
-            [str(prefect_command()), "work-pool", "inspect", ECS_WORK_POOL],
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            check=False,
-        ).returncode
-        == 0
-    )
+    exists = work_pool_exists(env, ECS_WORK_POOL)
     if exists and template is None:
         return False
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
@@ -122,9 +112,7 @@ def ensure_ecs_work_pool(env: Mapping[str, str], template: dict[str, Any] | None
 
 
 def _prefect(env: Mapping[str, str], *arguments: str) -> str:
-    done = subprocess.run(
-        [str(prefect_command()), *arguments], env=dict(env), capture_output=True, text=True, check=False
-    )
+    done = run_prefect(env, *arguments)
     if done.returncode != 0:
         raise ConfigurationError(f"prefect {' '.join(arguments[:2])} failed: {(done.stderr or done.stdout).strip()}")
     return done.stdout

@@ -19,24 +19,22 @@ def prefect_command() -> Path:
     return prefect
 
 
+def run_prefect(env: Mapping[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``prefect <arguments>`` against the server of ``env``'s PREFECT_API_URL; its result, whatever it is."""
+    return subprocess.run(
+        [str(prefect_command()), *arguments], env=dict(env), capture_output=True, text=True, check=False
+    )
+
+
+def work_pool_exists(env: Mapping[str, str], name: str) -> bool:
+    return run_prefect(env, "work-pool", "inspect", name).returncode == 0
+
+
 def ensure_work_pool(env: Mapping[str, str]) -> bool:
     """Create the process work pool on the server of ``env``'s PREFECT_API_URL unless it exists; True when created."""
-    inspect = subprocess.run(
-        [str(prefect_command()), "work-pool", "inspect", WORK_POOL],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if inspect.returncode == 0:
+    if work_pool_exists(env, WORK_POOL):
         return False
-    create = subprocess.run(
-        [str(prefect_command()), "work-pool", "create", WORK_POOL, "--type", "process"],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    create = run_prefect(env, "work-pool", "create", WORK_POOL, "--type", "process")
     if create.returncode != 0:
         raise ConfigurationError(f"could not create the work pool {WORK_POOL}: {create.stdout}{create.stderr}")
     return True
