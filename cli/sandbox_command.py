@@ -102,7 +102,10 @@ def sandbox_down(
         sandbox.purge()
         typer.echo(f"sandbox stopped and {sandbox.root} deleted")
         return
-    leftovers = sandbox.down()
+    stopped = sandbox.down()
+    for run in stopped.interrupted:
+        typer.echo(run.line())
+    leftovers = stopped.leftovers
     typer.echo("sandbox stopped" + (f" (and {len(leftovers)} stray process(es) killed)" if leftovers else ""))
     typer.echo(
         f"its state is kept in {sandbox.root} (the accounts' resources, registries, databases): `cloudops sandbox up` "

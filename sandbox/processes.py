@@ -78,6 +78,51 @@ def stop(pid: int | None, timeout: float = 20.0) -> None:
     raise SandboxError(f"process {pid} survived SIGKILL; inspect it with `ps -p {pid}`")
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: state, ppid, pgrp, session, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def flow_process_groups(worker: int) -> list[int]:
+    """The process groups of ``worker``'s children that lead groups of their own: a Prefect process worker starts
+    each flow run in a session of its own (so that a signal to the worker's group does not reach the runs), and
+    such a run outlives a worker that was killed before it could stop it."""
+    groups = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(worker) and fields[2] == entry.name:
+            groups.append(int(entry.name))
+    return groups
+
+
+def kill_groups(groups: Sequence[int]) -> list[int]:
+    """SIGKILL each of ``groups`` still alive (what a stopped worker left of its runs); the groups it killed."""
+    killed = []
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        killed.append(group)
+    return killed
+
+
+def stop_worker(pid: int | None, timeout: float = 20.0) -> list[int]:
+    """Stop a Prefect worker as :func:`stop` does, then whatever is left of the flow runs it had started (it stops
+    them itself on SIGTERM, but not when it has to be killed); the process groups of the runs it had running."""
+    if not pid or not alive(pid):
+        return []
+    flows = flow_process_groups(pid)
+    stop(pid, timeout)
+    kill_groups(flows)
+    return flows
+
+
 def ancestors(pid: int) -> set[int]:
     """``pid`` and the processes it descends from."""
     found = {pid}

@@ -30,10 +30,12 @@ from deployments.work_pool import WORK_POOL, ensure_work_pool
 from sandbox import docker_engine, ecs_pool, mariadb, moto_server, postgres, prefect_server, prefect_worker, registries
 from sandbox.errors import SandboxError
 from sandbox.iam_roles import ensure_pipeline_roles
+from sandbox.interrupted_runs import InterruptedRun, mark_crashed, runs_in_flight
 from sandbox.processes import (
     alive,
     require_free_port,
     stop,
+    stop_worker,
     sweep,
     wait_until,
 )
@@ -80,6 +82,14 @@ class PartStatus:
     address: str
     answers: bool
     pid: int | None
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What `down` stopped in the middle of its work: the runs it interrupted, and the stray processes it killed."""
+
+    interrupted: list[InterruptedRun]
+    leftovers: list[int]
 
 
 class Sandbox:
@@ -321,15 +331,20 @@ class Sandbox:
         ]
         return rows
 
-    def down(self, keep_networks: bool = True) -> list[int]:
-        """Stop every part; the pids of stragglers the final sweep had to kill. ``keep_networks=False`` (a
-        sandbox that is not coming back) removes the Docker networks it made first, with their containers."""
+    def down(self, keep_networks: bool = True) -> Stopped:
+        """Stop every part: what was stopped in flight, and the pids of stragglers the final sweep had to kill.
+        ``keep_networks=False`` (a sandbox that is not coming back) removes the Docker networks it made first, with
+        their containers."""
         state = self.state
+        # the runs in flight, asked of the server before their workers stop, marked Crashed once they have
+        in_flight = runs_in_flight(state, [WORK_POOL, ECS_WORK_POOL]) if prefect_server.answers(state) else []
         # moto before the engine: its ECS runtime would replace the tasks the engine stops, and it saves its
         # state on the way out (sandbox/moto_state.py)
         workers = sorted((key for key in state.pids if key.startswith("worker")), reverse=True)
-        order = [*workers, "prefect", "moto", "docker", "mariadb", "postgres"]
-        for part in order:
+        for worker in workers:
+            stop_worker(state.pids.pop(worker, None))
+        interrupted = mark_crashed(state, in_flight) if in_flight else []
+        for part in ["prefect", "moto", "docker", "mariadb", "postgres"]:
             if part == "docker" and not keep_networks and self._answers("docker"):
                 self._remove_networks()
             stop(state.pids.pop(part, None))
@@ -339,7 +354,7 @@ class Sandbox:
         leftovers = sweep([self.root, state.runtime_dir])
         if self.root.is_dir():
             state.save()
-        return leftovers
+        return Stopped(interrupted, leftovers)
 
     def _remove_networks(self) -> None:
         from sandbox.ecs_runtime.networks import remove_sandbox_networks
@@ -490,7 +505,7 @@ class Sandbox:
             if not 1 <= workers <= MAX_WORKERS:
                 raise SandboxError(f"--workers {workers}: give 1 to {MAX_WORKERS} workers")
             for number in range(workers + 1, state.workers + 1):  # fewer than before: the extra ones stop
-                stop(state.pids.pop(prefect_worker.pid_key(number), None))
+                stop_worker(state.pids.pop(prefect_worker.pid_key(number), None))
             state.workers = workers
 
     def is_running(self) -> bool:

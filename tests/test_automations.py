@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,9 @@ from cli.approvals import paused_approval_runs
 from cloudops import audit
 from cloudops.release import Release
 from deployments.automations import CRASH_SILENT, RERUN_CRASHED, RERUN_STATE_NAME, SILENCE_MESSAGE
+from deployments.work_pool import WORK_POOL
 from flows.await_approval import announce_approval
+from sandbox.processes import flow_process_groups, kill_groups, stop, tail
 from sandbox.sandbox import Sandbox
 from tests.app_source import CONFIG_FILE, ReleaseSource
 from tests.ops_helpers import verified
@@ -39,6 +42,8 @@ from tests.polling import eventually
 from tests.stage_holder import Holder
 
 REPO = Path(__file__).resolve().parent.parent
+# As the sandbox allows its workers (sandbox/processes.py stop): a healthy worker stops its runs and exits in a second.
+STOP_SECONDS = 20
 
 
 def form_fields(client: SyncPrefectClient, deployment_id: UUID) -> dict[str, Any]:
@@ -80,25 +85,50 @@ def test_the_forms_offer_the_configured_stages_and_the_server_refuses_others(dep
         assert good.parameters["to_stage"] == "qa"
 
 
+def a_queue(client: SyncPrefectClient) -> str:
+    """A work queue of the pool for this test alone: its workers take only the runs it puts there, never a run that
+    another test left Scheduled on the pool's default queue (an approval trigger's promote, a rerun)."""
+    name = f"tests-{uuid.uuid4().hex[:8]}"
+    client.create_work_queue(name=name, work_pool_name=WORK_POOL)
+    return name
+
+
 @contextlib.contextmanager
-def a_worker(name: str = "tests", log: Path | None = None, limit: int | None = None) -> Iterator[None]:
-    """A real `prefect worker` of the process pool, polling every second, stopped (with its runs) at the end;
-    at most ``limit`` runs at once when given, its output in ``log``."""
+def a_worker(queue: str, name: str, log: Path, limit: int | None = None) -> Iterator[None]:
+    """A real `prefect worker` of the process pool on work queue ``queue``, polling every second, stopped (with its
+    runs) at the end; at most ``limit`` runs at once when given, its output in ``log``.
+
+    It must stop within STOP_SECONDS of SIGTERM, as `cloudops sandbox down` expects of the sandbox's workers; if it
+    does not, its threads' stacks are written to its log (faulthandler, on SIGABRT) and the test fails with them,
+    and the worker and its runs' processes are killed so that no worker is left to take a later test's runs."""
     env = {
         **os.environ,
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "CLOUDOPS_PROJECT_DIR": str(REPO),
         "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PYTHONFAULTHANDLER": "1",
     }
-    command = [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "cloudops-local"]
-    command += ["--name", name, *(["--limit", str(limit)] if limit else [])]
-    with open(log or os.devnull, "wb") as out:
+    command = [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", WORK_POOL]
+    command += ["--work-queue", queue, "--name", name, *(["--limit", str(limit)] if limit else [])]
+    with open(log, "ab") as out:
         worker = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True, stdout=out, stderr=out)
     try:
         yield
     finally:
+        flows = flow_process_groups(worker.pid)
         os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.kill(worker.pid, signal.SIGABRT)  # faulthandler: every thread's stack, into the log
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(timeout=10)
+            stop(worker.pid)
+            kill_groups(flows)
+            raise AssertionError(
+                f"worker {name} did not stop within {STOP_SECONDS} s of SIGTERM; its log {log} ends:\n{tail(log, 60)}"
+            ) from None
+        kill_groups(flows)
 
 
 def runs_of(client: SyncPrefectClient, deployment: str) -> list[FlowRun]:
@@ -145,34 +175,38 @@ def test_a_run_crashed_for_its_silence_is_scheduled_again_once(deployed: dict[st
             state = client.read_flow_run(run_id).state
             return state.name if state else None
 
-        def rerun(run_id: UUID) -> Callable[[], bool | None]:
-            return lambda: True if state_name(run_id) == RERUN_STATE_NAME else None
+        def reruns(run_id: UUID) -> int:
+            return [s.name for s in client.read_flow_run_states(run_id)].count(RERUN_STATE_NAME)
+
+        def rerun(run_id: UUID, times: int) -> Callable[[], bool | None]:
+            """Scheduled again ``times`` times: read from its states' history, since a worker could take it at once."""
+            return lambda: True if reruns(run_id) >= times else None
 
         # given a run of a deployment (a worker could pick it up again) whose machine went silent
-        first = client.create_flow_run_from_deployment(deployed["check-accounts"])
+        first = client.create_flow_run_from_deployment(deployed["check-accounts"], work_queue_name=a_queue(client))
         crash(first.id)
-        eventually("the crashed run scheduled again", rerun(first.id))
+        eventually("the crashed run scheduled again", rerun(first.id, 1))
         assert client.read_flow_run(first.id).parameters == first.parameters
 
         # when the rerun crashes too, it is not rerun again: the automation fired for this run already.
         crash(first.id)
         # The triggers service handles events in order, so once a later crash of another run has been
         # acted on, the first run's second crash has been seen and ignored.
-        sentinel = client.create_flow_run_from_deployment(deployed["check-accounts"])
+        sentinel = client.create_flow_run_from_deployment(deployed["check-accounts"], work_queue_name=a_queue(client))
         crash(sentinel.id)
-        eventually("a later crashed run scheduled again", rerun(sentinel.id))
-        assert state_name(first.id) == "Crashed"
+        eventually("a later crashed run scheduled again", rerun(sentinel.id, 1))
+        assert (state_name(first.id), reruns(first.id)) == ("Crashed", 1)
 
 
 @pytest.mark.slow
 def test_a_deployed_approval_run_is_suspended_and_a_worker_finishes_it(
-    deployed: dict[str, UUID], sandbox: Sandbox, release_env: ReleaseSource, release: Release
+    deployed: dict[str, UUID], sandbox: Sandbox, release_env: ReleaseSource, release: Release, tmp_path: Path
 ) -> None:
     verified(sandbox, release, "prod")  # only a release its stage verified is asked about
-    with a_worker(), get_client(sync_client=True) as client:
+    with get_client(sync_client=True) as client, a_worker(queue := a_queue(client), "tests", tmp_path / "worker.log"):
         # prod is the last stage: its approval starts no promotion through the trigger
         run = client.create_flow_run_from_deployment(
-            deployed["await-approval"], parameters={"version": release.version, "stage": "prod"}
+            deployed["await-approval"], parameters={"version": release.version, "stage": "prod"}, work_queue_name=queue
         )
 
         def state_of(run_id: UUID, name: str) -> Callable[[], bool | None]:
@@ -201,10 +235,12 @@ def test_a_deployed_approval_run_is_suspended_and_a_worker_finishes_it(
     "the rerun automation schedules it again once the worker has reported the crash; the worker finishes it",
 )
 def test_a_deployed_run_killed_under_the_worker_is_rerun_once_and_finishes(
-    deployed: dict[str, UUID], sandbox: Sandbox, release_env: ReleaseSource, release: Release
+    deployed: dict[str, UUID], sandbox: Sandbox, release_env: ReleaseSource, release: Release, tmp_path: Path
 ) -> None:
-    with a_worker(), get_client(sync_client=True) as client:
-        run = client.create_flow_run_from_deployment(deployed["build-release"], parameters={"ref": "main"})
+    with get_client(sync_client=True) as client, a_worker(queue := a_queue(client), "tests", tmp_path / "worker.log"):
+        run = client.create_flow_run_from_deployment(
+            deployed["build-release"], parameters={"ref": "main"}, work_queue_name=queue
+        )
 
         def flow_process() -> int | None:
             found = client.read_flow_run(run.id)
@@ -242,16 +278,18 @@ def test_two_workers_change_one_stage_one_run_after_the_other(
         get_client(sync_client=True) as client,
     ):
         patch.setenv("CLOUDOPS_CONFIG_FILE", str(CONFIG_FILE))
+        queue = a_queue(client)
         with Holder(stage):
             runs = [
                 client.create_flow_run_from_deployment(
                     deployed["teardown-environment"],
                     parameters={"stage": stage, "kind": "single-instance", "confirm": f"{stage}/single-instance"},
+                    work_queue_name=queue,
                 )
                 for _ in range(2)
             ]
             for number, log in enumerate(logs, start=1):  # one run at a time each: each worker takes one
-                workers.enter_context(a_worker(f"tests-{number}", log, limit=1))
+                workers.enter_context(a_worker(queue, f"tests-{number}", log, limit=1))
             with explained(client, runs, logs):
                 for run in runs:
                     log_of(client, run.id, f"stage {stage} is busy", bound=180)  # both wait behind the holder
