@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pymysql
 import pytest
 
 from cloudops.aws import rds
-from cloudops.settings import RDS_DATABASES_ENV, Settings
+from cloudops.settings import RDS_DATABASES_ENV, Settings, load_settings
 from cloudops.snapshots import instance_name, snapshot_name
 from sandbox.blocks import SANDBOX_RDS_DATA
 from sandbox.rds_databases import snapshot_database
@@ -41,8 +42,15 @@ def new_commit(repo: Path, message: str) -> None:
 def snapshot_env(
     sandbox: Sandbox, stage_blocks: dict[str, str], app_config: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
+    """The application under a name of its own: a release's snapshot starts from the newest snapshot of its
+    application in the build account, so one of these tests' snapshots of `commerce` (its live prices changed)
+    became the base of the session's release whenever that was built after it (a product read back at 1499)."""
     monkeypatch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-    return app_config
+    config = Path(os.environ["CLOUDOPS_CONFIG_FILE"])
+    text = config.read_text()
+    assert 'name = "commerce"' in text
+    config.write_text(text.replace('name = "commerce"', f'name = "snap-{uuid.uuid4().hex[:6]}"', 1))
+    return load_settings(config)
 
 
 def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
@@ -53,15 +61,16 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     new_commit(app_repo, "release one")
     records = snapshot(ref="main")
     build = sandbox.account("build")
-    version = records["author"].identifier.removeprefix("commerce-author-")
+    application = snapshot_env.application.name
+    version = records["author"].identifier.removeprefix(f"{application}-author-")
     stage_accounts = sorted(snapshot_env.stage(s).account_id for s in ("qa", "staging", "prod"))
     for environment, record in records.items():
         assert record.created
-        assert record.identifier == snapshot_name("commerce", environment, version)
+        assert record.identifier == snapshot_name(application, environment, version)
         found = rds.get_snapshot(build, record.identifier)
         assert found is not None and found.status == "available" and found.arn == record.arn
         assert rds.shared_with(build, record.identifier) == stage_accounts == list(record.shared_with)
-        assert not rds.instance_exists(build, instance_name("commerce", environment, version))
+        assert not rds.instance_exists(build, instance_name(application, environment, version))
     # The snapshots hold each environment's own data and the shared data
     author, live = records["author"].identifier, records["live"].identifier
     assert ("DRAFT-1",) in snapshot_rows(sandbox, author, "SELECT sku FROM product")

@@ -99,6 +99,17 @@ def open_run(page: Page, ui_url: str, run_name: str, shots: Screenshots, state: 
     shots.take(page, f"{run_name} {state.lower()}")
 
 
+def open_parent_run(page: Page, run_name: str, shots: Screenshots, state: str) -> None:
+    """From a subflow run's page, follow its "Parent Run" link to ``run_name`` and wait until it shows ``state``.
+
+    The UI routes there itself, as a person's click does: no reload of the whole UI, which on a busy 2-core machine
+    (a release deploying beside it) can take longer than any wait for the Runs page's search box."""
+    page.locator(".page-heading-flow-run").get_by_role("link", name=run_name, exact=True).click()
+    expect(page.locator(".page-heading-flow-run")).to_contain_text(run_name)
+    expect(run_state_badge(page)).to_have_text(state, timeout=STATE_TIMEOUT_MS)
+    shots.take(page, f"{run_name} {state.lower()}")
+
+
 def open_paused_run(page: Page, ui_url: str, run_name: str, shots: Screenshots) -> None:
     """The run ``run_name``, waiting for its approval."""
     open_run(page, ui_url, run_name, shots, "Paused")

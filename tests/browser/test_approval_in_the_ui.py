@@ -150,7 +150,7 @@ def test_an_approval_in_the_ui_promotes_the_release_to_staging(
     ui.wait_for_state(page, "Completed", shots)
     ui.wait_for_log(page, f"{release.id} in qa: approved by erin@example.com", shots)
     # the release goes on: promotion to staging and its deploy, then the run completes
-    ui.open_run(page, ui_server.ui_url, release_run.name, shots, "Completed")
+    ui.open_parent_run(page, release_run.name, shots, "Completed")
     ui.wait_for_log(page, "staging: promoted", shots)
 
     assert release_run.wait_for_end() == 0
@@ -181,7 +181,7 @@ def test_a_rejection_in_the_ui_stops_the_release(
     ui.wait_for_state(page, "Completed", shots)  # the gate itself ends normally with its decision
     ui.wait_for_log(page, f"{release.id} in qa: rejected by frank", shots)
     # the release stops there and fails, saying who rejected it and why
-    ui.open_run(page, ui_server.ui_url, release_run.name, shots, "Failed")
+    ui.open_parent_run(page, release_run.name, shots, "Failed")
     ui.wait_for_log(page, "rejected in qa by frank: login page broken", shots)
 
     assert release_run.wait_for_end() != 0
