@@ -61,7 +61,7 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     new_commit(app_repo, "release one")
     records = snapshot(ref="main")
     build = sandbox.account("build")
-    application = snapshot_env.application.name
+    application = snapshot_env.require_application().name
     version = records["author"].identifier.removeprefix(f"{application}-author-")
     stage_accounts = sorted(snapshot_env.stage(s).account_id for s in ("qa", "staging", "prod"))
     for environment, record in records.items():
