@@ -18,6 +18,7 @@ from cloudops.aws import cloudformation, ec2, rds, s3, ssm
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
+from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.settings import ImageRole
 from cloudops.snapshots import database_name
@@ -301,9 +302,11 @@ def deploy_stack(
         plan = kept
     if action is Action.RECREATE:
         log(f"stack {plan.stack} is {current.status if current else '?'}: deleting it to create it anew, as asked")
-        cloudformation.delete(account, plan.stack)
+        cloudformation.delete(account, plan.stack, execution_role_arn(account.account_id))
         action = Action.CREATE
-    change_set = cloudformation.create_change_set(account, plan.stack, body, plan.parameters, tags, action)
+    change_set = cloudformation.create_change_set(
+        account, plan.stack, body, plan.parameters, tags, action, execution_role_arn(account.account_id)
+    )
     if change_set is None:
         log(f"stack {plan.stack}: no changes")
         return StackOutcome(
@@ -340,7 +343,9 @@ def preview_stack(account: AccountSession, plan: StackPlan, tags: dict[str, str]
         resources = sorted(f"{name} ({spec.get('Type', '?')})" for name, spec in document["Resources"].items())
         return f"### `{plan.stack}` will be created\n\n{len(resources)} resources: {', '.join(resources)}\n"
     plan = keep_database(plan, current, restore_database=False)
-    change_set = cloudformation.create_change_set(account, plan.stack, body, plan.parameters, tags, action)
+    change_set = cloudformation.create_change_set(
+        account, plan.stack, body, plan.parameters, tags, action, execution_role_arn(account.account_id)
+    )
     if change_set is None:
         return f"### `{plan.stack}`: no changes\n"
     try:

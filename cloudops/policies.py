@@ -9,8 +9,10 @@ one stage of cloudops.toml. Which roles an account has follows from its place in
   `cloudops-ecs` pool's flow runs as tasks of the cluster ``cloudops-flow-runs``), ``cloudops-promotion-source``
   and ``cloudops-status-reader``;
 - every other stage: ``cloudops-deployer`` (promote into its own registry, deploy its stacks, restore its
-  databases from the shared snapshots, its config store), ``cloudops-approver`` (the identity an approval is
-  signed with, nothing else) and ``cloudops-status-reader``; and ``cloudops-promotion-source`` (its registry,
+  databases from the shared snapshots, its config store), ``cloudops-cloudformation`` (the execution role the
+  deployer passes to CloudFormation, which creates, updates and deletes the stacks' resources with its rights;
+  trusted by CloudFormation only), ``cloudops-approver`` (the identity an approval is signed with, nothing else)
+  and ``cloudops-status-reader``; and ``cloudops-promotion-source`` (its registry,
   read-only) where a stage promotes from it.
 
 The pipeline's runs use the build role in the build account and the deployer role in the others; no role
@@ -38,6 +40,8 @@ class PipelineRole:
     kind: str
     name: str
     summary: str
+    # The AWS service that assumes it (CloudFormation for the execution role); None: the pipeline's own principal.
+    service: str | None = None
 
     @property
     def policy_file(self) -> Path:
@@ -50,7 +54,13 @@ PROMOTION_SOURCE = PipelineRole("promotion-source", "cloudops-promotion-source",
 APPROVER = PipelineRole("approver", "cloudops-approver", "sign an approval with an identity, nothing else")
 STATUS_READER = PipelineRole("status-reader", "cloudops-status-reader", "read what runs and the records")
 ECS_WORKER = PipelineRole("ecs-worker", "cloudops-ecs-worker", "start flow runs as ECS tasks on cloudops-flow-runs")
-ROLES = (BUILD, DEPLOYER, PROMOTION_SOURCE, APPROVER, STATUS_READER, ECS_WORKER)
+CLOUDFORMATION_EXECUTION = PipelineRole(
+    "cloudformation-execution",
+    "cloudops-cloudformation",
+    "CloudFormation's rights over the stage's stacks' resources, passed by the deployer as each change set's role",
+    service="cloudformation.amazonaws.com",
+)
+ROLES = (BUILD, DEPLOYER, PROMOTION_SOURCE, APPROVER, STATUS_READER, ECS_WORKER, CLOUDFORMATION_EXECUTION)
 
 
 def pipeline_role(settings: Settings, stage: str) -> PipelineRole:
@@ -61,10 +71,16 @@ def pipeline_role(settings: Settings, stage: str) -> PipelineRole:
 def roles_of_stage(settings: Settings, stage: str) -> list[PipelineRole]:
     """The pipeline's roles in ``stage``'s account."""
     sources = {s.promotes_from for s in settings.stages.values() if s.promotes_from}
-    roles = [BUILD, ECS_WORKER] if stage == settings.build_stage else [DEPLOYER, APPROVER]
+    roles = [BUILD, ECS_WORKER] if stage == settings.build_stage else [DEPLOYER, APPROVER, CLOUDFORMATION_EXECUTION]
     if stage in sources:
         roles.append(PROMOTION_SOURCE)
     return [*roles, STATUS_READER]
+
+
+def execution_role_arn(account_id: str) -> str:
+    """The CloudFormation execution role of the account ``account_id``: every change set and stack deletion acts with
+    its rights, not the deployer's (the deployer may only pass it to CloudFormation)."""
+    return f"arn:aws:iam::{account_id}:role/{CLOUDFORMATION_EXECUTION.name}"
 
 
 def policy_document(settings: Settings, stage: str, role: PipelineRole) -> dict[str, Any]:

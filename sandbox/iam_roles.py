@@ -17,12 +17,13 @@ from cloudops.settings import Settings
 from sandbox.state import SANDBOX_BASE_USER_ARN
 
 POLICY_NAME = "least-privilege"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": SANDBOX_BASE_USER_ARN}, "Action": "sts:AssumeRole"}],
-    }
-)
+
+
+def trust(role: PipelineRole) -> str:
+    """Who may assume ``role``: its AWS service (the execution role: CloudFormation), else the sandbox's base user."""
+    principal = {"Service": role.service} if role.service else {"AWS": SANDBOX_BASE_USER_ARN}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def ensure_role(admin: AccountSession, settings: Settings, stage: str, role: PipelineRole) -> bool:
@@ -31,11 +32,11 @@ def ensure_role(admin: AccountSession, settings: Settings, stage: str, role: Pip
     created = False
     try:
         iam.get_role(RoleName=role.name)
-        iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=TRUST)
+        iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=trust(role))
     except ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchEntity":
             raise
-        iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=TRUST, Description=role.summary)
+        iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=trust(role), Description=role.summary)
         created = True
     document = json.dumps(policy_document(settings, stage, role))
     iam.put_role_policy(RoleName=role.name, PolicyName=POLICY_NAME, PolicyDocument=document)

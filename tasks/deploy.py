@@ -10,6 +10,7 @@ from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
 from cloudops import authorities, config_store, deploy
 from cloudops.aws import cloudformation
+from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from tasks.retry import AWS_RETRIES
 
@@ -88,7 +89,8 @@ def read_endpoints(account: AwsAccount, stage: str, application: str) -> dict[st
 
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def delete_stack(account: AwsAccount, stack: str) -> bool:
-    return cloudformation.delete(account.session(), stack)
+    session = account.session()
+    return cloudformation.delete(session, stack, execution_role_arn(session.account_id))
 
 
 @task(name="clear-endpoints", cache_policy=NO_CACHE, **AWS_RETRIES)

@@ -16,6 +16,7 @@ from cloudops.aws import cloudformation
 from cloudops.errors import CloudOpsError
 from cloudops.image_copy import copy_image
 from cloudops.images import BuiltImage
+from cloudops.policies import execution_role_arn
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
@@ -123,7 +124,7 @@ class OpsApp:
                 for stack in page["Stacks"]:
                     if stack["StackName"].startswith(f"{self.name}-") and stack["StackStatus"] != "DELETE_COMPLETE":
                         try:
-                            cloudformation.delete(account, stack["StackName"])
+                            cloudformation.delete(account, stack["StackName"], execution_role_arn(account.account_id))
                         except CloudOpsError as error:  # a clean-up: the test's own outcome stands either way
                             warnings.warn(f"stack {stack['StackName']} left: {error}", stacklevel=1)
 

@@ -15,6 +15,7 @@ from cloudops.aws import cloudformation
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
+from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.snapshots import SnapshotRecord
 from sandbox.sandbox import Sandbox
@@ -121,6 +122,7 @@ def test_a_new_release_changes_the_task_definitions_and_their_services_only() ->
             "Parameters": ANY,
             "Tags": [],
             "Capabilities": ANY,
+            "RoleARN": execution_role_arn(account.account_id),
         },
     )
     stubber.add_response(

@@ -14,6 +14,7 @@ from cloudops.aws.session import AccountSession
 from cloudops.stacks import Action, StackError, changes_markdown, decide, first_failure, resource_changes
 
 NOW = datetime.now(UTC)
+ROLE = "arn:aws:iam::123456789012:role/cloudops-cloudformation"
 
 
 def stubbed_account() -> tuple[AccountSession, Stubber]:
@@ -142,6 +143,7 @@ def test_a_change_set_without_changes_is_deleted_and_reported_as_none() -> None:
             "Parameters": [],
             "Tags": [],
             "Capabilities": ANY,
+            "RoleARN": ROLE,
         },
     )
     stubber.add_response(
@@ -156,7 +158,7 @@ def test_a_change_set_without_changes_is_deleted_and_reported_as_none() -> None:
     )
     stubber.add_response("delete_change_set", {}, {"StackName": "s", "ChangeSetName": ANY})
     with stubber:
-        assert cloudformation.create_change_set(account, "s", "{}", {}, {}, Action.UPDATE) is None
+        assert cloudformation.create_change_set(account, "s", "{}", {}, {}, Action.UPDATE, ROLE) is None
         stubber.assert_no_pending_responses()
 
 

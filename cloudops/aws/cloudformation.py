@@ -91,8 +91,10 @@ def create_change_set(
     parameters: dict[str, str],
     tags: dict[str, str],
     action: Action,
+    role_arn: str,
 ) -> ChangeSet | None:
-    """Create a change set and wait for it; None when it changes nothing (and it is deleted)."""
+    """Create a change set and wait for it; None when it changes nothing (and it is deleted). CloudFormation acts
+    with the rights of ``role_arn`` (the account's execution role), not the caller's."""
     cfn = account.client("cloudformation")
     name = f"cloudops-{uuid.uuid4().hex[:12]}"
     with aws_call(f"creating a change set for stack {stack} in account {account.account_id}"):
@@ -105,6 +107,7 @@ def create_change_set(
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+                RoleARN=role_arn,
             )
         except ClientError as error:
             if _code(error) == "ValidationError" and any(marker in _message(error) for marker in NO_CHANGES):
@@ -208,14 +211,14 @@ def resources_of_type(account: AccountSession, stack: str, resource_type: str) -
     }
 
 
-def delete(account: AccountSession, stack: str) -> bool:
-    """Delete the stack and wait; False when there was none."""
+def delete(account: AccountSession, stack: str, role_arn: str) -> bool:
+    """Delete the stack and wait, CloudFormation acting with the rights of ``role_arn``; False when there was none."""
     if describe(account, stack) is None:
         return False
     cfn = account.client("cloudformation")
     started = time.time()
     with aws_call(f"deleting stack {stack} in account {account.account_id}"):
-        cfn.delete_stack(StackName=stack)
+        cfn.delete_stack(StackName=stack, RoleARN=role_arn)
         try:
             cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=WAITER)
         except WaiterError:
