@@ -409,7 +409,8 @@ class Sandbox:
         for stage in self.settings.promotion_order():
             conf = self.settings.stage(stage)
             roles = [(stage, SANDBOX_ROLE_NAME)]
-            roles += [(f"{stage}-{role.kind}", role.name) for role in roles_of_stage(self.settings, stage)]
+            # not the execution role: CloudFormation alone may assume it
+            roles += [(f"{stage}-{r.kind}", r.name) for r in roles_of_stage(self.settings, stage) if not r.service]
             config.extend(
                 f"[profile {profile}]\nregion = {conf.region}\n"
                 f"role_arn = {self.state.role_arn(conf.account_id, role)}\n"

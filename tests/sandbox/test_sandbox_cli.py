@@ -54,7 +54,7 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
             "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
             "mysql=cloudops-mysql-server/sandbox-mariadb, rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
         )
-        assert "account 444444444444 (prod): 11 created" in up.stdout  # bucket, repositories, config files, 3 roles
+        assert "account 444444444444 (prod): 12 created" in up.stdout  # bucket, repositories, config files, 4 roles
         state = SandboxState.load(root)
         assert state is not None
 
