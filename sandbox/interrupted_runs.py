@@ -49,19 +49,9 @@ def runs_in_flight(state: SandboxState, pools: Sequence[str]) -> list[Interrupte
         with _client(state) as client:
             answer = client.post("/flow_runs/filter", json=body)
             answer.raise_for_status()
-            pool_of = {q["id"]: q["work_pool_name"] for q in _queues(client, pools)}
     except httpx.HTTPError:
         return []
-    return [InterruptedRun(r["id"], r["name"], pool_of.get(r.get("work_queue_id"), "?")) for r in answer.json()]
-
-
-def _queues(client: httpx.Client, pools: Sequence[str]) -> list[dict[str, str]]:
-    queues = []
-    for pool in pools:
-        answer = client.post(f"/work_pools/{pool}/queues/filter", json={})
-        if answer.status_code == httpx.codes.OK:
-            queues += [{"id": q["id"], "work_pool_name": pool} for q in answer.json()]
-    return queues
+    return [InterruptedRun(r["id"], r["name"], r.get("work_pool_name") or "?") for r in answer.json()]
 
 
 def mark_crashed(state: SandboxState, runs: Sequence[InterruptedRun]) -> list[InterruptedRun]:

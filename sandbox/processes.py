@@ -45,15 +45,20 @@ def spawn(
     return process.pid
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name: state, ppid, pgrp, session, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def alive(pid: int | None) -> bool:
     """Whether ``pid`` is a running (not zombie) process."""
     if not pid:
         return False
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
+        state = _stat_fields(pid)[0]
     except (FileNotFoundError, ProcessLookupError):
         return False
-    return status.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return state not in ("Z", "X")
 
 
 def reap(pid: int) -> None:
@@ -76,11 +81,6 @@ def stop(pid: int | None, timeout: float = 20.0) -> None:
                 return
             time.sleep(0.1)
     raise SandboxError(f"process {pid} survived SIGKILL; inspect it with `ps -p {pid}`")
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command's name: state, ppid, pgrp, session, ..."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def flow_process_groups(worker: int) -> list[int]:
@@ -128,7 +128,7 @@ def ancestors(pid: int) -> set[int]:
     found = {pid}
     while pid > 1:
         try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            pid = int(_stat_fields(pid)[1])
         except (OSError, ValueError, IndexError):
             break
         found.add(pid)
