@@ -45,4 +45,6 @@ fi
 # importing instead of 4). Our own packages too, for the same reason; an edited module is compiled as usual.
 uv sync --frozen --quiet --compile-bytecode
 uv run --frozen python -m compileall -q -j 0 cloudops flows tasks blocks cli deployments sandbox
+# checkov and parliament, in an environment of their own (tools/aws-static-checks/pyproject.toml says why)
+uv sync --frozen --quiet --project tools/aws-static-checks
 echo "setup: done ($(uv run --frozen python -c 'import prefect; print("prefect", prefect.__version__)'))"
