@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cloudops.environment_kinds import kind as environment_kind
+from cloudops.environment_kinds import require_images
 from cloudops.release import require_release
 from cloudops.settings import Settings, load_settings
 
@@ -26,6 +27,12 @@ def kinds(*names: str | None) -> None:
     for name in names:
         if name is not None:
             environment_kind(name)
+
+
+def application_images(settings: Settings, kind: str) -> None:
+    """The application builds an image for each role ``kind`` runs (an error naming the missing one if not)."""
+    app = settings.require_application()
+    require_images(environment_kind(kind), app.images, app.dockerfiles, "application.dockerfiles")
 
 
 def existing_release(settings: Settings, version: str) -> None:

@@ -36,6 +36,7 @@ def release_command(
 
     preflight.kinds(kind)
     settings = preflight.target_stages([to])
+    preflight.application_images(settings, kind)
     use_rds_databases(rds_databases)
 
     if auto_approve:

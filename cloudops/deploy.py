@@ -103,6 +103,11 @@ def default_network(account: AccountSession) -> tuple[str, list[str]]:
     return vpc, ec2.subnets(account, vpc)[:2]
 
 
+def kind_images(release: Release, kind: EnvironmentKind) -> list[str]:
+    """The names of the release's images an environment of ``kind`` runs (refused when it has none for a role)."""
+    return environment_kinds.require_images(kind, release.image_roles, release.images, f"release {release.id}")
+
+
 def image_ref(registry_host: str, release: Release, role: ImageRole) -> str:
     """The image that plays ``role`` in the release, by digest in the stage's registry."""
     name = release.image_roles.image(role)

@@ -5,6 +5,7 @@ templates in ``cloudops/templates/stacks``."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -230,6 +231,24 @@ if TYPE_CHECKING:
 else:
     # The flows' `kind` parameter: Prefect's parameter schema (the UI form's dropdown) is an enum of these names.
     KindName = Literal[tuple(KINDS)]
+
+
+class MissingImageError(CloudOpsError):
+    """A kind of environment runs an image (a role) the application or the release does not have."""
+
+
+def require_images(kind: EnvironmentKind, roles: ImageRoles, images: Collection[str], holder: str) -> list[str]:
+    """The names of the images an environment of ``kind`` runs, each among ``images`` (``holder``'s: a release or
+    the application's Dockerfiles); refused in one line, before anything changes, when one is not. An application
+    declares only the images its kinds run: the lookup service needs no broker."""
+    names = kind.image_names(roles)
+    missing = [f"a {role} image ({name!r})" for role, name in zip(kind.roles, names, strict=True) if name not in images]
+    if missing:
+        raise MissingImageError(
+            f"kind {kind.name} runs {' and '.join(missing)}, and {holder} has none; add it to application.dockerfiles "
+            f"(then build a release), or deploy another kind"
+        )
+    return names
 
 
 def names_text() -> str:

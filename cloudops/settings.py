@@ -265,8 +265,11 @@ class Application(BaseModel):
 
     @model_validator(mode="after")
     def _images_have_dockerfiles(self) -> Application:
+        # The app's image, and each role named in application.images, must be built; a role left at its default
+        # name with no Dockerfile is one the application does not have (a deploy of a kind that runs it is
+        # refused then, before anything changes): a lookup service needs no broker.
         for role, image in self.images:
-            if image not in self.dockerfiles:
+            if (role == "app" or role in self.images.model_fields_set) and image not in self.dockerfiles:
                 raise ValueError(
                     f"application.images.{role}: {image!r} has no entry in application.dockerfiles "
                     f"({', '.join(sorted(self.dockerfiles))}); add one or name another image"

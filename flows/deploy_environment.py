@@ -79,7 +79,7 @@ def deploy_environment(
     pipeline = open_pipeline(stage, settings=settings)
     app, build, target = pipeline.application, pipeline.build, pipeline.stage(stage)
     release = read_release(build, app.name, version)
-    require_in_stage(target, release, kind_spec.image_names(release.image_roles), list(kind_spec.snapshots))
+    require_in_stage(target, release, deploy.kind_images(release, kind_spec), list(kind_spec.snapshots))
     for name, keys in read_config_keys(target, list(kind_spec.config_files)).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = stage_network(target)

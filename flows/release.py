@@ -68,7 +68,10 @@ def release(
     logger = get_run_logger()
     settings = load_settings()
     path = stages_to(settings, to_stage)  # a wrong stage or kind fails before anything is built
-    environment_kinds.kind(deploy_kind)
+    app = settings.require_application()
+    environment_kinds.require_images(
+        environment_kinds.kind(deploy_kind), app.images, app.dockerfiles, "application.dockerfiles"
+    )
     pipeline = open_pipeline(*path, settings=settings)
     started = time.monotonic()
 

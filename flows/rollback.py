@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from cloudops import audit, environment_kinds, reports
+from cloudops.deploy import kind_images
 from cloudops.environment_kinds import KindName
 from cloudops.promotion import PromotionRefusedError, check_approved
 from cloudops.release_checks import ReleaseNotPromotedError
@@ -53,7 +54,7 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     except PromotionRefusedError as error:
         raise RollbackRefusedError(f"{what}: {error}; nothing was touched") from None
     try:
-        images = kind_spec.image_names(release.image_roles)
+        images = kind_images(release, kind_spec)
         require_in_stage(pipeline.stage(stage), release, images, list(kind_spec.snapshots))
     except ReleaseNotPromotedError as error:
         raise RollbackRefusedError(f"{what}: {error}") from None

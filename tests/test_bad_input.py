@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
@@ -61,3 +64,26 @@ def test_a_mistyped_stage_version_or_kind_is_refused_before_any_run(
         f"unknown stage 'prd'; {STAGES}"
     )
     assert refused("build", "--share-with", "prd") == f"unknown stage 'prd'; {STAGES}"
+
+
+@pytest.mark.reliability(
+    "input",
+    "`cloudops release --kind author-live` for an application that builds no broker image",
+    "refused naming the kind, the missing image and the fix; nothing built",
+)
+def test_a_kind_the_application_builds_no_image_for_is_refused_before_any_run(
+    release_env: ReleaseSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an application that builds only an app and a database image (a lookup service needs no broker)
+    config = tmp_path / "cloudops.toml"
+    text = release_env.config.read_text()
+    without_broker = re.sub(r'(?m)^broker = "[^"]*"\n', "", text)
+    assert without_broker != text
+    config.write_text(without_broker)
+    monkeypatch.setenv("CLOUDOPS_CONFIG_FILE", str(config))
+
+    # Then a release that would deploy a kind with a broker is refused before any run
+    assert refused("release", "--to", "qa", "--kind", "author-live") == (
+        "kind author-live runs a broker image ('broker'), and application.dockerfiles has none; add it to "
+        "application.dockerfiles (then build a release), or deploy another kind"
+    )

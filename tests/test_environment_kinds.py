@@ -169,6 +169,19 @@ def test_a_release_without_a_role_s_image_or_snapshot_is_refused_by_name() -> No
         deploy.plans("author-live", "qa", "bucket", no_snapshots, "host", NETWORK)
 
 
+def test_a_kind_is_refused_for_a_release_without_an_image_it_runs_and_the_others_are_not() -> None:
+    release = a_release()
+    lookup_only = release.model_copy(update={"images": {k: v for k, v in release.images.items() if k != "broker"}})
+    assert deploy.kind_images(lookup_only, KINDS["lookup-service"]) == ["app", "mysql"]
+    for kind in ("author-live", "single-instance"):
+        with pytest.raises(environment_kinds.MissingImageError) as refused:
+            deploy.kind_images(lookup_only, KINDS[kind])
+        assert str(refused.value) == (
+            f"kind {kind} runs a broker image ('broker'), and release commerce@v1 has none; add it to "
+            "application.dockerfiles (then build a release), or deploy another kind"
+        )
+
+
 def test_an_old_release_record_has_the_default_roles() -> None:
     record = a_release().model_dump(mode="json")
     del record["image_roles"]

@@ -192,6 +192,18 @@ def test_image_roles_name_images_of_the_application(tmp_path: Path) -> None:
     assert "application.images.databse: unknown key 'databse' under [application.images]" in message
 
 
+def test_an_application_declares_only_the_images_its_kinds_run(tmp_path: Path) -> None:
+    # A lookup service has no broker: its application builds an app and a database image, nothing else
+    lookup_only = APPLICATION.replace('broker = "docker/broker/Dockerfile"\n', "")
+    application = load_settings(write(tmp_path, STAGES + lookup_only)).application
+    assert application is not None and sorted(application.dockerfiles) == ["app", "mysql"]
+    # A role named on purpose must be built, and the app always
+    message = load_error(tmp_path, STAGES + lookup_only + '\n[application.images]\nbroker = "broker"\n')
+    assert "application.images.broker: 'broker' has no entry in application.dockerfiles (app, mysql)" in message
+    message = load_error(tmp_path, STAGES + APPLICATION.replace('app = "docker/app/Dockerfile"\n', ""))
+    assert "application.images.app: 'app' has no entry in application.dockerfiles (broker, mysql)" in message
+
+
 def test_the_authorities_folder_is_optional_inside_the_application_and_not_also_included(tmp_path: Path) -> None:
     application = load_settings(write(tmp_path, STAGES + APPLICATION)).application
     assert application is not None and application.authorities is None
