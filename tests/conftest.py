@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -27,11 +28,11 @@ from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER, new_prefect_login
 from tests.app_source import CONFIG_FILE, ReleaseSource, make_app_repo, write_app_config
 from tests.app_source import REPO as REPO_DIR
+from tests.background import Background
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.reliability_table import ReliabilityTable
+from tests.session_start import build_release, needs_servers, start_sandbox, uses
 from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
-
-TEST_PARTS = ("moto", "registries", "mariadb", "docker")
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -52,16 +53,62 @@ def settings() -> Settings:
     return load_settings(CONFIG_FILE)
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Sandbox]:
-    """moto server, a registry per stage, MariaDB and dockerd; the Prefect test harness is separate."""
-    box = Sandbox(tmp_path_factory.mktemp("sandbox"), settings, auto_ports=True)
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which it keeps within each group
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need no server first, while the session's parts start (tests/session_start.py)."""
+    items.sort(key=needs_servers)
+
+
+@dataclass
+class SessionStart:
+    """What the session starts in the background: the sandbox, then the blocks and the session's release."""
+
+    sandbox: Background
+    box: Sandbox
+    release: Background | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_start(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SessionStart | None]:
+    """From the session's first test on: the sandbox starting, when a test uses it; and when a test uses the stage
+    blocks, the Prefect harness (here, before the first test), then the blocks and, when a test uses it, the
+    session's release, built in the background as soon as the sandbox is up."""
+    items = request.session.items
+    if not any(uses(item, "sandbox") for item in items):
+        yield None
+        return
+    box, started = start_sandbox(tmp_path_factory.mktemp("sandbox"), load_settings(CONFIG_FILE))
+    start = SessionStart(started, box)
     try:
-        box.up(TEST_PARTS, report=lambda line: None)
-        box.initialise_accounts(report=lambda line: None)
-        yield box
+        if any(uses(item, "stage_blocks") for item in items):
+            from cloudops.settings import RDS_DATABASES_ENV
+            from sandbox.blocks import SANDBOX_RDS_DATA
+
+            request.getfixturevalue("prefect_harness")
+            from prefect.settings import PREFECT_API_URL
+
+            os.environ[RDS_DATABASES_ENV] = SANDBOX_RDS_DATA  # as the sandbox's environment names its RDS data block
+            # the environment as the session began (no test's monkeypatch reaches the background build)
+            env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+            wanted = any(uses(item, "release") or uses(item, "built_images") for item in items)
+            source: ReleaseSource = request.getfixturevalue("release_source")
+            start.release = build_release(started, source.config, env, build=wanted)
+        yield start
     finally:
-        box.down(keep_networks=False)  # a test session's sandbox does not come back: its bridges go
+        if start.release is not None:
+            start.release.wait()
+        started.wait()
+        box.down(keep_networks=False)  # a test session's sandbox does not come back: its bridges go too
+
+
+@pytest.fixture(scope="session")
+def sandbox(session_start: SessionStart | None) -> Sandbox:
+    """moto server, a registry per stage, MariaDB and dockerd; the Prefect test harness is separate."""
+    assert session_start is not None, "no test of the session was seen to use the sandbox"
+    box: Sandbox = session_start.sandbox.join()
+    return box
 
 
 @pytest.fixture(scope="session")
@@ -90,14 +137,12 @@ def prefect_harness(settings: Settings) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def stage_blocks(sandbox: Sandbox, prefect_harness: None) -> dict[str, str]:
+def stage_blocks(sandbox: Sandbox, prefect_harness: None, session_start: SessionStart | None) -> dict[str, str]:
     """Every stage's credential block, saved in the harness's server as `cloudops sandbox up` does; and, as the
     sandbox's environment does, the configuration's ``rds_databases`` naming its RDS data block."""
-    from cloudops.settings import RDS_DATABASES_ENV
-    from sandbox.blocks import SANDBOX_RDS_DATA, save_sandbox_blocks
-
-    os.environ[RDS_DATABASES_ENV] = SANDBOX_RDS_DATA
-    return save_sandbox_blocks(sandbox)
+    assert session_start is not None and session_start.release is not None
+    started: tuple[dict[str, str], Release | None] = session_start.release.join()
+    return started[0]
 
 
 @pytest.fixture
@@ -145,32 +190,21 @@ def release_env(
 
 
 @pytest.fixture(scope="session")
-def built_images(
-    release_source: ReleaseSource, sandbox: Sandbox, stage_blocks: dict[str, str]
-) -> dict[str, BuiltImage]:
-    """The release's images, built once per session by the build-images flow."""
-    from flows.build_images import build_images
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
-        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-        return build_images(ref="main")
+def release(
+    release_source: ReleaseSource, sandbox: Sandbox, stage_blocks: dict[str, str], session_start: SessionStart | None
+) -> Release:
+    """The session's release of the example application, built once by `cloudops build --ref main`."""
+    assert session_start is not None and session_start.release is not None
+    started: tuple[dict[str, str], Release | None] = session_start.release.join()
+    built = started[1]
+    assert built is not None, "no test of the session was seen to use the release"
+    return built
 
 
 @pytest.fixture(scope="session")
-def release(
-    release_source: ReleaseSource,
-    sandbox: Sandbox,
-    stage_blocks: dict[str, str],
-    built_images: dict[str, BuiltImage],
-) -> Iterator[Release]:
-    """The session's release of the example application, built once."""
-    from flows.build_release import build_release
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CLOUDOPS_CONFIG_FILE", str(release_source.config))
-        patch.setenv("DOCKER_HOST", sandbox.state.docker_host)
-        yield build_release(ref="main")
+def built_images(release: Release) -> dict[str, BuiltImage]:
+    """The release's images, built once per session (the base image too)."""
+    return dict(release.images)
 
 
 @pytest.fixture(scope="session")
