@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from blocks.aws_account import AwsAccount
 from blocks.stage_accounts import load_stage_account
+from cloudops.bootstrap import check_bootstrap
 from cloudops.errors import CloudOpsError
 from cloudops.settings import Application, RecordLock, Settings, Stage
 
@@ -35,11 +36,15 @@ class StageTarget:
 
 
 def resolve_stage(settings: Settings, name: str) -> StageTarget:
-    """Stage ``name``'s settings and verified account (see :func:`load_stage_account` for the errors)."""
+    """Stage ``name``'s settings and verified account (see :func:`load_stage_account` for the errors), its
+    bootstrap checked first (:func:`check_bootstrap`: an account not bootstrapped, or bootstrapped by an older
+    cloudops, is refused naming the command to run)."""
+    account = load_stage_account(settings, name)
+    check_bootstrap(account.session(), name)
     return StageTarget(
         name=name,
         config=settings.stage(name),
-        account=load_stage_account(settings, name),
+        account=account,
         record_locks={stage: config.record_lock for stage, config in settings.stages.items()},
     )
 

@@ -87,6 +87,42 @@ def accounts_show(
         raise typer.Exit(1)
 
 
+@accounts_app.command("bootstrap")
+@friendly
+def accounts_bootstrap(
+    stages: Annotated[
+        list[str] | None, typer.Argument(help="The stages whose accounts to bootstrap; by default every stage.")
+    ] = None,
+    principal: Annotated[
+        str,
+        typer.Option(
+            help="ARN of the IAM principal the pipeline's workers run as: it may assume the pipeline's roles."
+        ),
+    ] = "",
+    external_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLOUDOPS_EXTERNAL_ID", help="The external id the principal must give to assume a pipeline role."
+        ),
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="The AWS profile of the account's administrator.")] = None,
+    via_role: Annotated[
+        str | None,
+        typer.Option(
+            help="A role to assume in each stage's account from these credentials (OrganizationAccountAccessRole "
+            "from an organization's management account); without it, the credentials must be the stage account's."
+        ),
+    ] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Create or update each stage account's stack cloudops-bootstrap: its bucket, key, ECR repositories, the
+    pipeline's roles and the CloudFormation execution role; then its config files. Run it with the account's
+    administrator credentials, once, and again after an upgrade that asks for it."""
+    from cli.bootstrap_command import bootstrap_accounts
+
+    bootstrap_accounts(load_settings(config or config_path()), stages or [], principal, external_id, profile, via_role)
+
+
 @app.command("build")
 @friendly
 @needs_prefect_server

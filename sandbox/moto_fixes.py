@@ -21,7 +21,8 @@ the old revision (CloudFormation modifies it), and a failed resource does not ro
 
 The fixes the sandbox's runtimes need, in the same process, are beside these: ``moto_ecs_fixes`` (the ECS runtime,
 sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
-account's RDS instances as MariaDB servers); ``moto_sts_fixes``, for presigned STS requests (identity proofs); and
+account's RDS instances as MariaDB servers); ``moto_bootstrap_fixes``, for the bootstrap stack's bucket, roles
+and managed policies; ``moto_sts_fixes``, for presigned STS requests (identity proofs); and
 ``moto_iam_fixes``, for IAM authorization (on in the sandbox: every call is checked against its role's policy).
 
 Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
@@ -37,7 +38,15 @@ from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
 from moto.server import main
 
-from sandbox import moto_ecs_fixes, moto_iam_fixes, moto_logs_fixes, moto_rds_fixes, moto_state, moto_sts_fixes
+from sandbox import (
+    moto_bootstrap_fixes,
+    moto_ecs_fixes,
+    moto_iam_fixes,
+    moto_logs_fixes,
+    moto_rds_fixes,
+    moto_state,
+    moto_sts_fixes,
+)
 from sandbox.ecs_runtime import run_tasks as ecs_run_tasks
 from sandbox.ecs_runtime import runtime as ecs_runtime
 from sandbox.rds_runtime import runtime as rds_runtime
@@ -95,6 +104,7 @@ PATCHES: list[tuple[type, str, object]] = [
 ]
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
+moto_bootstrap_fixes.apply()
 moto_ecs_fixes.apply()
 ecs_run_tasks.apply()
 moto_logs_fixes.apply()

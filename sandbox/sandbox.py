@@ -20,8 +20,9 @@ from pathlib import Path
 import docker
 from pydantic import SecretStr
 
-from cloudops.accounts import AccountInit, initialise_account
+from cloudops.accounts import AccountInit
 from cloudops.aws.session import AccountCredentials, AccountSession, open_account
+from cloudops.bootstrap import Trust, bootstrap_account
 from cloudops.netutil import free_port, free_ports
 from cloudops.policies import pipeline_role, roles_of_stage
 from cloudops.settings import RDS_DATABASES_ENV, Settings
@@ -29,7 +30,6 @@ from deployments.ecs_work_pool import ECS_WORK_POOL
 from deployments.work_pool import WORK_POOL, ensure_work_pool
 from sandbox import docker_engine, ecs_pool, mariadb, moto_server, postgres, prefect_server, prefect_worker, registries
 from sandbox.errors import SandboxError
-from sandbox.iam_roles import ensure_pipeline_roles
 from sandbox.interrupted_runs import InterruptedRun, mark_crashed, runs_in_flight
 from sandbox.processes import (
     alive,
@@ -43,6 +43,7 @@ from sandbox.state import (
     MYSQL_USER,
     REGISTRY_USER,
     SANDBOX_ACCESS_KEY_ID,
+    SANDBOX_BASE_USER_ARN,
     SANDBOX_RDS_DATA,
     SANDBOX_ROLE_NAME,
     SANDBOX_SECRET_ACCESS_KEY,
@@ -258,24 +259,16 @@ class Sandbox:
         return open_account(self.credentials(stage), where=f"sandbox account of stage {stage!r}")
 
     def initialise_accounts(self, report: Report = print) -> list[AccountInit]:
-        """Create each stage's bucket, ECR repositories and config files (idempotent)."""
+        """Bootstrap each stage's account as `cloudops accounts bootstrap` does (its stack cloudops-bootstrap:
+        bucket, key, repositories, the pipeline's roles trusting the sandbox's base user; its config files),
+        through the account's administrator role; idempotent."""
         results = []
         for stage in self.settings.promotion_order():
-            result = initialise_account(
-                self.account(stage),
-                stage,
-                self.settings.stage(stage),
-                self.settings.repositories,
-                holds_records=stage == self.settings.build_stage,
-            )
-            for role, created in ensure_pipeline_roles(self.account(stage), self.settings, stage):
-                result.note(f"iam:role/{role}", created)
+            result = bootstrap_account(self.account(stage), self.settings, stage, Trust(SANDBOX_BASE_USER_ARN))
             report(
                 f"account {result.account_id} ({stage}): {len(result.created)} created, "
                 f"{len(result.existing)} already there"
             )
-            for warning in result.warnings:
-                report(f"warning: {warning}")
             results.append(result)
         return results
 

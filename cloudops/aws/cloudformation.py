@@ -91,14 +91,16 @@ def create_change_set(
     parameters: dict[str, str],
     tags: dict[str, str],
     action: Action,
-    role_arn: str,
+    role_arn: str | None,
 ) -> ChangeSet | None:
     """Create a change set and wait for it; None when it changes nothing (and it is deleted). CloudFormation acts
-    with the rights of ``role_arn`` (the account's execution role), not the caller's."""
+    with the rights of ``role_arn`` (the account's execution role), not the caller's; with None, the caller's
+    (the bootstrap stack, made by the account's administrator before any execution role exists)."""
     cfn = account.client("cloudformation")
     name = f"cloudops-{uuid.uuid4().hex[:12]}"
     with aws_call(f"creating a change set for stack {stack} in account {account.account_id}"):
         try:
+            role = {"RoleARN": role_arn} if role_arn else {}
             cfn.create_change_set(
                 StackName=stack,
                 ChangeSetName=name,
@@ -107,7 +109,7 @@ def create_change_set(
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-                RoleARN=role_arn,
+                **role,
             )
         except ClientError as error:
             if _code(error) == "ValidationError" and any(marker in _message(error) for marker in NO_CHANGES):

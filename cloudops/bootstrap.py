@@ -1,0 +1,79 @@
+"""Bootstrapping a stage's AWS account, and the check every run makes first that it was.
+
+``cloudops accounts bootstrap`` deploys the account's stack ``cloudops-bootstrap``
+(:mod:`cloudops.bootstrap_template`) with the caller's own rights (an administrator of the account: it creates the
+roles every later run acts through), then writes the config files the account's operators edit in place
+(:mod:`cloudops.accounts`). ``cloudops sandbox up`` bootstraps its accounts through the same function.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from cloudops.accounts import AccountInit, write_config_files
+from cloudops.aws import cloudformation, ssm
+from cloudops.aws.session import AccountSession
+from cloudops.bootstrap_template import (
+    BOOTSTRAP_STACK,
+    BOOTSTRAP_VERSION,
+    VERSION_PARAMETER,
+    bootstrap_parameters,
+    bootstrap_template,
+)
+from cloudops.errors import CloudOpsError
+from cloudops.settings import Settings
+from cloudops.stacks import Action
+
+
+class NotBootstrappedError(CloudOpsError):
+    """A stage account without the bootstrap this cloudops needs."""
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Who may assume the pipeline's roles: the principal its workers run as, and the external id it gives."""
+
+    principal: str
+    external_id: SecretStr | None = None
+
+
+def bootstrap_account(admin: AccountSession, settings: Settings, stage: str, trust: Trust) -> AccountInit:
+    """Create or bring up to date ``stage``'s bootstrap stack through ``admin`` (the account's administrator), then
+    its config files; what was created and what was there."""
+    conf = settings.stage(stage)
+    if admin.account_id != conf.account_id:
+        raise CloudOpsError(
+            f"stage {stage} is account {conf.account_id}, and these credentials are of account {admin.account_id}: "
+            "bootstrap each stage with its own account's administrator credentials"
+        )
+    report = AccountInit(stage, conf.account_id)
+    body = json.dumps(bootstrap_template(settings, stage), indent=1)
+    external_id = trust.external_id.get_secret_value() if trust.external_id else None
+    parameters = bootstrap_parameters(settings, stage, trust.principal, external_id)
+    existing = cloudformation.describe(admin, BOOTSTRAP_STACK)
+    action = Action.CREATE if existing is None else Action.UPDATE
+    tags = {"cloudops:stage": stage, "cloudops:bootstrap-version": str(BOOTSTRAP_VERSION)}
+    change_set = cloudformation.create_change_set(admin, BOOTSTRAP_STACK, body, parameters, tags, action, None)
+    if change_set is not None:
+        cloudformation.execute(admin, change_set)
+    report.note(f"stack {BOOTSTRAP_STACK} (version {BOOTSTRAP_VERSION})", change_set is not None)
+    for key, created in write_config_files(admin, stage, conf):
+        report.note(f"s3://{conf.bucket}/{key}", created)
+    return report
+
+
+def check_bootstrap(account: AccountSession, stage: str) -> None:
+    """Refuse, in one line naming the command to run, an account whose bootstrap is missing or older than this
+    cloudops needs."""
+    found = ssm.get_parameter(account, VERSION_PARAMETER)
+    fix = f"run `cloudops accounts bootstrap {stage}` with the account's administrator credentials"
+    if found is None:
+        raise NotBootstrappedError(f"account {account.account_id} of stage {stage} is not bootstrapped: {fix}")
+    if not found.isdigit() or int(found) < BOOTSTRAP_VERSION:
+        raise NotBootstrappedError(
+            f"account {account.account_id} of stage {stage} has bootstrap version {found}, and this cloudops needs "
+            f"{BOOTSTRAP_VERSION}: {fix}"
+        )
