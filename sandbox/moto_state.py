@@ -27,6 +27,8 @@ from pathlib import Path
 from types import LambdaType
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.core.base_backend import BackendDict
 
 STATE_ENV = "CLOUDOPS_MOTO_STATE"
@@ -34,6 +36,13 @@ LOG = logging.getLogger("sandbox.moto_state")
 
 
 LOCKS = (type(threading.Lock()), type(threading.RLock()))
+# A KMS key's key material (moto makes one for every key, the bootstrap's included), a Rust object pickle cannot
+# take: kept as its PKCS#8 DER bytes, in the state file of mode 0600 with the accounts' other secrets.
+PRIVATE_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+
+
+def _private_key(der: bytes) -> Any:
+    return serialization.load_der_private_key(der, password=None)
 
 
 def _defaultdict(cls: type[defaultdict[Any, Any]], factory: Any) -> defaultdict[Any, Any]:
@@ -47,11 +56,17 @@ def _defaultdict(cls: type[defaultdict[Any, Any]], factory: Any) -> defaultdict[
 class _Pickler(pickle.Pickler):
     """Pickles moto's backends. A defaultdict is rebuilt without calling its class's __init__ (SSM's
     ``ParameterDict`` takes an account and a region), and a lambda factory that makes a
-    ``defaultdict(dict)`` (SSM's tags) is kept as a factory pickle can name."""
+    ``defaultdict(dict)`` (SSM's tags) is kept as a factory pickle can name; a KMS key's private key as its
+    DER bytes."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, LOCKS):  # a backend's lock: what it guarded is saved, the lock starts anew
             return (threading.Lock if isinstance(obj, LOCKS[0]) else threading.RLock, ())
+        if isinstance(obj, PRIVATE_KEYS):
+            der = obj.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            return (_private_key, (der,))
         if not isinstance(obj, defaultdict):
             return NotImplemented
         factory = obj.default_factory

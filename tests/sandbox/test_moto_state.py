@@ -86,6 +86,10 @@ def test_every_accounts_resources_survive_a_stop_and_a_start(moto: Moto) -> None
     )
     qa.client("cloudformation", endpoint_url=moto.url).create_stack(StackName="kept", TemplateBody=STACK)
     prod.client("ssm", endpoint_url=moto.url).put_parameter(Name="/kept/password", Value="other", Type="SecureString")
+    # a KMS key holds a private key pickle cannot take as it is (every bootstrap stack makes one)
+    kms = qa.client("kms", endpoint_url=moto.url)
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    signed = kms.sign(KeyId=key, Message=b"release", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
 
     # When the server is told to stop, as `sandbox down` tells it
     stop(moto.pid)
@@ -103,6 +107,9 @@ def test_every_accounts_resources_survive_a_stop_and_a_start(moto: Moto) -> None
     assert tags == [{"Key": "stage", "Value": "qa"}]
     prod_value = prod.client("ssm", endpoint_url=moto.url).get_parameter(Name="/kept/password", WithDecryption=True)
     assert prod_value["Parameter"]["Value"] == "other"
+    kms = qa.client("kms", endpoint_url=moto.url)
+    verified = kms.verify(KeyId=key, Message=b"release", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256")
+    assert verified["SignatureValid"]
     (stack,) = qa.client("cloudformation", endpoint_url=moto.url).describe_stacks(StackName="kept")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert stack["Outputs"] == [{"OutputKey": "ClusterName", "OutputValue": "kept"}]
