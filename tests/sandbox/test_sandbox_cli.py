@@ -12,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from cloudops.accounts import CONFIG_FILES
 from cloudops.settings import Settings
 from sandbox.ecs_runtime.networks import ensure_network
 from sandbox.errors import PortInUseError
@@ -54,7 +55,8 @@ def test_up_status_env_up_again_and_down(tmp_path: Path) -> None:
             "blocks saved in Prefect: build=aws-build, qa=aws-qa, staging=aws-staging, prod=aws-prod, "
             "mysql=cloudops-mysql-server/sandbox-mariadb, rds=cloudops-sandbox-rds-data/sandbox-mariadb" in up.stdout
         )
-        assert "account 444444444444 (prod): 12 created" in up.stdout  # bucket, repositories, config files, 4 roles
+        # its bootstrap stack (bucket, key, repositories, roles) and its config files
+        assert f"account 444444444444 (prod): {1 + len(CONFIG_FILES)} created" in up.stdout
         state = SandboxState.load(root)
         assert state is not None
 
