@@ -28,7 +28,6 @@ class AccountInit:
     account_id: str
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
     def note(self, what: str, created: bool) -> None:
         (self.created if created else self.existing).append(what)

@@ -67,17 +67,24 @@ def update_role(
         region_name=region_name,
     )
     trust = cloudformation_json["Properties"]["AssumeRolePolicyDocument"]
-    backend = iam_backends[account_id][get_partition(region_name)]
-    backend.update_assume_role_policy(role.name, trust if isinstance(trust, str) else json.dumps(trust))
+    _iam(account_id, region_name).update_assume_role_policy(
+        role.name, trust if isinstance(trust, str) else json.dumps(trust)
+    )
     return role
 
 
-def _policy(account_id: str, region_name: str, name_or_arn: str) -> Any:
-    backend = iam_backends[account_id][get_partition(region_name)]
-    return next(
-        (p for p in backend.managed_policies.values() if name_or_arn in (p.arn, p.name)),
-        None,
-    )
+def _iam(account_id: str, region_name: str) -> Any:
+    return iam_backends[account_id][get_partition(region_name)]
+
+
+def _attached_roles(backend: Any, policy: Any) -> set[str]:
+    return {role.name for role in backend.roles.values() if policy.arn in role.managed_policies}
+
+
+def _delete_old_versions(backend: Any, policy: Any) -> None:
+    for version in list(policy.versions):
+        if not version.is_default:
+            backend.delete_policy_version(policy.arn, version.version_id)
 
 
 def update_managed_policy(
@@ -89,13 +96,11 @@ def update_managed_policy(
     region_name: str,
 ) -> Any:
     properties = cloudformation_json.get("Properties", {})
-    backend = iam_backends[account_id][get_partition(region_name)]
+    backend = _iam(account_id, region_name)
     backend.create_policy_version(original_resource.arn, json.dumps(properties["PolicyDocument"]), True)
-    for version in list(original_resource.versions):
-        if not version.is_default:
-            backend.delete_policy_version(original_resource.arn, version.version_id)
+    _delete_old_versions(backend, original_resource)
     wanted = set(properties.get("Roles", []))
-    attached = {role.name for role in backend.roles.values() if original_resource.arn in role.managed_policies}
+    attached = _attached_roles(backend, original_resource)
     for role_name in wanted - attached:
         backend.attach_role_policy(original_resource.arn, role_name)
     for role_name in attached - wanted:
@@ -106,16 +111,13 @@ def update_managed_policy(
 def delete_managed_policy(
     cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
 ) -> None:
-    policy = _policy(account_id, region_name, resource_name)
+    backend = _iam(account_id, region_name)
+    policy = next((p for p in backend.managed_policies.values() if resource_name in (p.arn, p.name)), None)
     if policy is None:
         return
-    backend = iam_backends[account_id][get_partition(region_name)]
-    for role in list(backend.roles.values()):
-        if policy.arn in role.managed_policies:
-            backend.detach_role_policy(policy.arn, role.name)
-    for version in list(policy.versions):
-        if not version.is_default:
-            backend.delete_policy_version(policy.arn, version.version_id)
+    for role_name in _attached_roles(backend, policy):
+        backend.detach_role_policy(policy.arn, role_name)
+    _delete_old_versions(backend, policy)
     backend.delete_policy(policy.arn)
 
 

@@ -85,18 +85,6 @@ def object_lock_enabled(account: AccountSession, bucket: str) -> bool:
 _locked_buckets: set[str] = set()
 
 
-def enable_object_lock(account: AccountSession, bucket: str) -> str | None:
-    """Turn versioning and Object Lock on for an existing bucket; None when done, else why it could not be."""
-    s3 = account.client("s3")
-    with aws_call(f"turning on Object Lock for bucket {bucket}"):
-        try:
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
-        except ClientError as error:
-            return f"{code(error)}: {error.response.get('Error', {}).get('Message', '')}"
-    return None
-
-
 @dataclass(frozen=True)
 class KeyVersions:
     """What a versioned bucket holds under one key: its versions, oldest first, and whether it is deleted."""
