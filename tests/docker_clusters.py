@@ -16,7 +16,8 @@ from sandbox.sandbox import Sandbox
 from tests.host_image import context
 
 RUN = "cloudops.test.run"
-# An HTTP server that answers with its NAME and stops at SIGTERM (a pid 1 without a handler ignores it).
+# An HTTP server that answers with its NAME and stops at SIGTERM (a pid 1 without a handler ignores it, so a stop
+# before the handler is set ends in Docker's SIGKILL): it prints "serving" once both are set.
 SERVER = """
 import http.server, os, signal, sys
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -24,7 +25,9 @@ class Answer(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = os.environ["NAME"].encode()
         self.send_response(200); self.end_headers(); self.wfile.write(body)
-http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Answer).serve_forever()
+server = http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Answer)
+print("serving", flush=True)
+server.serve_forever()
 """
 FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), flush=True)"
 UP = HealthCheck(

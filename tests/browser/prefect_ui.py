@@ -103,7 +103,9 @@ def open_parent_run(page: Page, run_name: str, shots: Screenshots, state: str) -
     """From a subflow run's page, follow its "Parent Run" link to ``run_name`` and wait until it shows ``state``.
 
     The UI routes there itself, as a person's click does: no reload of the whole UI, which on a busy 2-core machine
-    (a release deploying beside it) can take longer than any wait for the Runs page's search box."""
+    (a release deploying beside it) can take longer than any wait for the Runs page's search box. Open it once the
+    run has ended: a run page routed to this way while the run still ran was seen to keep its first badge
+    ("Running") for two minutes after the run's own log said it had completed (issue 21, proof 5)."""
     page.locator(".page-heading-flow-run").get_by_role("link", name=run_name, exact=True).click()
     expect(page.locator(".page-heading-flow-run")).to_contain_text(run_name)
     expect(run_state_badge(page)).to_have_text(state, timeout=STATE_TIMEOUT_MS)

@@ -149,11 +149,12 @@ def test_an_approval_in_the_ui_promotes_the_release_to_staging(
     )
     ui.wait_for_state(page, "Completed", shots)
     ui.wait_for_log(page, f"{release.id} in qa: approved by erin@example.com", shots)
-    # the release goes on: promotion to staging and its deploy, then the run completes
+    # the release goes on: promotion to staging and its deploy, then the run completes, and its page says so
+    assert release_run.wait_for_end() == 0
+    assert release_run.state(release_run.name) == "COMPLETED"
     ui.open_parent_run(page, release_run.name, shots, "Completed")
     ui.wait_for_log(page, "staging: promoted", shots)
 
-    assert release_run.wait_for_end() == 0
     entry = approvals(sandbox, settings, release)[-1]
     assert (entry.stage, entry.decision, entry.actor, entry.ticket, entry.comment) == (
         "qa",
@@ -181,10 +182,11 @@ def test_a_rejection_in_the_ui_stops_the_release(
     ui.wait_for_state(page, "Completed", shots)  # the gate itself ends normally with its decision
     ui.wait_for_log(page, f"{release.id} in qa: rejected by frank", shots)
     # the release stops there and fails, saying who rejected it and why
+    assert release_run.wait_for_end() != 0
+    assert release_run.state(release_run.name) == "FAILED"
     ui.open_parent_run(page, release_run.name, shots, "Failed")
     ui.wait_for_log(page, "rejected in qa by frank: login page broken", shots)
 
-    assert release_run.wait_for_end() != 0
     trail = audit.entries(
         sandbox.account("build"), settings.stage("build").bucket, release.application, release.version
     )

@@ -161,12 +161,14 @@ def test_stop_task_removes_every_container_of_the_task(cluster: Cluster) -> None
     running = start_task(cluster.engine, spec)
     assert running.last_status == "RUNNING" and len(cluster.ours()) == 3  # the holder and two containers
 
-    # its shell says when it will exit 0 on SIGTERM (a loaded machine may start it later than the task runs)
-    def trapped() -> bool | None:
-        lines = container_logs(cluster.engine, spec.task_id, "sidecar")
-        return True if any("trapped" in text for _, text in lines) else None
+    # each says when it will exit 0 on SIGTERM: a loaded machine may start a container's process later than the
+    # task runs, and until then its pid 1 ignores the SIGTERM (proof 8 of issue 21 saw the app killed, 137)
+    def said(container: str, line: str) -> bool | None:
+        lines = container_logs(cluster.engine, spec.task_id, container)
+        return True if any(line in text for _, text in lines) else None
 
-    eventually("the sidecar's trap set", trapped, bound=30)
+    eventually("the app's handler set", lambda: said("app", "serving"), bound=30)
+    eventually("the sidecar's trap set", lambda: said("sidecar", "trapped"), bound=30)
 
     stopped = stop_task(cluster.engine, spec.task_id, "Scaling activity initiated by (deployment ecs-svc/1)")
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from moto.logs.models import logs_backends
 
-from sandbox.ecs_runtime.docker_tasks import create_container, start_holder, start_task, stop_task
+from sandbox.ecs_runtime.docker_tasks import create_container, pull, start_holder, start_task, stop_task
 from sandbox.ecs_runtime.log_shipping import Destination, LogShipper, docker_line, lines
 from sandbox.ecs_runtime.task_specs import AwsLogs
 from tests.docker_clusters import RUN, Cluster
@@ -102,6 +102,9 @@ def test_a_container_seen_before_its_start_is_followed_once_it_starts(
     # Given a task's container the runtime's round lists between its create and its start (a loaded machine)
     logs = AwsLogs(group=group, region=REGION, stream_prefix="app")
     spec = cluster.task(cluster.shell("app", "echo started; exec sleep 300", logs=logs))
+    # (pulled first, as start_task pulls: the probe image is in QA's registry, and on the engine only once a task
+    # of an earlier test pulled it, which in a random order may be none)
+    assert pull(cluster.engine, spec, cluster.image) is None
     holder = start_holder(cluster.engine, spec)
     created = create_container(cluster.engine, spec, spec.containers[0], holder)
     try:
