@@ -15,6 +15,7 @@ from cloudops.aws import ssm
 from cloudops.aws.session import AccountSession
 
 ROOT = "/cloudops"
+ACCOUNT_KEY_ALIAS = "alias/cloudops"  # the account's KMS key (cloudops/templates/bootstrap/account.yaml)
 
 
 def path(stage: str, application: str, environment: str, key: str = "") -> str:
@@ -55,5 +56,9 @@ class SsmConfigStore:
         return deleted
 
     def ensure_secret(self, name: str) -> bool:
-        """Create a SecureString with a random value unless it exists; True when created. Never overwrites."""
-        return ssm.create_secure_string(self.account, name, secrets.token_urlsafe(24))
+        """Create a SecureString with a random value unless it exists; True when created. Never overwrites.
+
+        It is encrypted with the account's own key (the bootstrap's ``alias/cloudops``), not SSM's default key,
+        which every principal of the account with ``ssm:GetParameter`` may decrypt through SSM: only a role granted
+        ``kms:Decrypt`` on the account's key (the deployer, the environments' task execution roles) reads it."""
+        return ssm.create_secure_string(self.account, name, secrets.token_urlsafe(24), ACCOUNT_KEY_ALIAS)

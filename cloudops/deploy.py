@@ -14,10 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudops import config_store, environment_kinds
-from cloudops.aws import cloudformation, ec2, rds, s3, ssm
+from cloudops.aws import cloudformation, rds, s3, ssm
 from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
+from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.settings import ImageRole
@@ -86,23 +87,6 @@ def check_teardown(stage: str, kind: str, allowed: bool, confirm: str, stacks: l
         raise CloudOpsError(f"to delete {', '.join(stacks)}, pass confirm={stage}/{kind}; nothing was deleted")
 
 
-def stage_network(account: AccountSession, vpc_id: str | None, subnet_ids: tuple[str, ...]) -> tuple[str, list[str]]:
-    """The stage's configured VPC and subnets, or its account's default VPC."""
-    if vpc_id:
-        return vpc_id, list(subnet_ids)
-    return default_network(account)
-
-
-def default_network(account: AccountSession) -> tuple[str, list[str]]:
-    """The account's default VPC and two of its subnets (for a stage configured with "default")."""
-    vpc = ec2.default_vpc(account)
-    if vpc is None:
-        raise CloudOpsError(
-            f"account {account.account_id} has no default VPC; set VpcId and SubnetIds in the stage's parameter file"
-        )
-    return vpc, ec2.subnets(account, vpc)[:2]
-
-
 def kind_images(release: Release, kind: EnvironmentKind) -> list[str]:
     """The names of the release's images an environment of ``kind`` runs (refused when it has none for a role)."""
     return environment_kinds.require_images(kind, release.image_roles, release.images, f"release {release.id}")
@@ -145,7 +129,7 @@ def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, 
 
 
 def plans(
-    kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: tuple[str, list[str]]
+    kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: StageNetwork
 ) -> list[StackPlan]:
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
     found = environment_kinds.kind(kind)
@@ -159,11 +143,10 @@ def _plan(
     bucket: str,
     release: Release,
     registry_host: str,
-    network: tuple[str, list[str]],
+    network: StageNetwork,
 ) -> StackPlan:
     """One stack's plan: the parameters the registry names, then the images of the kind's roles."""
     app = release.application
-    vpc, subnets = network
 
     def value(of: PlanValue) -> str:
         match of:
@@ -174,9 +157,15 @@ def _plan(
             case "environment":
                 return spec.environment
             case "vpc":
-                return vpc
-            case "subnets":
-                return ",".join(subnets)
+                return network.vpc_id
+            case "vpc_cidr":
+                return network.vpc_cidr
+            case "public_subnets":
+                return ",".join(network.public_subnets)
+            case "private_subnets":
+                return ",".join(network.private_subnets)
+            case "assign_public_ip":
+                return network.assign_public_ip
             case "snapshot":
                 return _snapshot_arn(release, spec.environment)
             case "database":
@@ -215,17 +204,12 @@ def _snapshot_arn(release: Release, environment: str) -> str:
     return snapshot.arn
 
 
-def lookup_prerequisites(parameter_file: Path, account_id: str, network: tuple[str, list[str]]) -> dict[str, str]:
-    """A stage's prerequisites parameter file (CloudFormation's JSON form); "default" means the default VPC."""
+def lookup_prerequisites(parameter_file: Path, account_id: str) -> dict[str, str]:
+    """A stage's prerequisites parameter file (CloudFormation's JSON form), ${account_id} filled in."""
     if not parameter_file.is_file():
         raise CloudOpsError(f"{parameter_file} does not exist; add the stage's lookup prerequisites parameter file")
     raw = json.loads(parameter_file.read_text())
-    values = {p["ParameterKey"]: Template(p["ParameterValue"]).substitute(account_id=account_id) for p in raw}
-    if values.get("AWSVpcId") == "default":
-        values["AWSVpcId"] = network[0]
-    if values.get("SubnetIds") == "default":
-        values["SubnetIds"] = ",".join(network[1])
-    return values
+    return {p["ParameterKey"]: Template(p["ParameterValue"]).substitute(account_id=account_id) for p in raw}
 
 
 def ensure_environment_file(account: AccountSession, bucket: str, name: str, stage: str) -> bool:

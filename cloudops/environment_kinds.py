@@ -14,11 +14,23 @@ from cloudops.errors import CloudOpsError
 from cloudops.settings import ImageRole, ImageRoles
 
 PlanValue = Literal[
-    "application", "stage", "environment", "vpc", "subnets", "snapshot", "database", "db_password", "config_bucket"
+    "application",
+    "stage",
+    "environment",
+    "vpc",
+    "vpc_cidr",
+    "public_subnets",
+    "private_subnets",
+    "assign_public_ip",
+    "snapshot",
+    "database",
+    "db_password",
+    "config_bucket",
 ]
 """What a deploy plan gives a template parameter: the application's name, the stage's name, the stack's
-environment, the stage's VPC and subnets (comma-separated), the ARN of the release's snapshot of the stack's
-environment, the SSM path of the environment's database password, the stage's bucket."""
+environment; the stage's VPC, its CIDR block, its public and private subnets (comma-separated) and whether tasks
+get a public IP (cloudops/networks.py); the ARN of the release's snapshot of the stack's environment, the SSM path
+of the environment's database password, the stage's bucket."""
 
 
 class StackSpec(BaseModel):
@@ -135,7 +147,9 @@ def _environment_stack(environment: str) -> StackSpec:
             "Stage": "stage",
             "Environment": "environment",
             "VpcId": "vpc",
-            "SubnetIds": "subnets",
+            "PublicSubnetIds": "public_subnets",
+            "PrivateSubnetIds": "private_subnets",
+            "AssignPublicIp": "assign_public_ip",
             "DbSnapshotIdentifier": "snapshot",
             "DbName": "database",
             "DbPasswordParameter": "db_password",
@@ -176,7 +190,9 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                     "Application": "application",
                     "Stage": "stage",
                     "VpcId": "vpc",
-                    "SubnetIds": "subnets",
+                    "VpcCidr": "vpc_cidr",
+                    "PrivateSubnetIds": "private_subnets",
+                    "AssignPublicIp": "assign_public_ip",
                     "DbName": "database",
                     "DbPasswordParameter": "db_password",
                     "ConfigBucket": "config_bucket",
@@ -197,6 +213,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 template="lookup-prerequisites",
                 environment="lookup",
                 takes_images=False,
+                parameters={"AWSVpcId": "vpc", "PrivateSubnetIds": "private_subnets"},
                 parameter_file="lookup-prerequisites-{stage}.json",
                 # its bucket holds the environment file and its EFS the data (the template retains both), and a
                 # retained bucket would stop the next deploy from creating this stack again
@@ -209,10 +226,17 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 parameters={
                     "Stage": "stage",
                     "AWSVpcId": "vpc",
-                    "SubnetIds": "subnets",
+                    "VpcCidr": "vpc_cidr",
+                    "PrivateSubnetIds": "private_subnets",
                     "DbPasswordParameter": "db_password",
                 },
-                inputs=("EnvBucketName", "FileSystemId", "DatabaseAccessPointId", "AuthoritiesAccessPointId"),
+                inputs=(
+                    "EnvBucketName",
+                    "FileSystemId",
+                    "DatabaseAccessPointId",
+                    "AuthoritiesAccessPointId",
+                    "FileSystemClientSecurityGroupId",
+                ),
             ),
         ),
         images={"app": "AppImage", "database": "MysqlImage"},

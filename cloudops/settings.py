@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,6 +41,7 @@ BucketName = Annotated[
 WhenBusy = Literal["queue", "refuse"]
 RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)]
 ImageRole = Literal["app", "broker", "database"]
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$", description="A subnet id (subnet-...).")]
 
 
 class RecordLock(BaseModel):
@@ -55,6 +57,54 @@ class RecordLock(BaseModel):
         ),
     )
     days: int = Field(default=90, ge=1, le=36500, description="How many days each record stays locked.")
+
+
+NETWORK_KEYS = ("vpc_id", "vpc_cidr", "public_subnets", "private_subnets")
+
+
+class Network(BaseModel):
+    """A stage's network: the load balancers in its public subnets; tasks, databases and file systems in its private
+    ones, which reach AWS's APIs and the registries through NAT or VPC endpoints (AWS's guidance for ECS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_vpc: bool = Field(
+        default=False,
+        description=(
+            "Run in the account's default VPC instead: its subnets are all public, so everything shares them and "
+            "tasks get a public IP to reach ECR. For trials and the sandbox, never for production."
+        ),
+    )
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]+$", description="The stage's VPC.")
+    vpc_cidr: IPv4Network | None = Field(
+        default=None, description="The VPC's CIDR block: what an internal load balancer admits."
+    )
+    public_subnets: tuple[SubnetId, ...] = Field(
+        default=(), description="Subnets with a route to an internet gateway, in two or more zones: load balancers."
+    )
+    private_subnets: tuple[SubnetId, ...] = Field(
+        default=(), description="Subnets without one, in two or more zones: tasks, databases and EFS mount targets."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Network:
+        given = [key for key in NETWORK_KEYS if getattr(self, key)]
+        if self.default_vpc:
+            if given:
+                raise ValueError(
+                    f"default_vpc = true takes no {', '.join(given)}: remove them, or the default_vpc line"
+                )
+            return self
+        missing = [key for key in NETWORK_KEYS if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}: give {', '.join(NETWORK_KEYS)}, or default_vpc = true")
+        for key in ("public_subnets", "private_subnets"):
+            if len(getattr(self, key)) < 2:
+                raise ValueError(f"{key}: give at least two subnets, in two availability zones")
+        shared = sorted(set(self.public_subnets) & set(self.private_subnets))
+        if shared:
+            raise ValueError(f"{', '.join(shared)} is both public and private: a subnet is one or the other")
+        return self
 
 
 class Stage(BaseModel):
@@ -104,13 +154,11 @@ class Stage(BaseModel):
             "the same stage waits its turn (queue) or fails at once naming the run in progress (refuse)."
         ),
     )
-    vpc_id: str | None = Field(
+    network: Network | None = Field(
         default=None,
-        pattern=r"^vpc-[0-9a-f]+$",
-        description="The VPC environments deploy into; default: the default VPC.",
-    )
-    subnet_ids: tuple[str, ...] = Field(
-        default=(), description="At least two subnets of vpc_id for the environments; default: the default VPC's."
+        description=(
+            "Where the stage's environments run ([stages.<name>.network]); every stage but the build stage needs one."
+        ),
     )
     soak_seconds: int = Field(
         default=0,
@@ -134,14 +182,6 @@ class Stage(BaseModel):
             "records too), in the build bucket."
         ),
     )
-
-    @model_validator(mode="after")
-    def _network(self) -> Stage:
-        if bool(self.vpc_id) != bool(self.subnet_ids):
-            raise ValueError("vpc_id and subnet_ids go together: set both, or neither for the default VPC")
-        if self.subnet_ids and (len(self.subnet_ids) < 2 or not all(s.startswith("subnet-") for s in self.subnet_ids)):
-            raise ValueError(f"subnet_ids {list(self.subnet_ids)}: give at least two subnet ids (subnet-...)")
-        return self
 
     @model_validator(mode="after")
     def _role_in_own_account(self) -> Stage:
@@ -384,6 +424,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"stages.{name}.promotes_from: unknown stage {stage.promotes_from!r}; "
                     f"use one of {', '.join(n for n in names if n != name)}"
+                )
+            if name != self.build_stage and stage.network is None:
+                raise ValueError(
+                    f"stages.{name}.network is missing: set [stages.{name}.network] {', '.join(NETWORK_KEYS)} "
+                    "(two subnets each), or default_vpc = true for a trial in the account's default VPC"
                 )
         for name in names:
             seen = [name]

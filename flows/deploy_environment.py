@@ -89,7 +89,7 @@ def deploy_environment(
         logger.info("created the database password parameter %s (SecureString)", secret)
     tags = deploy.stack_tags(app.name, stage, release.version)
     if kind_spec.chained:  # the lookup service: its parameter file, then the prerequisites' outputs
-        outcomes = deploy_chained(target, plans, network, tags, recreate_failed, kind_spec.environment_file)
+        outcomes = deploy_chained(target, plans, tags, recreate_failed, kind_spec.environment_file)
         if kind_spec.fills_authorities:  # the lookup service's authorities access point, when they changed
             filled = fill_authorities(target, build, release, outcomes[0], outcomes[-1])
             logger.info("authorities of %s in %s: %s", release.id, stage, filled.reason)
@@ -148,7 +148,6 @@ def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str
 def deploy_chained(
     target: StageTarget,
     plans: list[deploy.StackPlan],
-    network: tuple[str, list[str]],
     tags: dict[str, str],
     recreate_failed: bool,
     environment_file: str = "",
@@ -156,8 +155,9 @@ def deploy_chained(
     """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service);
     between them, the containers' environment file in the first stack's bucket when the kind has one."""
     prerequisites, service = plans
-    values = deploy.lookup_prerequisites(PARAMETER_FILES / prerequisites.parameter_file, target.account_id, network)
-    first = deploy_stack(target.account, prerequisites.model_copy(update={"parameters": values}), tags, recreate_failed)
+    values = deploy.lookup_prerequisites(PARAMETER_FILES / prerequisites.parameter_file, target.account_id)
+    planned = prerequisites.model_copy(update={"parameters": {**values, **prerequisites.parameters}})  # the network
+    first = deploy_stack(target.account, planned, tags, recreate_failed)
     if environment_file and ensure_environment_file(target, first.outputs["EnvBucketName"], environment_file):
         get_run_logger().info("wrote %s into s3://%s", environment_file, first.outputs["EnvBucketName"])
     wired = deploy.chained_plan(service, first.outputs, ecs_ami(target))

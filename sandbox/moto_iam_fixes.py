@@ -2,7 +2,7 @@
 needs to check the pipeline's least-privilege roles (policies/) as AWS would.
 
 With authorization on, moto checks every request's SigV4 signature against the caller's secret and the action
-against the caller's IAM policies (an assumed role's: the role's). Four fixes, read in moto 5.2.5's
+against the caller's IAM policies (an assumed role's: the role's). Five fixes, read in moto 5.2.5's
 ``moto/iam/access_control.py`` and ``moto/core/authorization.py``; nothing else of moto changes:
 
 1. **The sandbox's base credentials.** Every account is reached by assuming a role with the sandbox's base key
@@ -23,6 +23,12 @@ against the caller's IAM policies (an assumed role's: the role's). Four fixes, r
    string, and moto's authorization reads it from the ``Authorization`` header only (a ``KeyError``: HTTP 500).
    ``sts:GetCallerIdentity`` is allowed to every caller, on AWS as in moto, so such a request is let through to
    it; NOTE: its signature is not checked (sandbox/moto_sts_fixes.py).
+5. **SecureStrings under a customer managed key.** On AWS, SSM encrypts and decrypts a SecureString whose key is
+   not SSM's default key (``alias/aws/ssm``) with the caller's own KMS rights: a caller needs ``kms:Encrypt`` on
+   the key to write one and ``kms:Decrypt`` to read it decrypted, with ``kms:ViaService`` set to SSM's endpoint.
+   moto checks only the SSM action; the fix checks the KMS one too, on the key's ARN, with that context key. So a
+   role with ``ssm:GetParameter`` but no ``kms:Decrypt`` on the account's key (the status reader) gets
+   ``AccessDenied`` for the database passwords, as on AWS.
 
 Every refusal is logged (``cloudops-iam: denied <principal> <action> <resource>``, in moto's log), so a missing
 permission is found by its name; with ``CLOUDOPS_MOTO_IAM_LOG`` set, every decision is appended to that file.
@@ -37,8 +43,10 @@ import threading
 from typing import Any
 
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, IAMRequestBase, PermissionResult
 from moto.iam.models import AccessKey, iam_backends
+from moto.kms.models import kms_backends
+from moto.ssm.models import ssm_backends
 
 from sandbox.state import (
     SANDBOX_ACCESS_KEY_ID,
@@ -144,6 +152,68 @@ def authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource
     if presigned and self._get_action() == "GetCallerIdentity":
         return
     _authenticate_and_authorize_action(self, iam_request_cls, resource)
+    if type(self).__module__.startswith("moto.ssm.") and "Authorization" in self.headers:
+        for action, key_arn in secure_string_keys(self):
+            check_kms_through_ssm(self, iam_request_cls, action, key_arn)
+
+
+SSM_READS = {"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"}
+SSM_DEFAULT_KEY = "alias/aws/ssm"
+
+
+def secure_string_keys(response: Any) -> list[tuple[str, str]]:
+    """The KMS action and the key ARN of each customer managed key an SSM request encrypts or decrypts with."""
+    action = response._get_action()
+    request = json.loads(response.body or "{}")
+    kms = kms_backends[response.current_account][response.region]
+    if action == "PutParameter" and request.get("Type") == "SecureString":
+        key = request.get("KeyId") or SSM_DEFAULT_KEY
+        return [] if key == SSM_DEFAULT_KEY else [("kms:Encrypt", key_arn(kms, key))]
+    if action not in SSM_READS or not request.get("WithDecryption"):
+        return []
+    stored = ssm_backends[response.current_account][response.region]._parameters
+    names = [request["Name"]] if "Name" in request else list(request.get("Names", []))
+    if "Path" in request:
+        prefix = request["Path"].rstrip("/") + "/"
+        names = [name for name in dict.keys(stored) if name.startswith(prefix)]
+    keys = set()
+    for name in names:
+        versions = dict.get(stored, name.split(":", 1)[0])  # without a version or label selector
+        key = versions[-1].keyid if versions and versions[-1].parameter_type == "SecureString" else None
+        if key is not None and key != SSM_DEFAULT_KEY:
+            keys.add(key_arn(kms, key))
+    return [("kms:Decrypt", arn) for arn in sorted(keys)]
+
+
+def key_arn(kms: Any, key: str) -> str:
+    try:
+        return str(kms.describe_key(key).arn)
+    except Exception:  # an unknown key: SSM's own answer (moto's) says so
+        return key
+
+
+def check_kms_through_ssm(response: Any, iam_request_cls: type, action: str, key: str) -> None:
+    """The caller's policies allow ``action`` on ``key`` as KMS evaluates a call SSM makes for it."""
+    request = iam_request_cls(
+        account_id=response.current_account,
+        method=response.method,
+        path=response.raw_path,
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
+        action=action.split(":", 1)[1],
+    )
+    request._action = action
+    principal = str(request._access_key.arn)
+    context = {"kms:ViaService": f"ssm.{response.region}.amazonaws.com"}
+    results = [
+        IAMPolicy(document).is_action_permitted(action, key, incoming_condition_values=context)
+        for document in request._access_key.collect_policies()
+    ]
+    if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+        record("denied", principal, action, key)
+        request._raise_access_denied()
+    record("allowed", principal, action, key)
 
 
 def apply() -> None:

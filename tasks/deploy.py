@@ -8,8 +8,9 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
-from cloudops import authorities, config_store, deploy
+from cloudops import authorities, config_store, deploy, networks
 from cloudops.aws import cloudformation
+from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from tasks.retry import AWS_RETRIES
@@ -101,9 +102,9 @@ def clear_endpoints(account: AwsAccount, prefixes: list[str]) -> list[str]:
 
 
 @task(name="stage-network", task_run_name="stage-network-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
-def stage_network(target: StageTarget) -> tuple[str, list[str]]:
-    """The stage's configured VPC and subnets, or its account's default VPC."""
-    return deploy.stage_network(target.account.session(), target.config.vpc_id, target.config.subnet_ids)
+def stage_network(target: StageTarget) -> StageNetwork:
+    """The stage's network as configured, or its account's default VPC where it asks for that."""
+    return networks.stage_network(target.account.session(), target.name, target.config.network)
 
 
 @task(name="read-config-files", task_run_name="read-config-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from cloudops import audit, environment_kinds
+from cloudops import audit, environment_kinds, networks
 from cloudops.aws import cloudformation
+from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.image_copy import copy_image
 from cloudops.images import BuiltImage
+from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
-from cloudops.settings import Settings, load_settings
+from cloudops.settings import Network, Settings, load_settings
 from cloudops.verification import CheckResult, Verification
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
@@ -156,3 +158,8 @@ def make_ops_app(
     for release in (first, second):
         save_release(sandbox.account("build"), BUILD_BUCKET, release)
     return OpsApp(name, load_settings(config), sandbox, built, (first, second))
+
+
+def default_vpc(account: AccountSession) -> StageNetwork:
+    """The network of a stage that asks for its account's default VPC, as the sandbox's stages do."""
+    return networks.stage_network(account, "test", Network(default_vpc=True))

@@ -9,6 +9,7 @@ from cloudops.aws import cloudformation
 from cloudops.images import BuiltImage
 from cloudops.release import Release
 from sandbox.sandbox import Sandbox
+from tests.ops_helpers import default_vpc
 
 
 def a_release(app_digest: str) -> Release:
@@ -30,7 +31,7 @@ def a_release(app_digest: str) -> Release:
 
 def test_a_preview_says_what_a_deploy_would_change_and_changes_nothing(sandbox: Sandbox) -> None:
     account = sandbox.account("staging")
-    network = deploy.default_network(account)
+    network = default_vpc(account)
     stack = f"preview-{uuid.uuid4().hex[:8]}"
 
     def plan(release: Release) -> deploy.StackPlan:

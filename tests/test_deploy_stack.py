@@ -15,10 +15,12 @@ from cloudops.aws import cloudformation
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
+from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.snapshots import SnapshotRecord
 from sandbox.sandbox import Sandbox
+from tests.ops_helpers import default_vpc
 
 
 def release(digest: str) -> Release:
@@ -52,7 +54,7 @@ def release(digest: str) -> Release:
 def test_a_plan_missing_a_parameter_touches_no_stack(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
     (plan, _) = deploy.plans(
-        "author-live", "qa", "bucket", release("sha256:" + "1" * 64), "127.0.0.1:5002", deploy.default_network(qa)
+        "author-live", "qa", "bucket", release("sha256:" + "1" * 64), "127.0.0.1:5002", default_vpc(qa)
     )
     stack = f"t{uuid.uuid4().hex[:6]}"
     parameters = {k: v for k, v in plan.parameters.items() if k != "DbSnapshotIdentifier"}
@@ -72,9 +74,14 @@ def test_a_new_release_changes_the_task_definitions_and_their_services_only() ->
     # the task definition's replacement (a new revision) and the service that uses it modified, as stubbed here.
     session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="eu-west-1")
     account = AccountSession("222222222222", "eu-west-1", session)
-    (plan, _) = deploy.plans(
-        "author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", ("vpc-1", ["subnet-1", "subnet-2"])
+    network = StageNetwork(
+        vpc_id="vpc-1",
+        vpc_cidr="10.0.0.0/16",
+        public_subnets=("subnet-1", "subnet-2"),
+        private_subnets=(),
+        public_ip=False,
     )
+    (plan, _) = deploy.plans("author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", network)
     now = datetime.now(UTC)
     stack: dict[str, Any] = {
         "Stacks": [

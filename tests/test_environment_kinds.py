@@ -14,13 +14,20 @@ from cloudops import accounts, deploy, environment_kinds
 from cloudops.environment_kinds import KINDS, EnvironmentKind, UnknownKindError
 from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
+from cloudops.networks import StageNetwork
 from cloudops.release import Release
 from cloudops.settings import ImageRoles
 from cloudops.snapshots import SnapshotRecord
 
 # A parameter the deploy flow looks up in the stage's account as it deploys (the region's ECS AMI).
 LOOKED_UP_AT_DEPLOY = {"EcsAmiId"}
-NETWORK = ("vpc-1", ["subnet-1", "subnet-2"])
+NETWORK = StageNetwork(
+    vpc_id="vpc-1",
+    vpc_cidr="10.20.0.0/16",
+    public_subnets=("subnet-1", "subnet-2"),
+    private_subnets=("subnet-3", "subnet-4"),
+    public_ip=False,
+)
 
 
 def template(name: str) -> dict[str, Any]:
@@ -128,7 +135,9 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "Stage": "qa",
         "Environment": "author",
         "VpcId": "vpc-1",
-        "SubnetIds": "subnet-1,subnet-2",
+        "PublicSubnetIds": "subnet-1,subnet-2",
+        "PrivateSubnetIds": "subnet-3,subnet-4",
+        "AssignPublicIp": "DISABLED",
         "DbSnapshotIdentifier": release.snapshots["author"].arn,
         "DbName": "commerce_author",
         "DbPasswordParameter": "/cloudops/qa/commerce/author/db-password",
@@ -138,11 +147,13 @@ def test_plans_fill_the_registry_s_parameters() -> None:
     }
     assert live.parameters["DbSnapshotIdentifier"] == release.snapshots["live"].arn
     prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK)
-    assert prerequisites.parameters == {} and prerequisites.parameter_file == "lookup-prerequisites-qa.json"
+    assert prerequisites.parameter_file == "lookup-prerequisites-qa.json"  # and the network:
+    assert prerequisites.parameters == {"AWSVpcId": "vpc-1", "PrivateSubnetIds": "subnet-3,subnet-4"}
     assert service.parameters == {
         "Stage": "qa",
         "AWSVpcId": "vpc-1",
-        "SubnetIds": "subnet-1,subnet-2",
+        "VpcCidr": "10.20.0.0/16",
+        "PrivateSubnetIds": "subnet-3,subnet-4",
         "DbPasswordParameter": "/cloudops/qa/commerce/lookup/db-password",
         "AppImage": "host/app@sha256:app",
         "MysqlImage": "host/mysql@sha256:mysql",

@@ -25,12 +25,19 @@ credential_block = "aws-qa"
 bucket = "cloudops-qa-bucket"
 promotes_from = "build"
 
+[stages.qa.network]
+vpc_id = "vpc-0abc"
+vpc_cidr = "10.20.0.0/16"
+public_subnets = ["subnet-0a1", "subnet-0b1"]
+private_subnets = ["subnet-0a2", "subnet-0b2"]
+
 [stages.prod]
 account_id = "444444444444"
 region = "eu-west-1"
 credential_block = "aws-prod"
 bucket = "cloudops-prod-bucket"
 promotes_from = "qa"
+network = { default_vpc = true }
 """
 
 
@@ -142,17 +149,35 @@ def test_two_stages_sharing_a_credential_block(tmp_path: Path) -> None:
     assert "stages.prod.credential_block: block aws-qa already belongs to stage 'qa'" in message
 
 
-def test_a_stage_network_needs_a_vpc_and_two_subnets(tmp_path: Path) -> None:
-    text = STAGES.replace('promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"')
-    assert "vpc_id and subnet_ids go together" in load_error(tmp_path, text)
-    text = STAGES.replace(
-        'promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"\nsubnet_ids = ["subnet-1"]'
+QA_NETWORK = STAGES[STAGES.index("[stages.qa.network]") : STAGES.index("[stages.prod]")]
+
+
+def test_a_stage_network_is_a_vpc_with_public_and_private_subnets(tmp_path: Path) -> None:
+    network = load_settings(write(tmp_path, STAGES)).stage("qa").network
+    assert network is not None and not network.default_vpc
+    assert (network.vpc_id, str(network.vpc_cidr)) == ("vpc-0abc", "10.20.0.0/16")
+    assert (network.public_subnets, network.private_subnets) == (
+        ("subnet-0a1", "subnet-0b1"),
+        ("subnet-0a2", "subnet-0b2"),
     )
-    assert "give at least two subnet ids" in load_error(tmp_path, text)
-    text = STAGES.replace(
-        'promotes_from = "build"', 'promotes_from = "build"\nvpc_id = "vpc-0abc"\nsubnet_ids = ["subnet-1", "subnet-2"]'
-    )
-    assert load_settings(write(tmp_path, text)).stage("qa").subnet_ids == ("subnet-1", "subnet-2")
+
+
+@pytest.mark.parametrize(
+    ("network", "message"),
+    [
+        ("", "stages.qa.network is missing: set [stages.qa.network] vpc_id, vpc_cidr, public_subnets, private_subnets"),
+        ('network = { vpc_id = "vpc-0abc" }\n', "missing vpc_cidr, public_subnets, private_subnets: give vpc_id"),
+        (QA_NETWORK.replace('"subnet-0a1", ', ""), "public_subnets: give at least two subnets, in two availability"),
+        (QA_NETWORK.replace("subnet-0a2", "subnet-0a1"), "subnet-0a1 is both public and private"),
+        (QA_NETWORK.replace("10.20.0.0/16", "10.20.0.1/16"), "vpc_cidr"),
+        ('network = { default_vpc = true, vpc_id = "vpc-0abc" }\n', "default_vpc = true takes no vpc_id"),
+        ('network = { vpc = "vpc-0abc" }\n', "vpc"),
+    ],
+)
+def test_a_stage_network_that_is_missing_or_incomplete_fails_at_load(
+    tmp_path: Path, network: str, message: str
+) -> None:
+    assert message in load_error(tmp_path, STAGES.replace(QA_NETWORK, network))
 
 
 APPLICATION = """
@@ -208,7 +233,7 @@ def test_the_authorities_folder_is_optional_inside_the_application_and_not_also_
     application = load_settings(write(tmp_path, STAGES + APPLICATION)).application
     assert application is not None and application.authorities is None
     assert load_settings(CONFIG_FILE).application.authorities == "authorities"  # type: ignore[union-attr]
-    with_authorities = STAGES + APPLICATION.replace('build_command = "true"\n', 'build_command = "true"\n{}\n')
+    with_authorities = STAGES + APPLICATION.replace('build_command = "true"\n', 'build_command = "true"\nAUTHORITIES\n')
     for value, problem in [
         ('"../shared"', "application.authorities: '../shared' must be a path inside the application's folder"),
         ('"/srv/authorities"', "application.authorities: '/srv/authorities' must be a path inside"),
@@ -218,5 +243,7 @@ def test_the_authorities_folder_is_optional_inside_the_application_and_not_also_
             "authorities/ already: remove it from include",
         ),
     ]:
-        assert problem in load_error(tmp_path, with_authorities.format(f"authorities = {value}"))
-    assert "application.authorities" in load_error(tmp_path, with_authorities.format('authorities = ""'))
+        assert problem in load_error(tmp_path, with_authorities.replace("AUTHORITIES", f"authorities = {value}"))
+    assert "application.authorities" in load_error(
+        tmp_path, with_authorities.replace("AUTHORITIES", 'authorities = ""')
+    )

@@ -15,6 +15,7 @@ from cloudops import deploy
 from cloudops.aws.session import AccountSession
 from sandbox.sandbox import Sandbox
 from tests.app_source import REPO
+from tests.ops_helpers import default_vpc
 
 TEMPLATES = ["author-live", "single-instance", "lookup-prerequisites", "lookup-service"]
 DIGEST = "sha256:" + "ab" * 32
@@ -64,7 +65,7 @@ def service_image(account: AccountSession, cluster: str, service: str, container
 
 def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
-    vpc, subnets = deploy.default_network(qa)
+    network = default_vpc(qa)
     suffix = uuid.uuid4().hex[:6]
     rds = qa.client("rds")
     rds.create_db_instance(
@@ -93,8 +94,10 @@ def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/author/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
-            "VpcId": vpc,
-            "SubnetIds": ",".join(subnets),
+            "VpcId": network.vpc_id,
+            "PublicSubnetIds": ",".join(network.public_subnets),
+            "PrivateSubnetIds": ",".join(network.private_subnets),
+            "AssignPublicIp": network.assign_public_ip,
         },
     )
     assert outputs["ClusterName"] == f"{application}-qa-author"
@@ -105,7 +108,7 @@ def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
 
 def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
-    vpc, subnets = deploy.default_network(qa)
+    network = default_vpc(qa)
     application = f"t{uuid.uuid4().hex[:6]}"
     outputs = create(
         qa,
@@ -120,8 +123,10 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/dev/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
-            "VpcId": vpc,
-            "SubnetIds": ",".join(subnets),
+            "VpcId": network.vpc_id,
+            "VpcCidr": network.vpc_cidr,
+            "PrivateSubnetIds": ",".join(network.private_subnets),
+            "AssignPublicIp": network.assign_public_ip,
         },
     )
     for container in ("app", "broker", "mysql"):
@@ -130,10 +135,11 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
 
 def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: Sandbox) -> None:
     staging = sandbox.account("staging")
-    vpc, subnets = deploy.default_network(staging)
+    network = default_vpc(staging)
     parameter_file = REPO / "config" / "parameters" / "lookup-prerequisites-staging.json"
-    values = deploy.lookup_prerequisites(parameter_file, "333333333333", (vpc, subnets))
-    assert (values["AWSVpcId"], values["SubnetIds"]) == (vpc, ",".join(subnets))  # "default" resolved
+    values = deploy.lookup_prerequisites(parameter_file, "333333333333")
+    assert values["S3BucketName"] == "lookup-staging-env-333333333333"  # ${account_id} filled in
+    values |= {"AWSVpcId": network.vpc_id, "PrivateSubnetIds": ",".join(network.private_subnets)}
     prerequisites = create(
         staging, "lookup-prerequisites", f"lookup-staging-prerequisites-{uuid.uuid4().hex[:4]}", values
     )
@@ -147,14 +153,16 @@ def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: S
         f"lookup-staging-{uuid.uuid4().hex[:4]}",
         {
             "Stage": "staging",
-            "AWSVpcId": vpc,
-            "SubnetIds": ",".join(subnets),
+            "AWSVpcId": network.vpc_id,
+            "VpcCidr": network.vpc_cidr,
+            "PrivateSubnetIds": ",".join(network.private_subnets),
             "AppImage": f"r/lookup@{DIGEST}",
             "MysqlImage": f"r/mysql@{DIGEST}",
             "EnvBucketName": prerequisites["EnvBucketName"],
             "FileSystemId": prerequisites["FileSystemId"],
             "DatabaseAccessPointId": prerequisites["DatabaseAccessPointId"],
             "AuthoritiesAccessPointId": prerequisites["AuthoritiesAccessPointId"],
+            "FileSystemClientSecurityGroupId": prerequisites["FileSystemClientSecurityGroupId"],
             "EcsAmiId": ami,
             "DbPasswordParameter": "/cloudops/staging/lookup/lookup/db-password",
         },

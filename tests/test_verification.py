@@ -185,6 +185,7 @@ region = "eu-west-1"
 credential_block = "aws-qa"
 bucket = "cloudops-qa-bucket"
 promotes_from = "build"
+network = { default_vpc = true }
 soak_seconds = 120
 soak_interval_seconds = 15
 

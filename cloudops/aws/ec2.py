@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cloudops.aws.errors import aws_call
 from cloudops.aws.session import AccountSession
 
 
-def default_vpc(account: AccountSession) -> str | None:
-    """The id of the account's default VPC in its region; None when it has none."""
+@dataclass(frozen=True)
+class Vpc:
+    vpc_id: str
+    cidr: str
+
+
+def default_vpc(account: AccountSession) -> Vpc | None:
+    """The account's default VPC in its region; None when it has none."""
     with aws_call(f"looking up the default VPC of account {account.account_id}"):
         vpcs = account.client("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    return str(vpcs[0]["VpcId"]) if vpcs else None
+    return Vpc(str(vpcs[0]["VpcId"]), str(vpcs[0]["CidrBlock"])) if vpcs else None
 
 
 def subnets(account: AccountSession, vpc_id: str) -> list[str]:

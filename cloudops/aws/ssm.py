@@ -57,11 +57,14 @@ def put_parameter(account: AccountSession, name: str, value: str) -> None:
                 return  # the write went through; only its answer was lost
 
 
-def create_secure_string(account: AccountSession, name: str, value: str) -> bool:
-    """Create SecureString ``name`` unless it exists; True when created. An existing one is never overwritten."""
+def create_secure_string(account: AccountSession, name: str, value: str, key_id: str) -> bool:
+    """Create SecureString ``name``, encrypted with KMS key ``key_id``, unless it exists; True when created. An
+    existing one is never overwritten."""
     with aws_call(f"creating SSM parameter {name} in account {account.account_id}"):
         try:
-            account.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=False)
+            account.client("ssm").put_parameter(
+                Name=name, Value=value, Type="SecureString", KeyId=key_id, Overwrite=False
+            )
         except ClientError as error:
             if code(error) == "ParameterAlreadyExists":
                 return False

@@ -141,7 +141,7 @@ def test_the_adapters_own_answers_stay(account: AccountSession, stub: dict[str, 
     stub["rds"].add_client_error("describe_db_snapshots", service_error_code="DBSnapshotNotFound", http_status_code=404)
 
     assert ssm.get_parameter(account, "/aws/service/none") is None
-    assert ssm.create_secure_string(account, "/cloudops/qa/app/author/db-password", "secret") is False
+    assert ssm.create_secure_string(account, "/cloudops/qa/app/author/db-password", "secret", "alias/cloudops") is False
     assert ec2.default_vpc(account) is None
     assert s3.object_exists(account, "bucket", "key") is False
     assert rds.get_snapshot(account, "nope") is None

@@ -26,7 +26,7 @@ SCHEMAS = Path(__file__).resolve().parent / "provider_schemas"
 TEMPLATES = Path(__file__).resolve().parents[2] / "cloudops" / "templates" / "stacks"
 HANDLERS = ("create", "read", "update", "delete")
 # Parameter types, not resources
-NOT_RESOURCES = {"AWS::EC2::Image::Id", "AWS::EC2::VPC::Id"}
+NOT_RESOURCES = {"AWS::EC2::Image::Id", "AWS::EC2::SecurityGroup::Id", "AWS::EC2::VPC::Id"}
 # The service each type's handlers pass a role to (iam:PassedToService), as AWS documents for that type
 PASSED_TO = {
     "AWS::AutoScaling::AutoScalingGroup": "ec2.amazonaws.com",

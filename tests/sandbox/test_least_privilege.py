@@ -19,6 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from cloudops import config_store
+from cloudops.aws import ssm
 from cloudops.aws.session import AccountSession, open_account
 from cloudops.policies import APPROVER, BUILD, DEPLOYER, ECS_WORKER, PROMOTION_SOURCE, STATUS_READER, policy_document
 from cloudops.settings import Settings
@@ -101,6 +103,38 @@ def test_each_role_may_do_what_its_policy_allows_and_nothing_else(sandbox: Sandb
     denied = (sandbox.state.logs / "moto.log").read_text()
     assert f"cloudops-iam: denied arn:aws:sts::222222222222:assumed-role/{DEPLOYER.name}/" in denied
     assert "iam:ListRoles" in denied
+
+
+@pytest.mark.reliability(
+    "fault",
+    "the status reader asking for a database password decrypted (prod's, a SecureString under the account's key)",
+    "refused (AccessDenied: no kms:Decrypt on the account's key); the deployer that wrote it reads it, and the "
+    "reader still sees that it exists",
+)
+def test_a_database_password_is_read_only_by_the_roles_granted_the_accounts_key(sandbox: Sandbox) -> None:
+    # Given a database password written as a deploy writes it: by prod's deployer, under the account's key
+    name = f"/cloudops/prod/least-privilege-{uuid.uuid4().hex[:6]}/author/db-password"
+    deployer = as_role(sandbox, "prod", DEPLOYER.name)
+    assert config_store.SsmConfigStore(deployer).ensure_secret(name) is True
+    (described,) = (
+        sandbox.account("prod")
+        .client("ssm")
+        .describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    )
+    assert (described["Type"], described["KeyId"]) == ("SecureString", config_store.ACCOUNT_KEY_ALIAS)
+    # Then the deployer reads it decrypted (it sets the database's password from it)
+    secret = ssm.get_parameter(deployer, name, decrypt=True)
+    assert secret is not None and len(secret) >= 24
+    # And the status reader, allowed ssm:GetParameter, may see it exists but not read it: no kms:Decrypt
+    reader = as_role(sandbox, "prod", STATUS_READER.name).client("ssm")
+    # NOTE: moto keeps a SecureString's value behind a "kms:<key>:" prefix, not encrypted, and answers that
+    # without decryption; AWS answers the ciphertext. What the sandbox shows is the refusal to decrypt.
+    assert code_of(reader.get_parameter, Name=name) == "OK"
+    assert code_of(reader.get_parameter, Name=name, WithDecryption=True) == "AccessDenied"
+    path = name.rsplit("/", 1)[0]
+    assert code_of(reader.get_parameters_by_path, Path=path, WithDecryption=True) == "AccessDenied"
+    denied = (sandbox.state.logs / "moto.log").read_text()
+    assert f"assumed-role/{STATUS_READER.name}/" in denied and "kms:Decrypt arn:aws:kms:" in denied
 
 
 @pytest.mark.reliability(
