@@ -11,7 +11,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict
 
 from cloudops import config_store, environment_kinds
 from cloudops.aws import cloudformation, rds, s3, ssm
@@ -30,6 +30,7 @@ OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
 APP_ENDPOINT = "AppEndpoint"  # the output a stack publishes its application endpoint in
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
 PASSWORD_PARAMETER = "DbPasswordParameter"
+PASSWORD_MARK_TAG = "cloudops:db-password"  # "<secret's version>@<instance's creation time>", once it is set
 DATABASE_RESOURCE = "Database"  # the RDS instance of an environment restored from a snapshot (author-live.yaml)
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id"
 Log = Callable[[str], None]
@@ -345,23 +346,32 @@ def preview_stack(account: AccountSession, plan: StackPlan, tags: dict[str, str]
 
 def set_database_password(account: AccountSession, plan: StackPlan) -> str | None:
     """Set the master password of the stack's RDS instance to the stage's secret (``DbPasswordParameter``), which
-    the application logs in with (``EP_DB_PASSWORD``); the instance's id, or None when the stack has none.
+    the application logs in with (``EP_DB_PASSWORD``); the instance's id, or None when the stack has none or its
+    instance has that password already.
 
     An instance restored from a snapshot keeps the master password of the snapshot's source, the snapshot
     flow's temporary instance, whose password nobody keeps: without this, the application could not log in.
-    Run after every deploy, so a rotated secret, or a first deploy interrupted here, converges.
+    Checked after every deploy, so a rotated secret, or a first deploy interrupted here, converges. Once set, the
+    instance is tagged with the secret's version and its own creation time (never the secret): a deploy that
+    finds that tag changes nothing, since each master password change resets the instance's credentials (minutes
+    on RDS). A new instance (restored again) or a new version of the secret does not match it.
     """
     name = plan.parameters.get(PASSWORD_PARAMETER)
     instance = cloudformation.physical_id(account, plan.stack, DATABASE_RESOURCE) if name else None
     if not name or instance is None:
         return None
-    secret = ssm.get_parameter(account, name, decrypt=True)
+    secret = ssm.get_secret(account, name)
     if secret is None:
         raise CloudOpsError(
             f"account {account.account_id} has no database password parameter {name}; deploy again "
             "(the deploy creates it before the stacks)"
         )
-    rds.set_master_password(account, instance, SecretStr(secret))
+    arn, created, tags = rds.instance_tags(account, instance)
+    mark = f"{secret.version}@{created}"
+    if tags.get(PASSWORD_MARK_TAG) == mark:
+        return None
+    rds.set_master_password(account, instance, secret.value)
+    rds.tag_instance(account, arn, {PASSWORD_MARK_TAG: mark})
     return instance
 
 

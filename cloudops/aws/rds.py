@@ -113,6 +113,24 @@ def start_instance(
     return _instance(found)
 
 
+def instance_tags(account: AccountSession, identifier: str) -> tuple[str, str, dict[str, str]]:
+    """The instance's ARN, its creation time (ISO 8601: a restored instance is a new one) and its tags."""
+    rds = account.client("rds")
+    with aws_call(f"RDS tags of instance {identifier}"):
+        (found,) = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+        arn = str(found["DBInstanceArn"])
+        tags = rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+    created = found.get("InstanceCreateTime")
+    return arn, created.isoformat() if created else "", {t["Key"]: t["Value"] for t in tags}
+
+
+def tag_instance(account: AccountSession, arn: str, tags: dict[str, str]) -> None:
+    with aws_call(f"tagging RDS instance {arn}"):
+        account.client("rds").add_tags_to_resource(
+            ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        )
+
+
 def set_master_password(account: AccountSession, identifier: str, password: SecretStr) -> None:
     """Give the instance's master user ``password``, once the instance is available, and wait until it is again."""
     rds = account.client("rds")

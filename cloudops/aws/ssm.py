@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudops.aws.errors import aws_call, code
 from cloudops.aws.session import AccountSession
@@ -35,6 +36,27 @@ def get_parameter(account: AccountSession, name: str, *, decrypt: bool = False) 
                 return None
             raise
     return value
+
+
+class Secret(BaseModel):
+    """A SecureString's value, decrypted, and its version (a new one each time it is written)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: SecretStr
+    version: int
+
+
+def get_secret(account: AccountSession, name: str) -> Secret | None:
+    """SecureString ``name``, decrypted, with its version; None when the account has no such parameter."""
+    with aws_call(f"reading SSM parameter {name} in account {account.account_id}"):
+        try:
+            found = account.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+        except ClientError as error:
+            if code(error) == "ParameterNotFound":
+                return None
+            raise
+    return Secret(value=SecretStr(found["Value"]), version=int(found["Version"]))
 
 
 def put_parameter(account: AccountSession, name: str, value: str) -> None:

@@ -13,9 +13,11 @@ from typing import Any
 import docker
 import pytest
 
+from cloudops import deploy
+from cloudops.aws import cloudformation, rds
 from sandbox import docker_engine
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import OpsApp
+from tests.ops_helpers import OpsApp, default_vpc
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
@@ -95,6 +97,28 @@ def test_each_environment_reads_its_own_database_restored_from_the_releases_snap
         assert f"cloudops-rds-{account}" in networks
         assert {f"cloudops-ecs-{account}-{o.outputs['ClusterName']}" for o in outcomes} <= networks
         assert all(account in name for name in networks), networks
+
+    # When the deploy checks the passwords again, it leaves the instances be: each has the stage's secret already
+    plans = deploy.plans("author-live", "qa", app.settings.stage("qa").bucket, release, "registry", default_vpc(qa))
+    assert [deploy.set_database_password(qa, plan) for plan in plans] == [None, None]
+    # But once the secret has a new version (rotated; here to the same value, so that the app keeps logging in),
+    # the next check sets it on both instances and marks them with it, and the apps still read their databases
+    author = next(plan for plan in plans if plan.environment == "author")
+    for plan in plans:
+        parameter = qa.client("ssm").get_parameter(Name=plan.parameters["DbPasswordParameter"], WithDecryption=True)
+        qa.client("ssm").put_parameter(
+            Name=parameter["Parameter"]["Name"],
+            Value=parameter["Parameter"]["Value"],
+            Type="SecureString",
+            KeyId="alias/cloudops",
+            Overwrite=True,
+        )
+    assert [deploy.set_database_password(qa, plan) is not None for plan in plans] == [True, True]
+    instance = cloudformation.physical_id(qa, author.stack, "Database")
+    _, _, tags = rds.instance_tags(qa, str(instance))
+    assert tags[deploy.PASSWORD_MARK_TAG].startswith("2@")  # the secret's second version
+    for outcome in outcomes:
+        assert get_json(f"{outcome.outputs['AppEndpoint']}/products")[0] == 200
 
     # When the environment is torn down, its databases' servers and their data are gone
     data = sandbox.root / "rds" / account
