@@ -39,7 +39,7 @@ from deployments.ecs_work_pool import (
 )
 from deployments.work_pool import prefect_command
 from sandbox.processes import alive, spawn, stop
-from sandbox.state import SANDBOX_RDS_DATA, SandboxState
+from sandbox.state import SANDBOX_RDS_DATA, WORKER_QUERY_SECONDS, SandboxState
 
 CLUSTER = "cloudops-flow-runs"
 EXECUTION_ROLE = "cloudops-flow-runner-execution"
@@ -234,6 +234,7 @@ def worker_env(server: PrefectServer, state: SandboxState, settings: Settings) -
         | server.client_env()
         | {
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_SECONDS,
             "AWS_CONFIG_FILE": str(state.root / "aws" / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(state.root / "aws" / "credentials"),
             "AWS_PROFILE": worker_profile(settings),

@@ -13,7 +13,7 @@ from cloudops.settings import RDS_DATABASES_ENV
 from deployments.work_pool import WORK_POOL, prefect_command
 from sandbox import prefect_server
 from sandbox.processes import alive, spawn
-from sandbox.state import SANDBOX_RDS_DATA, SandboxState
+from sandbox.state import SANDBOX_RDS_DATA, WORKER_QUERY_SECONDS, SandboxState
 
 
 def worker_env(state: SandboxState, project_dir: Path) -> dict[str, str]:
@@ -23,6 +23,7 @@ def worker_env(state: SandboxState, project_dir: Path) -> dict[str, str]:
         | prefect_server.client_env(state)
         | {
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_SECONDS,
             "CLOUDOPS_PROJECT_DIR": str(project_dir),
             "DOCKER_HOST": state.docker_host,
             RDS_DATABASES_ENV: SANDBOX_RDS_DATA,  # where the flows' RDS instances keep their data
