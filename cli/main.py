@@ -87,6 +87,38 @@ def accounts_show(
         raise typer.Exit(1)
 
 
+@accounts_app.command("doctor")
+@friendly
+@needs_prefect_server
+def accounts_doctor(
+    stages: Annotated[list[str] | None, typer.Argument(help="The stages to check; by default every stage.")] = None,
+    config: ConfigFile = None,
+) -> None:
+    """What a run will need in each stage's account, checked with the stage's block as a run uses it: the
+    bootstrap's version, the bucket (the build's with Object Lock), the repositories, the network's subnets. One
+    line per check; a problem names its fix, and any problem exits 1."""
+    from blocks.stage_accounts import load_stage_account
+    from cloudops.doctor import Finding, check_stage
+
+    settings = load_settings(config or config_path())
+    for stage in stages or []:
+        settings.stage(stage)  # an unknown stage fails before any account is asked, naming the stages
+    problems = 0
+    for stage in [s for s in settings.promotion_order() if not stages or s in stages]:
+        try:
+            findings = check_stage(load_stage_account(settings, stage).session(), settings, stage)
+        except CloudOpsError as error:
+            findings = [Finding(stage, "block", False, str(error))]
+        for finding in findings:
+            typer.echo(finding.line())
+        problems += sum(not f.ok for f in findings)
+    if problems:
+        typer.echo(
+            f"{problems} problem(s): a run would fail on each; fix them and run `cloudops accounts doctor` again"
+        )
+        raise typer.Exit(1)
+
+
 @accounts_app.command("bootstrap")
 @friendly
 def accounts_bootstrap(

@@ -29,3 +29,20 @@ def subnets(account: AccountSession, vpc_id: str) -> list[str]:
         for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]):
             found += [subnet["SubnetId"] for subnet in page["Subnets"]]
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    vpc_id: str
+    zone: str
+
+
+def find_subnets(account: AccountSession, subnet_ids: list[str]) -> list[Subnet]:
+    """Those of ``subnet_ids`` the account has, in its region (one that does not exist is left out)."""
+    found: list[Subnet] = []
+    with aws_call(f"describing subnets {', '.join(subnet_ids)} in account {account.account_id}"):
+        paginator = account.client("ec2").get_paginator("describe_subnets")
+        for page in paginator.paginate(Filters=[{"Name": "subnet-id", "Values": subnet_ids}]):
+            found += [Subnet(s["SubnetId"], s["VpcId"], s["AvailabilityZone"]) for s in page["Subnets"]]
+    return found
