@@ -129,12 +129,27 @@ def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, 
     return environment_kinds.kind(kind).teardown_names(application, stage)
 
 
+class DatabaseOptions(BaseModel):
+    """A stage's choices for its environments' RDS instances (its ``multi_az`` and ``deletion_protection``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    multi_az: bool = False
+    deletion_protection: bool = False
+
+
 def plans(
-    kind: str, stage: str, bucket: str, release: Release, registry_host: str, network: StageNetwork
+    kind: str,
+    stage: str,
+    bucket: str,
+    release: Release,
+    registry_host: str,
+    network: StageNetwork,
+    databases: DatabaseOptions = DatabaseOptions(),  # noqa: B008  # frozen: one shared default is safe
 ) -> list[StackPlan]:
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
     found = environment_kinds.kind(kind)
-    return [_plan(found, spec, stage, bucket, release, registry_host, network) for spec in found.stacks]
+    return [_plan(found, spec, stage, bucket, release, registry_host, network, databases) for spec in found.stacks]
 
 
 def _plan(
@@ -145,6 +160,7 @@ def _plan(
     release: Release,
     registry_host: str,
     network: StageNetwork,
+    databases: DatabaseOptions,
 ) -> StackPlan:
     """One stack's plan: the parameters the registry names, then the images of the kind's roles."""
     app = release.application
@@ -175,6 +191,10 @@ def _plan(
                 return config_store.path(stage, app, spec.environment, "db-password")
             case "config_bucket":
                 return bucket
+            case "multi_az":
+                return str(databases.multi_az).lower()
+            case "deletion_protection":
+                return str(databases.deletion_protection).lower()
 
     parameters = {name: value(of) for name, of in spec.parameters.items()}
     if spec.takes_images:

@@ -26,11 +26,14 @@ PlanValue = Literal[
     "database",
     "db_password",
     "config_bucket",
+    "multi_az",
+    "deletion_protection",
 ]
 """What a deploy plan gives a template parameter: the application's name, the stage's name, the stack's
 environment; the stage's VPC, its CIDR block, its public and private subnets (comma-separated) and whether tasks
 get a public IP (cloudops/networks.py); the ARN of the release's snapshot of the stack's environment, the SSM path
-of the environment's database password, the stage's bucket."""
+of the environment's database password, the stage's bucket; whether the stage's databases are Multi-AZ and
+protected from deletion ("true" or "false")."""
 
 
 class StackSpec(BaseModel):
@@ -154,6 +157,8 @@ def _environment_stack(environment: str) -> StackSpec:
             "DbName": "database",
             "DbPasswordParameter": "db_password",
             "ConfigBucket": "config_bucket",
+            "MultiAZ": "multi_az",
+            "DeletionProtection": "deletion_protection",
         },
     )
 

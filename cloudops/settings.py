@@ -160,6 +160,17 @@ class Stage(BaseModel):
             "Where the stage's environments run ([stages.<name>.network]); every stage but the build stage needs one."
         ),
     )
+    multi_az: bool = Field(
+        default=False,
+        description="Whether the environments' RDS instances keep a standby in a second availability zone (prod: on).",
+    )
+    deletion_protection: bool = Field(
+        default=False,
+        description=(
+            "Whether the environments' RDS instances refuse to be deleted (prod: on); a teardown of such a stage "
+            "fails on its database until the protection is turned off."
+        ),
+    )
     soak_seconds: int = Field(
         default=0,
         ge=0,

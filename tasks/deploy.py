@@ -129,6 +129,13 @@ def ecs_ami(target: StageTarget) -> str:
     return deploy.ecs_ami(target.account.session())
 
 
+def database_options(target: StageTarget) -> deploy.DatabaseOptions:
+    """The stage's choices for its environments' RDS instances."""
+    return deploy.DatabaseOptions(
+        multi_az=target.config.multi_az, deletion_protection=target.config.deletion_protection
+    )
+
+
 @task(name="registry-host", task_run_name="registry-host-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def registry_host(target: StageTarget) -> str:
     """The host of the stage's registry, which the deployed task definitions pull from (ECR's login on AWS)."""

@@ -142,10 +142,15 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "DbName": "commerce_author",
         "DbPasswordParameter": "/cloudops/qa/commerce/author/db-password",
         "ConfigBucket": "bucket",
+        "MultiAZ": "false",
+        "DeletionProtection": "false",
         "AppImage": "host/app@sha256:app",
         "BrokerImage": "host/broker@sha256:broker",
     }
     assert live.parameters["DbSnapshotIdentifier"] == release.snapshots["live"].arn
+    protected = deploy.DatabaseOptions(multi_az=True, deletion_protection=True)
+    (author, _) = deploy.plans("author-live", "prod", "bucket", release, "host", NETWORK, protected)
+    assert (author.parameters["MultiAZ"], author.parameters["DeletionProtection"]) == ("true", "true")
     prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK)
     assert prerequisites.parameter_file == "lookup-prerequisites-qa.json"  # and the network:
     assert prerequisites.parameters == {"AWSVpcId": "vpc-1", "PrivateSubnetIds": "subnet-3,subnet-4"}
