@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import SecretStr
+
 from blocks.aws_account import AwsAccount
 from blocks.mysql_server import MySqlServer
 from cloudops.aws.session import AccountCredentials
@@ -42,8 +44,9 @@ def save_stage_blocks(
     return saved
 
 
-def credentials_from_config(settings: Settings, stage: str) -> AccountCredentials:
-    """A stage's credentials as cloudops.toml describes them (a profile and/or a role; no static keys).
+def credentials_from_config(settings: Settings, stage: str, external_id: SecretStr | None = None) -> AccountCredentials:
+    """A stage's credentials as cloudops.toml describes them (a profile and/or a role; no static keys), with the
+    external id its role asks for (the one `cloudops accounts bootstrap --external-id` set), if any.
 
     Static keys belong in the Prefect UI's block form, where they are stored as secrets.
     """
@@ -54,4 +57,5 @@ def credentials_from_config(settings: Settings, stage: str) -> AccountCredential
         profile_name=config.profile,
         role_arn=config.role_arn,
         role_session_name=f"cloudops-{stage}",
+        external_id=external_id if config.role_arn else None,
     )

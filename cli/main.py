@@ -39,16 +39,29 @@ app.add_typer(deployments_app, name="deployments")
 def blocks_register(
     config: ConfigFile = None,
     overwrite: Annotated[bool, typer.Option(help="Replace blocks that exist.")] = False,
+    external_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLOUDOPS_EXTERNAL_ID",
+            help="The external id the stages' roles ask for (as given to `cloudops accounts bootstrap`); kept in "
+            "each block that assumes a role, as a secret.",
+        ),
+    ] = None,
 ) -> None:
     """Register the block type and save a block per stage from cloudops.toml (profile and role).
 
     Put static keys in the Prefect UI's block form instead: they are stored there as secrets.
     """
+    from pydantic import SecretStr
+
     from blocks.register import credentials_from_config, save_stage_blocks
 
     settings = load_settings(config or config_path())
+    secret = SecretStr(external_id) if external_id else None
     try:
-        saved = save_stage_blocks(settings, lambda stage: credentials_from_config(settings, stage), overwrite=overwrite)
+        saved = save_stage_blocks(
+            settings, lambda stage: credentials_from_config(settings, stage, secret), overwrite=overwrite
+        )
     except ValueError as error:
         typer.echo(f"error: {error}; pass --overwrite to replace the existing blocks", err=True)
         raise typer.Exit(1) from None

@@ -204,7 +204,8 @@ def test_blocks_register_saves_a_block_per_stage_from_the_configuration(prefect_
         )
     )
     command = [str(Path(sys.executable).parent / "cloudops"), "blocks", "register", "--config", str(config)]
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    # the external id the roles were bootstrapped with, as `cloudops accounts bootstrap` reads it
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "CLOUDOPS_EXTERNAL_ID": "ext-id-42"}
 
     first = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert first.returncode == 0, first.stderr
@@ -216,7 +217,10 @@ def test_blocks_register_saves_a_block_per_stage_from_the_configuration(prefect_
         "prod-admin",
         "arn:aws:iam::444444444444:role/deployer",
     )
-    assert load_block(AwsAccount, "reg-qa").account_id == "222222222222"
+    assert prod.external_id is not None and prod.external_id.get_secret_value() == "ext-id-42"
+    assert "ext-id-42" not in first.stdout + first.stderr
+    qa = load_block(AwsAccount, "reg-qa")
+    assert qa.account_id == "222222222222" and qa.external_id is None  # no role to give it to
 
     again = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert again.returncode == 1 and "pass --overwrite to replace the existing blocks" in again.stderr
