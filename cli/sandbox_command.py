@@ -12,6 +12,7 @@ import typer
 
 from cli.friendly import friendly
 from cli.options import ConfigFile
+from cloudops.errors import CloudOpsError
 from cloudops.settings import config_path, load_settings
 from sandbox.sandbox import PARTS, Sandbox
 from sandbox.state import sandbox_dir
@@ -73,7 +74,15 @@ def sandbox_up(
     sandbox.configure(prefect_database.value if prefect_database else None, workers)
     sandbox.up(chosen, report=lambda line: typer.echo(f"  {line}"))
     if "moto" in chosen:
-        sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
+        from cloudops.bootstrap import BucketOutsideBootstrapError
+
+        try:
+            sandbox.initialise_accounts(report=lambda line: typer.echo(f"  {line}"))
+        except BucketOutsideBootstrapError as error:
+            raise CloudOpsError(
+                f"{error} (this sandbox was made by a cloudops from before `cloudops accounts bootstrap`: start it "
+                "afresh with `cloudops sandbox down --purge`, then `cloudops sandbox up`)"
+            ) from None
     if "prefect" in chosen and "moto" in chosen:
         from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from cloudops.accounts import AccountInit, write_config_files
-from cloudops.aws import cloudformation, ssm
+from cloudops.aws import cloudformation, s3, ssm
 from cloudops.aws.session import AccountSession
 from cloudops.bootstrap_template import (
     BOOTSTRAP_STACK,
@@ -30,6 +30,10 @@ from cloudops.stacks import Action
 
 class NotBootstrappedError(CloudOpsError):
     """A stage account without the bootstrap this cloudops needs."""
+
+
+class BucketOutsideBootstrapError(CloudOpsError):
+    """The stage's bucket exists, but not as the bootstrap stack's: the stack cannot create it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ def bootstrap_account(admin: AccountSession, settings: Settings, stage: str, tru
     external_id = trust.external_id.get_secret_value() if trust.external_id else None
     parameters = bootstrap_parameters(settings, stage, trust.principal, external_id)
     existing = cloudformation.describe(admin, BOOTSTRAP_STACK)
+    if existing is None and s3.bucket_exists(admin, conf.bucket):
+        raise BucketOutsideBootstrapError(
+            f"account {conf.account_id} has bucket {conf.bucket} already, not made by the bootstrap stack, which "
+            f"must create it (with its versioning and lock): empty and delete it, or name another bucket in "
+            f"stages.{stage}.bucket; nothing was changed"
+        )
     action = Action.CREATE if existing is None else Action.UPDATE
     tags = {"cloudops:stage": stage, "cloudops:bootstrap-version": str(BOOTSTRAP_VERSION)}
     change_set = cloudformation.create_change_set(admin, BOOTSTRAP_STACK, body, parameters, tags, action, None)
