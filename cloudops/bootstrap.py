@@ -75,6 +75,17 @@ def bootstrap_account(admin: AccountSession, settings: Settings, stage: str, tru
     return report
 
 
+def account_key_arn(account: AccountSession, stage: str) -> str:
+    """The ARN of the account's KMS key (``alias/cloudops``), from its bootstrap stack's outputs."""
+    stack = cloudformation.describe(account, BOOTSTRAP_STACK)
+    if stack is None or "KeyArn" not in stack.outputs:
+        raise NotBootstrappedError(
+            f"account {account.account_id} of stage {stage} has no bootstrap stack {BOOTSTRAP_STACK} with its key: "
+            f"run `cloudops accounts bootstrap {stage}` with the account's administrator credentials"
+        )
+    return stack.outputs["KeyArn"]
+
+
 def check_bootstrap(account: AccountSession, stage: str) -> None:
     """Refuse, in one line naming the command to run, an account whose bootstrap is missing or older than this
     cloudops needs."""

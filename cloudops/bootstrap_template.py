@@ -24,7 +24,7 @@ from cloudops.settings import Settings
 
 BOOTSTRAP_STACK = "cloudops-bootstrap"
 # Raised whenever the stack's template changes in a way a run depends on; every run checks it first.
-BOOTSTRAP_VERSION = 1
+BOOTSTRAP_VERSION = 2  # 2: the account key lets CloudWatch Logs encrypt the environments' log groups
 VERSION_PARAMETER = "/cloudops/bootstrap/version"
 MANAGED_POLICY_LIMIT = 6144
 # What ECR keeps of images no release tag names (the build's layers pushed by a failed run): a backstop only, the

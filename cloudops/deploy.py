@@ -129,13 +129,15 @@ def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, 
     return environment_kinds.kind(kind).teardown_names(application, stage)
 
 
-class DatabaseOptions(BaseModel):
-    """A stage's choices for its environments' RDS instances (its ``multi_az`` and ``deletion_protection``)."""
+class StageOptions(BaseModel):
+    """What a stage gives its environments besides its network: its choices for their RDS instances
+    (``multi_az``, ``deletion_protection``) and its account's KMS key (the bootstrap's), which encrypts their logs."""
 
     model_config = ConfigDict(frozen=True)
 
     multi_az: bool = False
     deletion_protection: bool = False
+    key_arn: str = ""
 
 
 def plans(
@@ -145,11 +147,11 @@ def plans(
     release: Release,
     registry_host: str,
     network: StageNetwork,
-    databases: DatabaseOptions = DatabaseOptions(),  # noqa: B008  # frozen: one shared default is safe
+    options: StageOptions,
 ) -> list[StackPlan]:
     """The stacks of ``kind`` for the release in the stage, in the order they deploy."""
     found = environment_kinds.kind(kind)
-    return [_plan(found, spec, stage, bucket, release, registry_host, network, databases) for spec in found.stacks]
+    return [_plan(found, spec, stage, bucket, release, registry_host, network, options) for spec in found.stacks]
 
 
 def _plan(
@@ -160,7 +162,7 @@ def _plan(
     release: Release,
     registry_host: str,
     network: StageNetwork,
-    databases: DatabaseOptions,
+    options: StageOptions,
 ) -> StackPlan:
     """One stack's plan: the parameters the registry names, then the images of the kind's roles."""
     app = release.application
@@ -192,9 +194,13 @@ def _plan(
             case "config_bucket":
                 return bucket
             case "multi_az":
-                return str(databases.multi_az).lower()
+                return str(options.multi_az).lower()
             case "deletion_protection":
-                return str(databases.deletion_protection).lower()
+                return str(options.deletion_protection).lower()
+            case "account_key":
+                if not options.key_arn:
+                    raise CloudOpsError(f"stage {stage}'s account key is unknown: bootstrap its account")
+                return options.key_arn
 
     parameters = {name: value(of) for name, of in spec.parameters.items()}
     if spec.takes_images:

@@ -28,12 +28,13 @@ PlanValue = Literal[
     "config_bucket",
     "multi_az",
     "deletion_protection",
+    "account_key",
 ]
 """What a deploy plan gives a template parameter: the application's name, the stage's name, the stack's
 environment; the stage's VPC, its CIDR block, its public and private subnets (comma-separated) and whether tasks
 get a public IP (cloudops/networks.py); the ARN of the release's snapshot of the stack's environment, the SSM path
 of the environment's database password, the stage's bucket; whether the stage's databases are Multi-AZ and
-protected from deletion ("true" or "false")."""
+protected from deletion ("true" or "false"); the ARN of the account's KMS key (the bootstrap's)."""
 
 
 class StackSpec(BaseModel):
@@ -159,6 +160,7 @@ def _environment_stack(environment: str) -> StackSpec:
             "ConfigBucket": "config_bucket",
             "MultiAZ": "multi_az",
             "DeletionProtection": "deletion_protection",
+            "AccountKeyArn": "account_key",
         },
     )
 
@@ -201,6 +203,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                     "DbName": "database",
                     "DbPasswordParameter": "db_password",
                     "ConfigBucket": "config_bucket",
+                    "AccountKeyArn": "account_key",
                 },
             ),
         ),
@@ -234,6 +237,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                     "VpcCidr": "vpc_cidr",
                     "PrivateSubnetIds": "private_subnets",
                     "DbPasswordParameter": "db_password",
+                    "AccountKeyArn": "account_key",
                 },
                 inputs=(
                     "EnvBucketName",

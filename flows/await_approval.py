@@ -35,7 +35,7 @@ from cloudops.release import Release
 from cloudops.settings import Stage
 from cloudops.verification_gates import require_verified
 from flows.runtime.notify import notify_pending_approval
-from tasks.deploy import database_options, preview_deploy, read_endpoints, registry_host, stage_network
+from tasks.deploy import preview_deploy, read_endpoints, registry_host, stage_network, stage_options
 from tasks.identity import verify_identity
 from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline, open_stage
@@ -214,9 +214,7 @@ def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: s
     try:
         target = open_stage(pipeline.settings, stage)
         network = stage_network(target)
-        plans = deploy.plans(
-            kind, stage, target.bucket, release, registry_host(target), network, database_options(target)
-        )
+        plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network, stage_options(target))
         return preview_deploy(target.account, plans, deploy.stack_tags(release.application, stage, release.version))
     except CloudOpsError as error:
         return f"(no preview: {error})\n"

@@ -19,7 +19,6 @@ from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
 from tasks.deploy import (
-    database_options,
     deploy_stack,
     ecs_ami,
     ensure_environment_file,
@@ -30,6 +29,7 @@ from tasks.deploy import (
     registry_host,
     set_database_password,
     stage_network,
+    stage_options,
     validate_templates,
 )
 from tasks.promotion import require_in_stage
@@ -84,7 +84,7 @@ def deploy_environment(
     for name, keys in read_config_keys(target, list(kind_spec.config_files)).items():
         logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
     network = stage_network(target)
-    plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network, database_options(target))
+    plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network, stage_options(target))
     validate_templates(target.account, kind)
     for secret in ensure_secrets(target, plans):
         logger.info("created the database password parameter %s (SecureString)", secret)

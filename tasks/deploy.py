@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.aws_account import AwsAccount
 from blocks.pipeline import StageTarget
-from cloudops import authorities, config_store, deploy, networks
+from cloudops import authorities, bootstrap, config_store, deploy, networks
 from cloudops.aws import cloudformation
 from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
@@ -129,10 +129,13 @@ def ecs_ami(target: StageTarget) -> str:
     return deploy.ecs_ami(target.account.session())
 
 
-def database_options(target: StageTarget) -> deploy.DatabaseOptions:
-    """The stage's choices for its environments' RDS instances."""
-    return deploy.DatabaseOptions(
-        multi_az=target.config.multi_az, deletion_protection=target.config.deletion_protection
+@task(name="stage-options", task_run_name="stage-options-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
+def stage_options(target: StageTarget) -> deploy.StageOptions:
+    """The stage's choices for its environments' databases, and its account's key (its bootstrap stack's)."""
+    return deploy.StageOptions(
+        multi_az=target.config.multi_az,
+        deletion_protection=target.config.deletion_protection,
+        key_arn=bootstrap.account_key_arn(target.account.session(), target.name),
     )
 
 

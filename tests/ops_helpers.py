@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cloudops import audit, environment_kinds, networks
+from cloudops import audit, bootstrap, environment_kinds, networks
 from cloudops.aws import cloudformation
 from cloudops.aws.session import AccountSession
+from cloudops.deploy import StageOptions
 from cloudops.errors import CloudOpsError
 from cloudops.image_copy import copy_image
 from cloudops.images import BuiltImage
@@ -163,3 +164,9 @@ def make_ops_app(
 def default_vpc(account: AccountSession) -> StageNetwork:
     """The network of a stage that asks for its account's default VPC, as the sandbox's stages do."""
     return networks.stage_network(account, "test", Network(default_vpc=True))
+
+
+def stage_options(account: AccountSession, stage: str) -> StageOptions:
+    """What a deploy gives the stage's environments besides the network, as the deploy reads it (its account's key
+    from the bootstrap stack), with the databases' defaults."""
+    return StageOptions(key_arn=bootstrap.account_key_arn(account, stage))

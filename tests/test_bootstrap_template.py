@@ -85,5 +85,12 @@ def test_the_build_key_lets_the_stages_use_what_it_shares_and_only_the_build_buc
     assert set(grants[-1]["Principal"]["AWS"]) == others and "kms:Decrypt" in grants[-1]["Action"]
     assert bootstrap_parameters(settings, settings.build_stage, "arn:aws:iam::1:user/u", None)["HoldsRecords"] == "true"
     qa = bootstrap_template(settings, "qa")
-    assert len(qa["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]) == 1
+    statements = qa["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]
+    assert [statement["Sid"] for statement in statements] == [  # no other account's use of a stage's key
+        "TheAccountAdministersItThroughIam",
+        "CloudWatchLogsEncryptsTheAccountsLogGroups",
+    ]
+    logs = statements[1]
+    assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
     assert bootstrap_parameters(settings, "qa", "arn:aws:iam::1:user/u", None)["HoldsRecords"] == "false"

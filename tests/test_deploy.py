@@ -18,7 +18,7 @@ from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.release import save_release
 from cloudops.release_checks import ReleaseNotPromotedError
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import BUILD_BUCKET, OpsApp, default_vpc
+from tests.ops_helpers import BUILD_BUCKET, OpsApp, default_vpc, stage_options
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +152,9 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandb
             },
         }
     )
-    (author_plan, _) = deploy.plans("author-live", "qa", "cloudops-qa-222222222222", newer, registry, default_vpc(qa))
+    (author_plan, _) = deploy.plans(
+        "author-live", "qa", "cloudops-qa-222222222222", newer, registry, default_vpc(qa), stage_options(qa, "qa")
+    )
     lines: list[str] = []
     kept = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
     assert kept.executed and kept.action == "update"

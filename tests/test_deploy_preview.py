@@ -9,7 +9,7 @@ from cloudops.aws import cloudformation
 from cloudops.images import BuiltImage
 from cloudops.release import Release
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import default_vpc
+from tests.ops_helpers import default_vpc, stage_options
 
 
 def a_release(app_digest: str) -> Release:
@@ -31,11 +31,11 @@ def a_release(app_digest: str) -> Release:
 
 def test_a_preview_says_what_a_deploy_would_change_and_changes_nothing(sandbox: Sandbox) -> None:
     account = sandbox.account("staging")
-    network = default_vpc(account)
+    network, options = default_vpc(account), stage_options(account, "staging")
     stack = f"preview-{uuid.uuid4().hex[:8]}"
 
     def plan(release: Release) -> deploy.StackPlan:
-        (single,) = deploy.plans("single-instance", "staging", "bucket", release, "127.0.0.1:5003", network)
+        (single,) = deploy.plans("single-instance", "staging", "bucket", release, "127.0.0.1:5003", network, options)
         return single.model_copy(update={"stack": stack})
 
     first = a_release("sha256:" + "1" * 64)

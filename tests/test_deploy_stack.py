@@ -20,7 +20,7 @@ from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.snapshots import SnapshotRecord
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import default_vpc
+from tests.ops_helpers import default_vpc, stage_options
 
 
 def release(digest: str) -> Release:
@@ -54,7 +54,13 @@ def release(digest: str) -> Release:
 def test_a_plan_missing_a_parameter_touches_no_stack(sandbox: Sandbox) -> None:
     qa = sandbox.account("qa")
     (plan, _) = deploy.plans(
-        "author-live", "qa", "bucket", release("sha256:" + "1" * 64), "127.0.0.1:5002", default_vpc(qa)
+        "author-live",
+        "qa",
+        "bucket",
+        release("sha256:" + "1" * 64),
+        "127.0.0.1:5002",
+        default_vpc(qa),
+        stage_options(qa, "qa"),
     )
     stack = f"t{uuid.uuid4().hex[:6]}"
     parameters = {k: v for k, v in plan.parameters.items() if k != "DbSnapshotIdentifier"}
@@ -81,7 +87,8 @@ def test_a_new_release_changes_the_task_definitions_and_their_services_only() ->
         private_subnets=(),
         public_ip=False,
     )
-    (plan, _) = deploy.plans("author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", network)
+    options = deploy.StageOptions(key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    (plan, _) = deploy.plans("author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", network, options)
     now = datetime.now(UTC)
     stack: dict[str, Any] = {
         "Stacks": [

@@ -28,6 +28,7 @@ NETWORK = StageNetwork(
     private_subnets=("subnet-3", "subnet-4"),
     public_ip=False,
 )
+OPTIONS = deploy.StageOptions(key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 
 
 def template(name: str) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def test_stack_names_and_teardown() -> None:
 
 def test_plans_fill_the_registry_s_parameters() -> None:
     release = a_release()
-    author, live = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK)
+    author, live = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert author.parameters == {
         "Application": "commerce",
         "Stage": "qa",
@@ -144,14 +145,15 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "ConfigBucket": "bucket",
         "MultiAZ": "false",
         "DeletionProtection": "false",
+        "AccountKeyArn": OPTIONS.key_arn,
         "AppImage": "host/app@sha256:app",
         "BrokerImage": "host/broker@sha256:broker",
     }
     assert live.parameters["DbSnapshotIdentifier"] == release.snapshots["live"].arn
-    protected = deploy.DatabaseOptions(multi_az=True, deletion_protection=True)
+    protected = OPTIONS.model_copy(update={"multi_az": True, "deletion_protection": True})
     (author, _) = deploy.plans("author-live", "prod", "bucket", release, "host", NETWORK, protected)
     assert (author.parameters["MultiAZ"], author.parameters["DeletionProtection"]) == ("true", "true")
-    prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK)
+    prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert prerequisites.parameter_file == "lookup-prerequisites-qa.json"  # and the network:
     assert prerequisites.parameters == {"AWSVpcId": "vpc-1", "PrivateSubnetIds": "subnet-3,subnet-4"}
     assert service.parameters == {
@@ -160,6 +162,7 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "VpcCidr": "10.20.0.0/16",
         "PrivateSubnetIds": "subnet-3,subnet-4",
         "DbPasswordParameter": "/cloudops/qa/commerce/lookup/db-password",
+        "AccountKeyArn": OPTIONS.key_arn,
         "AppImage": "host/app@sha256:app",
         "MysqlImage": "host/mysql@sha256:mysql",
     }
@@ -168,7 +171,7 @@ def test_plans_fill_the_registry_s_parameters() -> None:
 
 def test_plans_take_each_role_s_image_from_the_release_s_roles() -> None:
     release = a_release(ImageRoles(app="shop", broker="mq", database="mariadb"))
-    (single,) = deploy.plans("single-instance", "qa", "bucket", release, "host", NETWORK)
+    (single,) = deploy.plans("single-instance", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert single.parameters["AppImage"] == "host/shop@sha256:shop"
     assert single.parameters["BrokerImage"] == "host/mq@sha256:mq"
     assert single.parameters["MysqlImage"] == "host/mariadb@sha256:mariadb"
@@ -179,10 +182,10 @@ def test_a_release_without_a_role_s_image_or_snapshot_is_refused_by_name() -> No
     release = a_release(ImageRoles(database="mariadb"))
     without = release.model_copy(update={"images": {k: v for k, v in release.images.items() if k != "mariadb"}})
     with pytest.raises(CloudOpsError, match=r"has no image 'mariadb' \(its database image\)"):
-        deploy.plans("lookup-service", "qa", "bucket", without, "host", NETWORK)
+        deploy.plans("lookup-service", "qa", "bucket", without, "host", NETWORK, OPTIONS)
     no_snapshots = release.model_copy(update={"snapshots": {}})
     with pytest.raises(CloudOpsError, match="has no snapshot of author's database"):
-        deploy.plans("author-live", "qa", "bucket", no_snapshots, "host", NETWORK)
+        deploy.plans("author-live", "qa", "bucket", no_snapshots, "host", NETWORK, OPTIONS)
 
 
 def test_a_kind_is_refused_for_a_release_without_an_image_it_runs_and_the_others_are_not() -> None:
@@ -212,7 +215,7 @@ def test_an_unknown_kind_lists_the_kinds_and_survives_pickling() -> None:
     again = pickle.loads(pickle.dumps(caught.value))
     assert isinstance(again, UnknownKindError) and str(again) == str(caught.value)
     with pytest.raises(UnknownKindError):
-        deploy.plans("lambda", "qa", "bucket", a_release(), "host", NETWORK)
+        deploy.plans("lambda", "qa", "bucket", a_release(), "host", NETWORK, OPTIONS)
     assert environment_kinds.names_text() == "author-live, single-instance or lookup-service"
 
 
@@ -249,10 +252,10 @@ def test_the_app_reads_the_database_its_release_s_snapshot_holds() -> None:
     copied = release.model_copy(
         update={"snapshots": {**kept, "author": kept["author"].model_copy(update={"database": "commerce_author"})}}
     )
-    author, live = deploy.plans("author-live", "qa", "bucket", copied, "host", NETWORK)
+    author, live = deploy.plans("author-live", "qa", "bucket", copied, "host", NETWORK, OPTIONS)
     assert (author.parameters["DbName"], live.parameters["DbName"]) == ("commerce_author", "shop_live")
-    (single,) = deploy.plans("single-instance", "qa", "bucket", copied, "host", NETWORK)
+    (single,) = deploy.plans("single-instance", "qa", "bucket", copied, "host", NETWORK, OPTIONS)
     assert single.parameters["DbName"] == "commerce_author"  # the MySQL image holds the author data sets' database
     # a record from before the snapshot's database was kept: the name the build gives it
-    author, _ = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK)
+    author, _ = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert author.parameters["DbName"] == "shop_author"

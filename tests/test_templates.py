@@ -13,6 +13,7 @@ import pytest
 
 from cloudops import deploy
 from cloudops.aws.session import AccountSession
+from cloudops.bootstrap import account_key_arn
 from sandbox.sandbox import Sandbox
 from tests.app_source import REPO
 from tests.ops_helpers import default_vpc
@@ -94,6 +95,7 @@ def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/author/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
+            "AccountKeyArn": account_key_arn(qa, "qa"),
             "VpcId": network.vpc_id,
             "PublicSubnetIds": ",".join(network.public_subnets),
             "PrivateSubnetIds": ",".join(network.private_subnets),
@@ -123,6 +125,7 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/dev/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
+            "AccountKeyArn": account_key_arn(qa, "qa"),
             "VpcId": network.vpc_id,
             "VpcCidr": network.vpc_cidr,
             "PrivateSubnetIds": ",".join(network.private_subnets),
@@ -162,6 +165,7 @@ def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: S
             "FileSystemId": prerequisites["FileSystemId"],
             "DatabaseAccessPointId": prerequisites["DatabaseAccessPointId"],
             "AuthoritiesAccessPointId": prerequisites["AuthoritiesAccessPointId"],
+            "AccountKeyArn": account_key_arn(staging, "staging"),
             "FileSystemClientSecurityGroupId": prerequisites["FileSystemClientSecurityGroupId"],
             "EcsAmiId": ami,
             "DbPasswordParameter": "/cloudops/staging/lookup/lookup/db-password",

@@ -17,7 +17,7 @@ from cloudops import deploy
 from cloudops.aws import cloudformation, rds
 from sandbox import docker_engine
 from sandbox.sandbox import Sandbox
-from tests.ops_helpers import OpsApp, default_vpc
+from tests.ops_helpers import OpsApp, default_vpc, stage_options
 from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,8 @@ def test_each_environment_reads_its_own_database_restored_from_the_releases_snap
         assert all(account in name for name in networks), networks
 
     # When the deploy checks the passwords again, it leaves the instances be: each has the stage's secret already
-    plans = deploy.plans("author-live", "qa", app.settings.stage("qa").bucket, release, "registry", default_vpc(qa))
+    bucket, network, options = app.settings.stage("qa").bucket, default_vpc(qa), stage_options(qa, "qa")
+    plans = deploy.plans("author-live", "qa", bucket, release, "registry", network, options)
     assert [deploy.set_database_password(qa, plan) for plan in plans] == [None, None]
     # But once the secret has a new version (rotated; here to the same value, so that the app keeps logging in),
     # the next check sets it on both instances and marks them with it, and the apps still read their databases
