@@ -23,6 +23,7 @@ def bootstrap_accounts(
     external_id: str | None,
     profile: str | None,
     via_role: str | None,
+    ecs_pool: bool | None = None,
 ) -> None:
     """Check every input first, then bootstrap each stage's account in promotion order, one line each."""
     if not PRINCIPAL.match(principal):
@@ -44,6 +45,6 @@ def bootstrap_accounts(
             account_id=conf.account_id, region=conf.region, profile_name=profile, role_arn=role_arn
         )
         admin = open_account(credentials, where=f"the administrator of stage {stage}'s account")
-        result = bootstrap_account(admin, settings, stage, trust)
+        result = bootstrap_account(admin, settings, stage, trust, ecs_pool if stage == settings.build_stage else None)
         changed = ", ".join(result.created) or "nothing changed"
         typer.echo(f"{stage:<10} account {conf.account_id}: {changed}")

@@ -158,6 +158,15 @@ def accounts_bootstrap(
             "from an organization's management account); without it, the credentials must be the stage account's."
         ),
     ] = None,
+    ecs_pool: Annotated[
+        bool,
+        typer.Option(
+            "--ecs-pool",
+            help="Also give the build account the flow-run cluster of the cloudops-ecs work pool: its cluster, "
+            "the tasks' execution role and log group, and the event rule and queue of prefect-aws's observer "
+            "(kept by later runs without the flag).",
+        ),
+    ] = False,
     config: ConfigFile = None,
 ) -> None:
     """Create or update each stage account's stack cloudops-bootstrap: its bucket, key, ECR repositories, the
@@ -165,7 +174,15 @@ def accounts_bootstrap(
     administrator credentials, once, and again after an upgrade that asks for it."""
     from cli.bootstrap_command import bootstrap_accounts
 
-    bootstrap_accounts(load_settings(config or config_path()), stages or [], principal, external_id, profile, via_role)
+    bootstrap_accounts(
+        load_settings(config or config_path()),
+        stages or [],
+        principal,
+        external_id,
+        profile,
+        via_role,
+        ecs_pool=True if ecs_pool else None,
+    )
 
 
 @app.command("build")

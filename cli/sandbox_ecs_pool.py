@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from cloudops import flow_run_cluster
 from cloudops.images import BuiltImage
 from cloudops.settings import load_settings
 from deployments.ecs_work_pool import ECS_WORK_POOL
@@ -58,9 +59,8 @@ def set_up_ecs_pool(
     server = server or ecs_pool.PrefectServer.of(state)
     image = build_flow_runner_in(sandbox, server, config_file)
     report(f"flow-runner image: {image.reference} ({'built' if image.rebuilt else 'already built'})")
-    build = settings.stage(settings.build_stage)
     admin = sandbox.account(settings.build_stage)
-    secret_arn, role_arn = ecs_pool.prepare_build_account(admin, server, state, build.account_id, build.region)
+    secret_arn, role_arn = ecs_pool.prepare_build_account(admin, settings, server, state)
     with on_server(server):
         block_id = ecs_pool.save_worker_credentials(settings)
     runs = load_settings(config_file)  # the application the pool's runs release (its repository is mounted)
@@ -70,5 +70,7 @@ def set_up_ecs_pool(
     state.ecs_pool_image = image.reference
     pid = ecs_pool.restart_worker(server, state, settings, sandbox.project_dir)
     state.save()
-    report(f"ECS work pool {ECS_WORK_POOL}: worker {ecs_pool.WORKER_NAME} (pid {pid}), cluster {ecs_pool.CLUSTER}")
+    report(
+        f"ECS work pool {ECS_WORK_POOL}: worker {ecs_pool.WORKER_NAME} (pid {pid}), cluster {flow_run_cluster.CLUSTER}"
+    )
     return image.reference

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from cloudops import flow_run_cluster
 from cloudops.accounts import AccountInit, write_config_files
 from cloudops.aws import cloudformation, s3, ssm
 from cloudops.aws.session import AccountSession
@@ -44,9 +45,12 @@ class Trust:
     external_id: SecretStr | None = None
 
 
-def bootstrap_account(admin: AccountSession, settings: Settings, stage: str, trust: Trust) -> AccountInit:
+def bootstrap_account(
+    admin: AccountSession, settings: Settings, stage: str, trust: Trust, ecs_pool: bool | None = None
+) -> AccountInit:
     """Create or bring up to date ``stage``'s bootstrap stack through ``admin`` (the account's administrator), then
-    its config files; what was created and what was there."""
+    its config files; what was created and what was there. ``ecs_pool`` adds (True) or leaves out (False) the
+    build account's flow-run cluster; None keeps what the stack has."""
     conf = settings.stage(stage)
     if admin.account_id != conf.account_id:
         raise CloudOpsError(
@@ -54,10 +58,12 @@ def bootstrap_account(admin: AccountSession, settings: Settings, stage: str, tru
             "bootstrap each stage with its own account's administrator credentials"
         )
     report = AccountInit(stage, conf.account_id)
-    body = json.dumps(bootstrap_template(settings, stage), indent=1)
+    existing = cloudformation.describe(admin, BOOTSTRAP_STACK)
+    if ecs_pool is None:
+        ecs_pool = existing is not None and flow_run_cluster.OUTPUT in existing.outputs
+    body = json.dumps(bootstrap_template(settings, stage, ecs_pool), indent=1)
     external_id = trust.external_id.get_secret_value() if trust.external_id else None
     parameters = bootstrap_parameters(settings, stage, trust.principal, external_id)
-    existing = cloudformation.describe(admin, BOOTSTRAP_STACK)
     if existing is None and s3.bucket_exists(admin, conf.bucket):
         raise BucketOutsideBootstrapError(
             f"account {conf.account_id} has bucket {conf.bucket} already, not made by the bootstrap stack, which "

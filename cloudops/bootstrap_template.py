@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from cloudops import flow_run_cluster
 from cloudops.policies import PipelineRole, policy_document, roles_of_stage
 from cloudops.settings import Settings
 
@@ -134,8 +135,9 @@ def _repository(name: str) -> dict[str, Any]:
     }
 
 
-def bootstrap_template(settings: Settings, stage: str) -> dict[str, Any]:
-    """The template of ``stage``'s account's bootstrap stack."""
+def bootstrap_template(settings: Settings, stage: str, ecs_pool: bool = False) -> dict[str, Any]:
+    """The template of ``stage``'s account's bootstrap stack; with ``ecs_pool``, the build account's holds the
+    flow-run cluster of the `cloudops-ecs` pool too (:mod:`cloudops.flow_run_cluster`)."""
     text = resources.files("cloudops.templates.bootstrap").joinpath("account.yaml").read_text(encoding="utf-8")
     template: dict[str, Any] = yaml.safe_load(text)
     template["Resources"]["BootstrapVersionParameter"]["Properties"]["Value"] = str(BOOTSTRAP_VERSION)
@@ -162,6 +164,10 @@ def bootstrap_template(settings: Settings, stage: str) -> dict[str, Any]:
         template["Resources"][f"Repository{_camel(name)}"] = _repository(name)
     for role in roles_of_stage(settings, stage):
         template["Resources"].update(_role_resources(settings, stage, role))
+    if ecs_pool and stage == settings.build_stage:
+        conf = settings.stage(stage)
+        template["Resources"].update(flow_run_cluster.resources(conf.account_id, conf.region))
+        template["Outputs"].update(flow_run_cluster.outputs())
     return template
 
 

@@ -2,12 +2,13 @@
 account, starting each flow run of the `cloudops-ecs` pool as an ECS task of the cluster ``cloudops-flow-runs``,
 which the sandbox's ECS runtime runs on its Docker engine from the flow-runner image.
 
-What it sets up in the build account, as a platform team would on AWS: the cluster, the tasks' execution role,
-the Prefect login in Secrets Manager (the task gets it as a secret, never in its environment or overrides), the
-EventBridge rule that sends the cluster's task state changes to the SQS queue prefect-aws's observer reads (it
-marks a run whose task stopped early Crashed; sandbox/ecs_runtime/task_events.py puts the events) and the
-worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json), which it reaches through the AWS
-profile ``build-ecs-worker`` of the sandbox's AWS config.
+What it sets up in the build account goes through the product's own bootstrap, as `cloudops accounts bootstrap
+--ecs-pool` sets it up on AWS (cloudops/flow_run_cluster.py: the cluster, the tasks' execution role, their log
+group, the EventBridge rule that sends the cluster's task state changes to the SQS queue prefect-aws's observer
+reads, which marks a run whose task stopped early Crashed; sandbox/ecs_runtime/task_events.py puts the events);
+then what an operator does on AWS: the Prefect login in Secrets Manager (the task gets it as a secret, never in
+its environment or overrides). The worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json) it
+reaches through the AWS profile ``build-ecs-worker`` of the sandbox's AWS config.
 
 The flow runs' tasks use the EC2 launch type with ``networkMode: host``: they reach what this machine reaches
 (the Prefect server, moto, the registries, MariaDB on 127.0.0.1), and they mount the folders a run reads: the
@@ -18,7 +19,6 @@ see the README's "Outgrowing one machine".
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,8 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from cloudops.aws.session import AccountSession
+from cloudops.bootstrap import Trust, bootstrap_account
+from cloudops.flow_run_cluster import AUTH_SECRET, CLUSTER, EXECUTION_ROLE
 from cloudops.policies import ECS_WORKER
 from cloudops.settings import RDS_DATABASES_ENV, Settings
 from deployments.ecs_work_pool import (
@@ -39,21 +41,12 @@ from deployments.ecs_work_pool import (
 )
 from deployments.work_pool import prefect_command
 from sandbox.processes import alive, spawn, stop
-from sandbox.state import SANDBOX_RDS_DATA, WORKER_QUERY_SECONDS, SandboxState
+from sandbox.state import SANDBOX_BASE_USER_ARN, SANDBOX_RDS_DATA, WORKER_QUERY_SECONDS, SandboxState
 
-CLUSTER = "cloudops-flow-runs"
-EXECUTION_ROLE = "cloudops-flow-runner-execution"
-AUTH_SECRET = "cloudops/prefect-api-auth-string"
-EVENTS_QUEUE = "prefect-ecs-tasks-events"  # prefect-aws's observer's default queue name
-EVENTS_RULE = "cloudops-flow-run-task-events"
 CREDENTIALS_BLOCK = "cloudops-ecs-worker"  # a prefect-aws AwsCredentials block naming the worker's AWS profile
 PID_KEY = "worker-ecs"  # stopped with the process workers by `down`
 LOG_NAME = "prefect-ecs-worker.log"
 WORKER_NAME = "sandbox-ecs"
-EXECUTION_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 
 
 @dataclass(frozen=True)
@@ -77,52 +70,15 @@ def worker_profile(settings: Settings) -> str:
     return f"{settings.build_stage}-{ECS_WORKER.kind}"
 
 
-def execution_policy(account_id: str, region: str) -> dict[str, object]:
-    """What an ECS agent needs for a flow run's task: its image, its secret, its logs."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/flow-runner",
-            },
-            {
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{AUTH_SECRET}-*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:prefect:*",
-            },
-        ],
-    }
-
-
 def prepare_build_account(
-    admin: AccountSession, server: PrefectServer, state: SandboxState, account_id: str, region: str
+    admin: AccountSession, settings: Settings, server: PrefectServer, state: SandboxState
 ) -> tuple[str | None, str]:
-    """The cluster, the execution role and the login's secret in the build account; (secret ARN, role ARN)."""
-    ecs = admin.client("ecs")
-    if not [c for c in ecs.describe_clusters(clusters=[CLUSTER])["clusters"] if c["status"] == "ACTIVE"]:
-        ecs.create_cluster(clusterName=CLUSTER)
-    iam = admin.client("iam")
-    try:
-        iam.get_role(RoleName=EXECUTION_ROLE)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        iam.create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(EXECUTION_TRUST))
-    iam.put_role_policy(
-        RoleName=EXECUTION_ROLE,
-        PolicyName="flow-runner-execution",
-        PolicyDocument=json.dumps(execution_policy(account_id, region)),
-    )
-    route_task_events(admin, account_id, region)
-    role = state.role_arn(account_id, EXECUTION_ROLE)
+    """The build account's flow-run cluster through its bootstrap, as `cloudops accounts bootstrap --ecs-pool` makes
+    it on AWS; then the Prefect login in Secrets Manager, which an operator puts there on AWS. (Secret ARN, the
+    tasks' execution role's ARN.)"""
+    build = settings.build_stage
+    bootstrap_account(admin, settings, build, Trust(SANDBOX_BASE_USER_ARN), ecs_pool=True)
+    role = state.role_arn(settings.stage(build).account_id, EXECUTION_ROLE)
     if server.login is None:
         return None, role
     secrets = admin.client("secretsmanager")
@@ -134,36 +90,6 @@ def prepare_build_account(
             raise
         arn = str(secrets.put_secret_value(SecretId=AUTH_SECRET, SecretString=login)["ARN"])
     return arn, role
-
-
-def route_task_events(admin: AccountSession, account_id: str, region: str) -> str:
-    """ECS's task state changes of the flow-run cluster into the SQS queue prefect-aws's observer reads, as
-    ``prefect-aws ecs-worker deploy-events`` routes them (an EventBridge rule with the queue as its target); the
-    queue's URL. The observer marks a run Crashed when its task stops before the run ends."""
-    sqs = admin.client("sqs")
-    queue = str(sqs.create_queue(QueueName=EVENTS_QUEUE, Attributes={"MessageRetentionPeriod": "86400"})["QueueUrl"])
-    queue_arn = f"arn:aws:sqs:{region}:{account_id}:{EVENTS_QUEUE}"
-    cluster_arn = f"arn:aws:ecs:{region}:{account_id}:cluster/{CLUSTER}"
-    events = admin.client("events")
-    pattern = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {"clusterArn": [cluster_arn]}}
-    events.put_rule(Name=EVENTS_RULE, EventPattern=json.dumps(pattern), State="ENABLED")
-    events.put_targets(Rule=EVENTS_RULE, Targets=[{"Id": "prefect-ecs-observer", "Arn": queue_arn}])
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {
-                    "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account_id}:rule/{EVENTS_RULE}"}
-                },
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
-    return queue
 
 
 def save_worker_credentials(settings: Settings) -> str:

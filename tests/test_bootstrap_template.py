@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cloudops import flow_run_cluster
 from cloudops.bootstrap_template import (
     MANAGED_POLICY_LIMIT,
     bootstrap_parameters,
@@ -40,8 +41,8 @@ def managed_policies(template: dict[str, object], role_logical_id: str) -> list[
 
 @pytest.mark.parametrize("stage", sorted(SETTINGS.stages))
 def test_the_bootstrap_template_of_each_stage_passes_cfn_lint(stage: str, tmp_path: Path) -> None:
-    path = tmp_path / f"bootstrap-{stage}.json"
-    path.write_text(json.dumps(bootstrap_template(SETTINGS, stage), indent=1))
+    path = tmp_path / f"bootstrap-{stage}.json"  # the build account's with the ECS pool's flow-run cluster too
+    path.write_text(json.dumps(bootstrap_template(SETTINGS, stage, ecs_pool=True), indent=1))
     result = subprocess.run(
         [CFN_LINT, str(path), "--ignore-checks", IGNORED], capture_output=True, text=True, check=False
     )
@@ -94,3 +95,32 @@ def test_the_build_key_lets_the_stages_use_what_it_shares_and_only_the_build_buc
     assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
     assert bootstrap_parameters(settings, "qa", "arn:aws:iam::1:user/u", None)["HoldsRecords"] == "false"
+
+
+def test_the_ecs_pool_s_flow_run_cluster_is_the_build_account_s_only_when_asked_for() -> None:
+    settings: Settings = SETTINGS
+    build = settings.stage(settings.build_stage)
+    plain = bootstrap_template(settings, settings.build_stage)
+    pooled = bootstrap_template(settings, settings.build_stage, ecs_pool=True)
+    added = set(pooled["Resources"]) - set(plain["Resources"])
+    assert added == {
+        "FlowRunCluster",
+        "FlowRunnerExecutionRole",
+        "FlowRunLogGroup",
+        "FlowRunEventsQueue",
+        "FlowRunEventsQueuePolicy",
+        "FlowRunEventsRule",
+    }
+    rule = pooled["Resources"]["FlowRunEventsRule"]["Properties"]
+    cluster_arn = f"arn:aws:ecs:{build.region}:{build.account_id}:cluster/{flow_run_cluster.CLUSTER}"
+    assert rule["EventPattern"]["detail"]["clusterArn"] == [cluster_arn]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == f"arn:aws:sqs:{build.region}:{build.account_id}:{flow_run_cluster.EVENTS_QUEUE}"
+    (policy,) = pooled["Resources"]["FlowRunnerExecutionRole"]["Properties"]["Policies"]
+    secret = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert [s["Resource"] for s in secret] == [
+        f"arn:aws:secretsmanager:{build.region}:{build.account_id}:secret:{flow_run_cluster.AUTH_SECRET}-*"
+    ]
+    assert set(bootstrap_template(settings, "qa", ecs_pool=True)["Resources"]) == set(
+        bootstrap_template(settings, "qa")["Resources"]
+    )  # a stage account has no flow-run cluster, asked or not

@@ -21,6 +21,7 @@ from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
 from cli.sandbox_ecs_pool import set_up_ecs_pool
+from cloudops import flow_run_cluster
 from cloudops.aws.logs import log_events
 from deployments.automations import RERUN_STATE_NAME
 from sandbox import ecs_pool
@@ -70,7 +71,7 @@ def test_a_release_on_the_ecs_pool_runs_as_an_ecs_task_of_the_flow_runner_image_
         # Then it ran as an ECS task of the build account's flow-run cluster, from the flow-runner image
         ecs = sandbox.account("build").client("ecs")
         cluster, task_arn = str(done.infrastructure_pid).split("::")
-        assert cluster == ecs_pool.CLUSTER
+        assert cluster == flow_run_cluster.CLUSTER
 
         def stopped() -> dict[str, Any] | None:  # the process exits a moment after the run reports its end
             (found,) = ecs.describe_tasks(cluster=cluster, tasks=[task_arn], include=["TAGS"])["tasks"]
