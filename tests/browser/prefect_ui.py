@@ -105,7 +105,9 @@ def open_parent_run(page: Page, run_name: str, shots: Screenshots, state: str) -
     The UI routes there itself, as a person's click does: no reload of the whole UI, which on a busy 2-core machine
     (a release deploying beside it) can take longer than any wait for the Runs page's search box. Open it once the
     run has ended: a run page routed to this way while the run still ran was seen to keep its first badge
-    ("Running") for two minutes after the run's own log said it had completed (issue 21, proof 5)."""
+    ("Running") for two minutes after the run's own log said it had completed (issue 21, proof 5). Prefect's UI
+    is known to do so: a run page reached by in-app navigation may render the state it first read and never poll
+    again until reloaded (PrefectHQ/prefect#22969, Prefect 3.8)."""
     page.locator(".page-heading-flow-run").get_by_role("link", name=run_name, exact=True).click()
     expect(page.locator(".page-heading-flow-run")).to_contain_text(run_name)
     expect(run_state_badge(page)).to_have_text(state, timeout=STATE_TIMEOUT_MS)
