@@ -81,15 +81,30 @@ def bootstrap_account(
     return report
 
 
-def account_key_arn(account: AccountSession, stage: str) -> str:
-    """The ARN of the account's KMS key (``alias/cloudops``), from its bootstrap stack's outputs."""
+@dataclass(frozen=True)
+class AccountResources:
+    """What an account's bootstrap stack made that the stage's environments use: its KMS key (``alias/cloudops``),
+    its access-log bucket, and the role RDS enhanced monitoring publishes with."""
+
+    key_arn: str
+    log_bucket: str
+    monitoring_role_arn: str
+
+
+ACCOUNT_OUTPUTS = {"key_arn": "KeyArn", "log_bucket": "LogBucketName", "monitoring_role_arn": "MonitoringRoleArn"}
+
+
+def account_resources(account: AccountSession, stage: str) -> AccountResources:
+    """The account's :class:`AccountResources`, from its bootstrap stack's outputs."""
     stack = cloudformation.describe(account, BOOTSTRAP_STACK)
-    if stack is None or "KeyArn" not in stack.outputs:
+    missing = [output for output in ACCOUNT_OUTPUTS.values() if stack is None or output not in stack.outputs]
+    if stack is None or missing:
         raise NotBootstrappedError(
-            f"account {account.account_id} of stage {stage} has no bootstrap stack {BOOTSTRAP_STACK} with its key: "
-            f"run `cloudops accounts bootstrap {stage}` with the account's administrator credentials"
+            f"account {account.account_id} of stage {stage} has no bootstrap stack {BOOTSTRAP_STACK} with its "
+            f"{', '.join(missing)}: run `cloudops accounts bootstrap {stage}` with the account's administrator "
+            "credentials"
         )
-    return stack.outputs["KeyArn"]
+    return AccountResources(**{field: stack.outputs[output] for field, output in ACCOUNT_OUTPUTS.items()})
 
 
 def check_bootstrap(account: AccountSession, stage: str) -> None:

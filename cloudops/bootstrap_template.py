@@ -20,12 +20,15 @@ from typing import Any
 import yaml
 
 from cloudops import flow_run_cluster
-from cloudops.policies import PipelineRole, policy_document, roles_of_stage
+from cloudops.elb_log_delivery import region_log_statement
+from cloudops.policies import CLOUDFORMATION_EXECUTION, PipelineRole, policy_document, roles_of_stage
 from cloudops.settings import Settings
 
 BOOTSTRAP_STACK = "cloudops-bootstrap"
 # Raised whenever the stack's template changes in a way a run depends on; every run checks it first.
-BOOTSTRAP_VERSION = 2  # 2: the account key lets CloudWatch Logs encrypt the environments' log groups
+# 2: the account key lets CloudWatch Logs encrypt the environments' log groups; 3: the access-log bucket and the RDS
+# monitoring role
+BOOTSTRAP_VERSION = 3
 VERSION_PARAMETER = "/cloudops/bootstrap/version"
 MANAGED_POLICY_LIMIT = 6144
 # What ECR keeps of images no release tag names (the build's layers pushed by a failed run): a backstop only, the
@@ -78,6 +81,24 @@ def trust_policy(role: PipelineRole) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{**statement, "Action": "sts:AssumeRole"}]}
 
 
+# The one role whose writes go to resources named as they are created: checkov's CKV_AWS_111 asks for ARNs
+_UNCONSTRAINED_WRITES = {
+    "Metadata": {
+        "checkov": {
+            "skip": [
+                {
+                    "id": "CKV_AWS_111",
+                    "comment": (
+                        "CloudFormation's handlers create resources whose names the stacks generate; each write is "
+                        "held to the stage's region by condition, and only CloudFormation may assume the role"
+                    ),
+                }
+            ]
+        }
+    }
+}
+
+
 def _role_resources(settings: Settings, stage: str, role: PipelineRole) -> dict[str, Any]:
     logical = f"Role{_camel(role.name)}"
     found: dict[str, Any] = {
@@ -95,6 +116,7 @@ def _role_resources(settings: Settings, stage: str, role: PipelineRole) -> dict[
         digest = hashlib.sha256(_compact(chunk).encode()).hexdigest()[:8]
         found[f"Policy{_camel(role.name)}{number}x{digest}"] = {
             "Type": "AWS::IAM::ManagedPolicy",
+            **(_UNCONSTRAINED_WRITES if role == CLOUDFORMATION_EXECUTION else {}),
             "Properties": {
                 "ManagedPolicyName": f"{role.name}-{number}-{digest}",
                 "Description": f"{role.name}'s rights ({number}): policies/{role.kind}.json",
@@ -160,6 +182,9 @@ def bootstrap_template(settings: Settings, stage: str, ecs_pool: bool = False) -
                     "Resource": "*",
                 }
             )
+    statement = region_log_statement(settings.stage(stage).region)
+    if statement is not None:
+        template["Resources"]["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].insert(2, statement)
     for name in settings.repositories:
         template["Resources"][f"Repository{_camel(name)}"] = _repository(name)
     for role in roles_of_stage(settings, stage):

@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict
 from cloudops import config_store, environment_kinds
 from cloudops.aws import cloudformation, rds, s3, ssm
 from cloudops.aws.session import AccountSession
+from cloudops.bootstrap import AccountResources
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
 from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.release import Release
-from cloudops.settings import ImageRole
+from cloudops.settings import ImageRole, Stage
 from cloudops.snapshots import database_name
 from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 
@@ -29,6 +30,7 @@ from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 OUTPUT_KEYS = environment_kinds.OUTPUT_KEYS
 APP_ENDPOINT = "AppEndpoint"  # the output a stack publishes its application endpoint in
 SNAPSHOT_PARAMETER = "DbSnapshotIdentifier"
+KEY_PARAMETER = "AccountKeyArn"
 PASSWORD_PARAMETER = "DbPasswordParameter"
 PASSWORD_MARK_TAG = "cloudops:db-password"  # "<secret's version>@<instance's creation time>", once it is set
 DATABASE_RESOURCE = "Database"  # the RDS instance of an environment restored from a snapshot (author-live.yaml)
@@ -130,14 +132,39 @@ def teardown_stacks(kind: str, application: str, stage: str) -> list[tuple[str, 
 
 
 class StageOptions(BaseModel):
-    """What a stage gives its environments besides its network: its choices for their RDS instances
-    (``multi_az``, ``deletion_protection``) and its account's KMS key (the bootstrap's), which encrypts their logs."""
+    """What a stage gives its environments besides its network: its choices for their RDS instances, app services
+    and endpoints (cloudops.toml), and what its account's bootstrap made for them (key, log bucket, monitoring role).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     multi_az: bool = False
     deletion_protection: bool = False
+    min_tasks: int = 2
+    max_tasks: int = 4
+    certificate_arn: str = ""
+    domain: str = ""
+    hosted_zone_id: str = ""
     key_arn: str = ""
+    log_bucket: str = ""
+    monitoring_role_arn: str = ""
+
+
+def stage_options(config: Stage, account: AccountResources) -> StageOptions:
+    """The :class:`StageOptions` of a stage configured as ``config`` whose account's bootstrap made ``account``. A
+    stage with ``tls = false`` gets no certificate (its load balancers serve plain HTTP)."""
+    return StageOptions(
+        multi_az=config.multi_az,
+        deletion_protection=config.deletion_protection,
+        min_tasks=config.min_tasks,
+        max_tasks=config.max_tasks,
+        certificate_arn=(config.certificate_arn or "") if config.tls else "",
+        domain=config.domain or "",
+        hosted_zone_id=config.hosted_zone_id or "",
+        key_arn=account.key_arn,
+        log_bucket=account.log_bucket,
+        monitoring_role_arn=account.monitoring_role_arn,
+    )
 
 
 def plans(
@@ -198,9 +225,21 @@ def _plan(
             case "deletion_protection":
                 return str(options.deletion_protection).lower()
             case "account_key":
-                if not options.key_arn:
-                    raise CloudOpsError(f"stage {stage}'s account key is unknown: bootstrap its account")
-                return options.key_arn
+                return _bootstrapped(stage, "account key", options.key_arn)
+            case "log_bucket":
+                return _bootstrapped(stage, "access-log bucket", options.log_bucket)
+            case "monitoring_role":
+                return _bootstrapped(stage, "RDS monitoring role", options.monitoring_role_arn)
+            case "min_tasks":
+                return str(options.min_tasks)
+            case "max_tasks":
+                return str(options.max_tasks)
+            case "certificate":
+                return options.certificate_arn
+            case "domain":
+                return options.domain
+            case "hosted_zone":
+                return options.hosted_zone_id
 
     parameters = {name: value(of) for name, of in spec.parameters.items()}
     if spec.takes_images:
@@ -213,6 +252,12 @@ def _plan(
         parameter_file=spec.parameter_file.format(stage=stage),
         inputs=spec.inputs,
     )
+
+
+def _bootstrapped(stage: str, what: str, value: str) -> str:
+    if not value:
+        raise CloudOpsError(f"stage {stage}'s {what} is unknown: run `cloudops accounts bootstrap {stage}`")
+    return value
 
 
 def _database(release: Release, environment: str) -> str:
@@ -278,6 +323,20 @@ def keep_database(plan: StackPlan, current: cloudformation.StackInfo | None, res
     return plan.model_copy(update={"parameters": {**plan.parameters, SNAPSHOT_PARAMETER: snapshot}})
 
 
+def own_snapshot(account: AccountSession, plan: StackPlan, tags: dict[str, str], log: Log) -> StackPlan:
+    """A plan that restores another account's snapshot (the build's, shared with the stage) restores the stage's own
+    copy of it instead, under the same identifier and encrypted with the account's key (``AccountKeyArn``): the
+    environment's database is then encrypted with the stage's key and needs nothing of the build account's. The
+    copy is made once and kept for later restores."""
+    source = plan.parameters.get(SNAPSHOT_PARAMETER, "")
+    if not source.startswith("arn:") or source.split(":")[4] == account.account_id:
+        return plan
+    identifier = source.rsplit(":", 1)[-1]
+    copied = rds.copy_snapshot(account, source, identifier, plan.parameters[KEY_PARAMETER], tags)
+    log(f"stack {plan.stack}: restores {identifier}, the stage's copy of {source} (encrypted with {copied.key})")
+    return plan.model_copy(update={"parameters": {**plan.parameters, SNAPSHOT_PARAMETER: identifier}})
+
+
 def deploy_stack(
     account: AccountSession,
     plan: StackPlan,
@@ -316,6 +375,8 @@ def deploy_stack(
             "pass restore_database=true to replace it with the release's snapshot"
         )
         plan = kept
+    else:
+        plan = own_snapshot(account, plan, tags, log)
     if action is Action.RECREATE:
         log(f"stack {plan.stack} is {current.status if current else '?'}: deleting it to create it anew, as asked")
         cloudformation.delete(account, plan.stack, execution_role_arn(account.account_id))

@@ -29,12 +29,21 @@ PlanValue = Literal[
     "multi_az",
     "deletion_protection",
     "account_key",
+    "min_tasks",
+    "max_tasks",
+    "certificate",
+    "domain",
+    "hosted_zone",
+    "log_bucket",
+    "monitoring_role",
 ]
 """What a deploy plan gives a template parameter: the application's name, the stage's name, the stack's
 environment; the stage's VPC, its CIDR block, its public and private subnets (comma-separated) and whether tasks
 get a public IP (cloudops/networks.py); the ARN of the release's snapshot of the stack's environment, the SSM path
 of the environment's database password, the stage's bucket; whether the stage's databases are Multi-AZ and
-protected from deletion ("true" or "false"); the ARN of the account's KMS key (the bootstrap's)."""
+protected from deletion ("true" or "false"); the ARN of the account's KMS key (the bootstrap's); the fewest and
+most tasks of an app service; the stage's certificate, domain and hosted zone (empty where it has none); the
+account's access-log bucket and RDS monitoring role (the bootstrap's)."""
 
 
 class StackSpec(BaseModel):
@@ -161,6 +170,13 @@ def _environment_stack(environment: str) -> StackSpec:
             "MultiAZ": "multi_az",
             "DeletionProtection": "deletion_protection",
             "AccountKeyArn": "account_key",
+            "MinTasks": "min_tasks",
+            "MaxTasks": "max_tasks",
+            "CertificateArn": "certificate",
+            "Domain": "domain",
+            "HostedZoneId": "hosted_zone",
+            "LogBucket": "log_bucket",
+            "MonitoringRoleArn": "monitoring_role",
         },
     )
 
@@ -221,7 +237,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 template="lookup-prerequisites",
                 environment="lookup",
                 takes_images=False,
-                parameters={"AWSVpcId": "vpc", "PrivateSubnetIds": "private_subnets"},
+                parameters={"AWSVpcId": "vpc", "PrivateSubnetIds": "private_subnets", "LogBucket": "log_bucket"},
                 parameter_file="lookup-prerequisites-{stage}.json",
                 # its bucket holds the environment file and its EFS the data (the template retains both), and a
                 # retained bucket would stop the next deploy from creating this stack again
@@ -238,6 +254,10 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                     "PrivateSubnetIds": "private_subnets",
                     "DbPasswordParameter": "db_password",
                     "AccountKeyArn": "account_key",
+                    "CertificateArn": "certificate",
+                    "Domain": "domain",
+                    "HostedZoneId": "hosted_zone",
+                    "LogBucket": "log_bucket",
                 },
                 inputs=(
                     "EnvBucketName",

@@ -60,6 +60,7 @@ class RecordLock(BaseModel):
 
 
 NETWORK_KEYS = ("vpc_id", "vpc_cidr", "public_subnets", "private_subnets")
+HTTPS_KEYS = ("certificate_arn", "domain", "hosted_zone_id")
 
 
 class Network(BaseModel):
@@ -171,6 +172,39 @@ class Stage(BaseModel):
             "fails on its database until the protection is turned off."
         ),
     )
+    tls: bool = Field(
+        default=True,
+        description=(
+            "Whether the environments' load balancers serve HTTPS (port 80 then only redirects to it); needs "
+            "certificate_arn, domain and hosted_zone_id. false: plain HTTP, for trials and the sandbox only."
+        ),
+    )
+    certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
+        description="The ACM certificate the load balancers serve, for *.<domain>, in the stage's account and region.",
+    )
+    domain: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description=(
+            "The stage's DNS domain: each environment answers at <application>-<environment>.<domain>, a Route 53 "
+            "alias of its load balancer in hosted_zone_id."
+        ),
+    )
+    hosted_zone_id: str | None = Field(
+        default=None, pattern=r"^Z[A-Z0-9]{1,31}$", description="The Route 53 hosted zone of domain."
+    )
+    min_tasks: int = Field(
+        default=2, ge=1, le=100, description="The fewest tasks of each environment's app service (Auto Scaling)."
+    )
+    max_tasks: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="The most tasks Application Auto Scaling may run of each app service (on CPU and requests).",
+    )
     soak_seconds: int = Field(
         default=0,
         ge=0,
@@ -201,6 +235,14 @@ class Stage(BaseModel):
                 f"role_arn {self.role_arn} is in account {self.role_arn.split(':')[4]}, not in this stage's "
                 f"account {self.account_id}; use a role of account {self.account_id}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _endpoint_complete(self) -> Stage:
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(f"min_tasks {self.min_tasks} is above max_tasks {self.max_tasks}: raise max_tasks")
+        if self.domain and not self.hosted_zone_id:
+            raise ValueError(f"domain {self.domain} needs hosted_zone_id: the Route 53 zone that holds it")
         return self
 
     @property
@@ -440,6 +482,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"stages.{name}.network is missing: set [stages.{name}.network] {', '.join(NETWORK_KEYS)} "
                     "(two subnets each), or default_vpc = true for a trial in the account's default VPC"
+                )
+            missing = [key for key in HTTPS_KEYS if not getattr(stage, key)]
+            if name != self.build_stage and stage.tls and missing:
+                raise ValueError(
+                    f"stages.{name} serves HTTPS and is missing {', '.join(missing)}: give certificate_arn (an ACM "
+                    f"certificate for *.<domain>), domain and hosted_zone_id, or tls = false for plain HTTP"
                 )
         for name in names:
             seen = [name]

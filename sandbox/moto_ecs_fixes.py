@@ -16,6 +16,8 @@ Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_ecs_f
 5. A stack's deletion deletes its services (moto has no CloudFormation delete for them: they stayed ACTIVE).
 6. Every change to a service (create, update, delete, through the API or a stack) wakes the runtime.
 7. ``ListTasks`` with ``serviceName`` lists that service's tasks only (moto ignored the filter).
+8. A stack's service without ``DesiredCount`` starts with one task, as CloudFormation documents (moto: none), and a
+   stack update without it keeps the count the service has (what Application Auto Scaling set).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def create_service_from_cloudformation(
 ) -> Any:
     service = _create_service_cfn(cls, resource_name, cloudformation_json, *args, **kw)
     properties = cloudformation_json["Properties"]
+    if properties.get("DesiredCount") is None:
+        service.desired_count = 1
     service.load_balancers = remap_nested_keys(properties.get("LoadBalancers", []), pascal_to_camelcase)
     service.sandbox_service_connect = properties.get("ServiceConnectConfiguration") or {}
     service.sandbox_deployment_configuration = properties.get("DeploymentConfiguration") or {}

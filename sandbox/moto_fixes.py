@@ -1,4 +1,4 @@
-"""moto server with three fixes where its CloudFormation differs from AWS on the path our deploy takes.
+"""moto server with four fixes where its CloudFormation differs from AWS on the path our deploy takes.
 
 Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing else of moto changes:
 
@@ -15,6 +15,9 @@ Both are bugs in moto 5.2.5 (the newest release), read in its source; nothing el
    revision has no image at all. The fix turns the keys the same way before moto's own update runs.
 3. ``!Ref`` of an ``AWS::EFS::AccessPoint``. The model has no ``physical_resource_id``, so the reference
    resolves to the object's repr; CloudFormation gives the access point id (``fsap-...``).
+4. A resource whose ``Condition`` is false (the HTTPS listener of a stage with ``tls = false``). moto lists it
+   among the stack's resources as ``None``, so ``DescribeStackResource`` of any resource after it, and
+   ``DescribeStackResources``, fail with a server error; CloudFormation lists only what it created.
 
 What stays as moto has it (the tests carry a ``NOTE``): a service whose task definition is replaced keeps
 the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
@@ -22,8 +25,9 @@ the old revision (CloudFormation modifies it), and a failed resource does not ro
 The fixes the sandbox's runtimes need, in the same process, are beside these: ``moto_ecs_fixes`` (the ECS runtime,
 sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
 account's RDS instances as MariaDB servers); ``moto_bootstrap_fixes``, for the bootstrap stack's bucket, roles
-and managed policies; ``moto_sts_fixes``, for presigned STS requests (identity proofs); and
-``moto_iam_fixes``, for IAM authorization (on in the sandbox: every call is checked against its role's policy).
+and managed policies; ``moto_scaling_fixes``, for a stack's Application Auto Scaling; ``moto_sts_fixes``, for
+presigned STS requests (identity proofs); and ``moto_iam_fixes``, for IAM authorization (on in the sandbox: every
+call is checked against its role's policy).
 
 Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
 """
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudformation.models import CloudFormationBackend
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys
 from moto.ecs.models import TaskDefinition
 from moto.efs.models import AccessPoint
@@ -44,6 +48,7 @@ from sandbox import (
     moto_iam_fixes,
     moto_logs_fixes,
     moto_rds_fixes,
+    moto_scaling_fixes,
     moto_state,
     moto_sts_fixes,
 )
@@ -97,10 +102,15 @@ def access_point_id(self: Any) -> str:
     return str(self.access_point_id)
 
 
+def created_resources(self: Any) -> list[Any]:
+    return [resource for resource in self.resource_map.values() if resource is not None]
+
+
 PATCHES: list[tuple[type, str, object]] = [
     (CloudFormationBackend, "execute_change_set", execute_change_set),
     (TaskDefinition, "update_from_cloudformation_json", classmethod(update_task_definition)),
     (AccessPoint, "physical_resource_id", property(access_point_id)),
+    (Stack, "stack_resources", property(created_resources)),
 ]
 for owner, name, fixed in PATCHES:
     setattr(owner, name, fixed)
@@ -109,6 +119,7 @@ moto_ecs_fixes.apply()
 ecs_run_tasks.apply()
 moto_logs_fixes.apply()
 moto_rds_fixes.apply()
+moto_scaling_fixes.apply()
 moto_sts_fixes.apply()
 moto_iam_fixes.apply()
 

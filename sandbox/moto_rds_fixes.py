@@ -13,6 +13,12 @@ Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_rds_f
 4. Every create, modify and delete wakes the runtime; a deletion is remembered, so the runtime removes the
    instance's data as well as its container.
 
+5. ``CopyDBSnapshot`` of a snapshot another account shares with this one (its ARN), as a stage copies the build's
+   snapshot under its own key: the copy holds the source's data, encrypted with the key given (moto looked for the
+   ARN's identifier among the copying account's own snapshots only). A snapshot not shared with the account is
+   refused as RDS refuses it. (NOTE: the RDS runtime keeps a snapshot's data by identifier, and the deploy names the
+   copy as its source, so a restore of the copy finds the source's data.)
+
 What stays as moto has it: ``DeletionPolicy: Snapshot`` takes no final snapshot (moto's stack deletes the
 instance as with ``Delete``); the API's restore finds only the account's own snapshots, not one shared by ARN.
 """
@@ -23,7 +29,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.rds.models import DBInstance, RDSBackend, rds_backends
+from moto.rds.exceptions import DBSnapshotAlreadyExistsError, DBSnapshotNotFoundFault
+from moto.rds.models import DBInstance, DBSnapshot, RDSBackend, rds_backends
 
 Key = tuple[str, str, str]  # (account, region, instance identifier)
 _listeners: list[Callable[[], None]] = []
@@ -147,12 +154,41 @@ def delete_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kwa
     return database
 
 
+_copy_snapshot = RDSBackend.copy_db_snapshot
+
+
+def copy_db_snapshot(
+    self: Any, source_db_snapshot_identifier: str, target_db_snapshot_identifier: str, **kwargs: Any
+) -> Any:
+    source = source_db_snapshot_identifier
+    owner = source.split(":")[4] if source.startswith("arn:") and source.count(":") == 6 else self.account_id
+    if owner == self.account_id:
+        return _copy_snapshot(self, source, target_db_snapshot_identifier, **kwargs)
+    found = find_snapshot(self.account_id, self.region_name, source)
+    if found is None or self.account_id not in found.attributes.get("restore", []):
+        raise DBSnapshotNotFoundFault(source)
+    if target_db_snapshot_identifier in self.database_snapshots:
+        raise DBSnapshotAlreadyExistsError(target_db_snapshot_identifier)
+    key = kwargs.get("kms_key_id")
+    copied = DBSnapshot(
+        self,
+        found.database,
+        target_db_snapshot_identifier,
+        tags=kwargs.get("tags") or [],
+        kms_key_id=self._validate_kms_key(key) if key else None,
+        original_created_at=found.original_snapshot_create_time,
+    )
+    self.database_snapshots[target_db_snapshot_identifier] = copied
+    return copied
+
+
 PATCHES: list[tuple[type, str, object]] = [
     (DBInstance, "create_from_cloudformation_json", classmethod(create_from_cloudformation)),
     (RDSBackend, "restore_db_instance_from_db_snapshot", restore_db_instance_from_db_snapshot),
     (RDSBackend, "create_db_instance", create_db_instance),
     (RDSBackend, "modify_db_instance", modify_db_instance),
     (RDSBackend, "delete_db_instance", delete_db_instance),
+    (RDSBackend, "copy_db_snapshot", copy_db_snapshot),
 ]
 
 

@@ -131,12 +131,8 @@ def ecs_ami(target: StageTarget) -> str:
 
 @task(name="stage-options", task_run_name="stage-options-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)
 def stage_options(target: StageTarget) -> deploy.StageOptions:
-    """The stage's choices for its environments' databases, and its account's key (its bootstrap stack's)."""
-    return deploy.StageOptions(
-        multi_az=target.config.multi_az,
-        deletion_protection=target.config.deletion_protection,
-        key_arn=bootstrap.account_key_arn(target.account.session(), target.name),
-    )
+    """The stage's choices for its environments, and what its account's bootstrap stack made for them."""
+    return deploy.stage_options(target.config, bootstrap.account_resources(target.account.session(), target.name))
 
 
 @task(name="registry-host", task_run_name="registry-host-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)

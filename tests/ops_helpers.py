@@ -169,4 +169,4 @@ def default_vpc(account: AccountSession) -> StageNetwork:
 def stage_options(account: AccountSession, stage: str) -> StageOptions:
     """What a deploy gives the stage's environments besides the network, as the deploy reads it (its account's key
     from the bootstrap stack), with the databases' defaults."""
-    return StageOptions(key_arn=bootstrap.account_key_arn(account, stage))
+    return StageOptions(**vars(bootstrap.account_resources(account, stage)))

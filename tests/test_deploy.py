@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from prefect.exceptions import ParameterTypeError
 
 from cloudops import config_store, deploy
-from cloudops.aws import cloudformation
+from cloudops.aws import cloudformation, rds
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.release import save_release
@@ -159,7 +159,13 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandb
     kept = deploy.deploy_stack(qa, author_plan, {}, recreate_failed=False, log=lines.append)
     assert kept.executed and kept.action == "update"
     parameters = cloudformation.describe(qa, f"{app.name}-qa-author").parameters  # type: ignore[union-attr]
-    assert parameters["DbSnapshotIdentifier"] == release.snapshots["author"].arn
+    # ... the one it was restored from: the stage's own copy of the release's snapshot (same identifier), which the
+    # first deploy made under QA's account key
+    identifier = release.snapshots["author"].arn.rsplit(":", 1)[-1]
+    assert parameters["DbSnapshotIdentifier"] == identifier
+    copy = rds.get_snapshot(qa, identifier)
+    assert copy is not None and copy.arn.split(":")[4] == "222222222222"
+    assert copy.key == stage_options(qa, "qa").key_arn
     assert parameters["AppImage"] == author_plan.parameters["AppImage"]
     assert any("keeping its database" in line for line in lines)
 

@@ -73,3 +73,30 @@ def test_a_change_set_gives_the_stack_its_outputs_and_updates_the_task_definitio
     assert updated["TaskDefinition"] != created["TaskDefinition"]  # a new revision, and the outputs follow it
     assert image_of(qa, updated["TaskDefinition"]) == "r/app@sha256:2"
     assert updated["AccessPointId"] == created["AccessPointId"]
+
+
+CONDITIONAL = """
+Parameters:
+  Domain:
+    Type: String
+    Default: ""
+Conditions:
+  HasDomain: !Not [!Equals [!Ref Domain, ""]]
+Resources:
+  Alias:
+    Type: AWS::SNS::Topic
+    Condition: HasDomain
+  Topic:
+    Type: AWS::SNS::Topic
+"""
+
+
+def test_a_resource_left_out_by_its_condition_is_not_among_the_stack_s_resources(sandbox: Sandbox) -> None:
+    cfn = sandbox.account("qa").client("cloudformation")
+    stack = f"fixes-{uuid.uuid4().hex[:6]}"
+    cfn.create_change_set(StackName=stack, ChangeSetName="c1", ChangeSetType="CREATE", TemplateBody=CONDITIONAL)
+    cfn.execute_change_set(StackName=stack, ChangeSetName="c1")
+    listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    assert [r["LogicalResourceId"] for r in listed] == ["Topic"]
+    found = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Topic")["StackResourceDetail"]
+    assert found["PhysicalResourceId"].startswith("arn:aws:sns:")

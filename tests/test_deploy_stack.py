@@ -21,6 +21,7 @@ from cloudops.release import Release
 from cloudops.snapshots import SnapshotRecord
 from sandbox.sandbox import Sandbox
 from tests.ops_helpers import default_vpc, stage_options
+from tests.test_environment_kinds import OPTIONS
 
 
 def release(digest: str) -> Release:
@@ -74,10 +75,12 @@ def test_a_plan_missing_a_parameter_touches_no_stack(sandbox: Sandbox) -> None:
     assert cloudformation.describe(qa, stack) is None
 
 
-def test_a_new_release_changes_the_task_definitions_and_their_services_only() -> None:
+def test_a_new_release_changes_the_task_definitions_and_their_services_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # NOTE: moto lists no changes for a parameter-only update and leaves the service on the old task
     # definition (the new revision itself is tested end to end in test_deploy.py); real CloudFormation lists
     # the task definition's replacement (a new revision) and the service that uses it modified, as stubbed here.
+    # A call the stubs do not answer goes to a closed loopback port, never to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="eu-west-1")
     account = AccountSession("222222222222", "eu-west-1", session)
     network = StageNetwork(
@@ -87,8 +90,7 @@ def test_a_new_release_changes_the_task_definitions_and_their_services_only() ->
         private_subnets=(),
         public_ip=False,
     )
-    options = deploy.StageOptions(key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-    (plan, _) = deploy.plans("author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", network, options)
+    (plan, _) = deploy.plans("author-live", "qa", "bucket", release("sha256:" + "2" * 64), "r", network, OPTIONS)
     now = datetime.now(UTC)
     stack: dict[str, Any] = {
         "Stacks": [
@@ -96,6 +98,8 @@ def test_a_new_release_changes_the_task_definitions_and_their_services_only() ->
                 "StackName": plan.stack,
                 "StackStatus": "UPDATE_COMPLETE",
                 "CreationTime": now,
+                # the environment's database, restored from the stage's copy of the first release's snapshot
+                "Parameters": [{"ParameterKey": "DbSnapshotIdentifier", "ParameterValue": "commerce-author-1-0-0"}],
                 "Outputs": [{"OutputKey": "ClusterName", "OutputValue": "commerce-qa-author"}],
             }
         ]

@@ -11,12 +11,13 @@ from prefect import Flow
 from prefect.exceptions import ParameterTypeError
 
 from cloudops import accounts, deploy, environment_kinds
+from cloudops.bootstrap import AccountResources
 from cloudops.environment_kinds import KINDS, EnvironmentKind, UnknownKindError
 from cloudops.errors import CloudOpsError
 from cloudops.images import BuiltImage
 from cloudops.networks import StageNetwork
 from cloudops.release import Release
-from cloudops.settings import ImageRoles
+from cloudops.settings import ImageRoles, Stage
 from cloudops.snapshots import SnapshotRecord
 
 # A parameter the deploy flow looks up in the stage's account as it deploys (the region's ECS AMI).
@@ -28,7 +29,12 @@ NETWORK = StageNetwork(
     private_subnets=("subnet-3", "subnet-4"),
     public_ip=False,
 )
-OPTIONS = deploy.StageOptions(key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+# What a bootstrapped QA account gives its environments, as its bootstrap stack's outputs would
+OPTIONS = deploy.StageOptions(
+    key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    log_bucket="cloudops-logs-222222222222-eu-west-1",
+    monitoring_role_arn="arn:aws:iam::222222222222:role/cloudops-rds-monitoring",
+)
 
 
 def template(name: str) -> dict[str, Any]:
@@ -146,6 +152,13 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "MultiAZ": "false",
         "DeletionProtection": "false",
         "AccountKeyArn": OPTIONS.key_arn,
+        "MinTasks": "2",
+        "MaxTasks": "4",
+        "CertificateArn": "",
+        "Domain": "",
+        "HostedZoneId": "",
+        "LogBucket": OPTIONS.log_bucket,
+        "MonitoringRoleArn": OPTIONS.monitoring_role_arn,
         "AppImage": "host/app@sha256:app",
         "BrokerImage": "host/broker@sha256:broker",
     }
@@ -155,7 +168,11 @@ def test_plans_fill_the_registry_s_parameters() -> None:
     assert (author.parameters["MultiAZ"], author.parameters["DeletionProtection"]) == ("true", "true")
     prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert prerequisites.parameter_file == "lookup-prerequisites-qa.json"  # and the network:
-    assert prerequisites.parameters == {"AWSVpcId": "vpc-1", "PrivateSubnetIds": "subnet-3,subnet-4"}
+    assert prerequisites.parameters == {
+        "AWSVpcId": "vpc-1",
+        "PrivateSubnetIds": "subnet-3,subnet-4",
+        "LogBucket": OPTIONS.log_bucket,
+    }
     assert service.parameters == {
         "Stage": "qa",
         "AWSVpcId": "vpc-1",
@@ -163,10 +180,58 @@ def test_plans_fill_the_registry_s_parameters() -> None:
         "PrivateSubnetIds": "subnet-3,subnet-4",
         "DbPasswordParameter": "/cloudops/qa/commerce/lookup/db-password",
         "AccountKeyArn": OPTIONS.key_arn,
+        "CertificateArn": "",
+        "Domain": "",
+        "HostedZoneId": "",
+        "LogBucket": OPTIONS.log_bucket,
         "AppImage": "host/app@sha256:app",
         "MysqlImage": "host/mysql@sha256:mysql",
     }
     assert "FileSystemId" in service.inputs
+
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:444444444444:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def test_a_stage_with_tls_gives_its_environments_its_certificate_domain_and_task_range() -> None:
+    bootstrap = AccountResources(OPTIONS.key_arn, OPTIONS.log_bucket, OPTIONS.monitoring_role_arn)
+    https = Stage(
+        account_id="444444444444",
+        region="eu-west-1",
+        credential_block="aws-prod",
+        bucket="cloudops-prod-bucket",
+        certificate_arn=CERTIFICATE,
+        domain="prod.example.com",
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        min_tasks=3,
+        max_tasks=12,
+    )
+    (author, _) = deploy.plans(
+        "author-live", "prod", "bucket", a_release(), "host", NETWORK, deploy.stage_options(https, bootstrap)
+    )
+    given = {
+        key: author.parameters[key] for key in ("CertificateArn", "Domain", "HostedZoneId", "MinTasks", "MaxTasks")
+    }
+    assert given == {
+        "CertificateArn": CERTIFICATE,
+        "Domain": "prod.example.com",
+        "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+        "MinTasks": "3",
+        "MaxTasks": "12",
+    }
+    # tls = false: plain HTTP, whatever certificate the stage still names
+    plain = deploy.stage_options(https.model_copy(update={"tls": False}), bootstrap)
+    (author, _) = deploy.plans("author-live", "prod", "bucket", a_release(), "host", NETWORK, plain)
+    assert (author.parameters["CertificateArn"], author.parameters["Domain"]) == ("", "prod.example.com")
+
+
+def test_a_plan_for_an_account_without_its_bootstrap_s_log_bucket_is_refused() -> None:
+    with pytest.raises(
+        CloudOpsError, match="stage qa's access-log bucket is unknown: run `cloudops accounts bootstrap qa`"
+    ):
+        deploy.plans(
+            "author-live", "qa", "bucket", a_release(), "host", NETWORK, OPTIONS.model_copy(update={"log_bucket": ""})
+        )
 
 
 def test_plans_take_each_role_s_image_from_the_release_s_roles() -> None:

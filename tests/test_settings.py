@@ -24,6 +24,7 @@ region = "eu-west-1"
 credential_block = "aws-qa"
 bucket = "cloudops-qa-bucket"
 promotes_from = "build"
+tls = false
 
 [stages.qa.network]
 vpc_id = "vpc-0abc"
@@ -38,6 +39,7 @@ credential_block = "aws-prod"
 bucket = "cloudops-prod-bucket"
 promotes_from = "qa"
 network = { default_vpc = true }
+tls = false
 """
 
 

@@ -32,9 +32,18 @@ def ref(value: object) -> str:
 
 
 def admitted(resources: dict[str, Any], group: str, port: int | str) -> list[str]:
-    """Who security group ``group`` admits on TCP ``port`` (a number, or the parameter that gives it): source groups
-    by name, CIDR blocks as they stand."""
-    rules = resources[group]["Properties"].get("SecurityGroupIngress", [])
+    """Who security group ``group`` admits on TCP ``port`` (a number, or the parameter that gives it), by its own
+    rules and by rules of their own (the HTTPS port's, where the stage has TLS): source groups by name, CIDR blocks as
+    they stand."""
+    rules = [
+        *resources[group]["Properties"].get("SecurityGroupIngress", []),
+        *(
+            resource["Properties"]
+            for resource in resources.values()
+            if resource["Type"] == "AWS::EC2::SecurityGroupIngress"
+            and resource["Properties"]["GroupId"] == {"Ref": group}
+        ),
+    ]
     found = []
     for rule in rules:
         low, high = rule["FromPort"], rule["ToPort"]
@@ -61,6 +70,7 @@ def test_no_template_holds_a_cidr_block_but_the_internet_s(name: str) -> None:
 def test_author_live_chains_its_security_groups_from_the_load_balancer_to_the_database() -> None:
     resources = template("author-live")["Resources"]
     assert admitted(resources, "LoadBalancerSecurityGroup", 80) == [ANYWHERE]
+    assert admitted(resources, "LoadBalancerSecurityGroup", 443) == [ANYWHERE]
     assert service_groups(resources, "AppService") == ["ServiceSecurityGroup"]
     assert admitted(resources, "ServiceSecurityGroup", "AppPort") == ["LoadBalancerSecurityGroup"]
     # the app reaches the broker (MQTT) and the database (MySQL); nothing else does
@@ -97,5 +107,6 @@ def test_the_lookup_service_s_file_system_admits_nfs_from_its_container_instance
     assert "FileSystemClientSecurityGroupId" in spec.inputs
     # its internal load balancer is reached from inside the VPC, the block the stage's network names
     assert ref(service["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"][0]["CidrIp"]) == "VpcCidr"
+    assert ref(service["LoadBalancerHttpsIngress"]["Properties"]["CidrIp"]) == "VpcCidr"
     assert service["LoadBalancer"]["Properties"]["Scheme"] == "internal"
     assert ref(service["AutoScalingGroup"]["Properties"]["VPCZoneIdentifier"]) == "PrivateSubnetIds"

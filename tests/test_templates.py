@@ -13,7 +13,7 @@ import pytest
 
 from cloudops import deploy
 from cloudops.aws.session import AccountSession
-from cloudops.bootstrap import account_key_arn
+from cloudops.bootstrap import account_resources
 from sandbox.sandbox import Sandbox
 from tests.app_source import REPO
 from tests.ops_helpers import default_vpc
@@ -95,7 +95,9 @@ def test_author_live_creates_with_the_release_digests(sandbox: Sandbox) -> None:
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/author/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
-            "AccountKeyArn": account_key_arn(qa, "qa"),
+            "AccountKeyArn": account_resources(qa, "qa").key_arn,
+            "LogBucket": account_resources(qa, "qa").log_bucket,
+            "MonitoringRoleArn": account_resources(qa, "qa").monitoring_role_arn,
             "VpcId": network.vpc_id,
             "PublicSubnetIds": ",".join(network.public_subnets),
             "PrivateSubnetIds": ",".join(network.private_subnets),
@@ -125,7 +127,7 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
             "DbName": f"{application}_author",
             "DbPasswordParameter": "/cloudops/qa/dev/db-password",
             "ConfigBucket": "cloudops-qa-222222222222",
-            "AccountKeyArn": account_key_arn(qa, "qa"),
+            "AccountKeyArn": account_resources(qa, "qa").key_arn,
             "VpcId": network.vpc_id,
             "VpcCidr": network.vpc_cidr,
             "PrivateSubnetIds": ",".join(network.private_subnets),
@@ -142,7 +144,12 @@ def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: S
     parameter_file = REPO / "config" / "parameters" / "lookup-prerequisites-staging.json"
     values = deploy.lookup_prerequisites(parameter_file, "333333333333")
     assert values["S3BucketName"] == "lookup-staging-env-333333333333"  # ${account_id} filled in
-    values |= {"AWSVpcId": network.vpc_id, "PrivateSubnetIds": ",".join(network.private_subnets)}
+    log_bucket = account_resources(staging, "staging").log_bucket
+    values |= {
+        "AWSVpcId": network.vpc_id,
+        "PrivateSubnetIds": ",".join(network.private_subnets),
+        "LogBucket": log_bucket,
+    }
     prerequisites = create(
         staging, "lookup-prerequisites", f"lookup-staging-prerequisites-{uuid.uuid4().hex[:4]}", values
     )
@@ -165,7 +172,8 @@ def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: S
             "FileSystemId": prerequisites["FileSystemId"],
             "DatabaseAccessPointId": prerequisites["DatabaseAccessPointId"],
             "AuthoritiesAccessPointId": prerequisites["AuthoritiesAccessPointId"],
-            "AccountKeyArn": account_key_arn(staging, "staging"),
+            "AccountKeyArn": account_resources(staging, "staging").key_arn,
+            "LogBucket": log_bucket,
             "FileSystemClientSecurityGroupId": prerequisites["FileSystemClientSecurityGroupId"],
             "EcsAmiId": ami,
             "DbPasswordParameter": "/cloudops/staging/lookup/lookup/db-password",

@@ -186,6 +186,7 @@ credential_block = "aws-qa"
 bucket = "cloudops-qa-bucket"
 promotes_from = "build"
 network = { default_vpc = true }
+tls = false
 soak_seconds = 120
 soak_interval_seconds = 15
 

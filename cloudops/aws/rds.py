@@ -33,6 +33,7 @@ class DbSnapshot(BaseModel):
     status: str
     instance: str
     created: str = ""
+    key: str = ""  # the KMS key it is encrypted with; empty: not encrypted
 
 
 def _wait(account: AccountSession, waiter: str, what: str, config: dict[str, int] = WAITER, **kwargs: str) -> None:
@@ -63,6 +64,7 @@ def _snapshot(data: dict[str, Any]) -> DbSnapshot:
         status=data.get("Status", ""),
         instance=data.get("DBInstanceIdentifier", ""),
         created=created.isoformat() if created is not None else "",
+        key=data.get("KmsKeyId", "") if data.get("Encrypted") else "",
     )
 
 
@@ -191,6 +193,25 @@ def get_snapshot(account: AccountSession, identifier: str) -> DbSnapshot | None:
                 return None
             raise
     return _snapshot(found[0]) if found else None
+
+
+def copy_snapshot(
+    account: AccountSession, source_arn: str, identifier: str, key_arn: str, tags: dict[str, str]
+) -> DbSnapshot:
+    """The account's own copy, as ``identifier`` and encrypted with ``key_arn``, of the snapshot another account
+    shares with it (``source_arn``): copied unless it is there already, then waited for until available."""
+    if get_snapshot(account, identifier) is None:
+        with aws_call(f"RDS copy of snapshot {source_arn} as {identifier}"):
+            account.client("rds").copy_db_snapshot(
+                SourceDBSnapshotIdentifier=source_arn,
+                TargetDBSnapshotIdentifier=identifier,
+                KmsKeyId=key_arn,
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+    _wait(account, "db_snapshot_available", f"snapshot {identifier}", DBSnapshotIdentifier=identifier)
+    found = get_snapshot(account, identifier)
+    assert found is not None
+    return found
 
 
 def latest_snapshot(account: AccountSession, prefix: str, exclude: str = "") -> DbSnapshot | None:

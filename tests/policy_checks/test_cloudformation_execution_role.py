@@ -29,6 +29,7 @@ HANDLERS = ("create", "read", "update", "delete")
 NOT_RESOURCES = {"AWS::EC2::Image::Id", "AWS::EC2::SecurityGroup::Id", "AWS::EC2::VPC::Id"}
 # The service each type's handlers pass a role to (iam:PassedToService), as AWS documents for that type
 PASSED_TO = {
+    "AWS::ApplicationAutoScaling::ScalableTarget": "application-autoscaling.amazonaws.com",
     "AWS::AutoScaling::AutoScalingGroup": "ec2.amazonaws.com",
     "AWS::ECS::Service": "ecs.amazonaws.com",
     "AWS::ECS::TaskDefinition": "ecs-tasks.amazonaws.com",

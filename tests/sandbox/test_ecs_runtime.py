@@ -185,10 +185,33 @@ def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandb
     assert again["deployments"][0]["failedTasks"] == 1
     assert eventually(f"{endpoint}/health answering again", answered, bound=60)["version"] == app.built.version
 
+    # Application Auto Scaling keeps the app service between the stage's min_tasks and max_tasks, on CPU and on
+    # requests per task. When it scales out (it sets the service's desired count, as this does), the runtime starts
+    # the task; and the next deploy keeps the count (the template gives the service none)
+    scaling = qa.client("application-autoscaling")
+    resource = f"service/{cluster}/app"
+    (target,) = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
+    policies = scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)["ScalingPolicies"]
+    metrics = [p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] for p in policies]
+    assert sorted(m["PredefinedMetricType"] for m in metrics) == [
+        "ALBRequestCountPerTarget",
+        "ECSServiceAverageCPUUtilization",
+    ]
+    (label,) = [m["ResourceLabel"] for m in metrics if "ResourceLabel" in m]
+    assert re.fullmatch(r"app/[^/]+/[^/]+/targetgroup/[^/]+/[^/]+", label)  # the load balancer's and target group's
+    qa.client("ecs").update_service(cluster=cluster, service="app", desiredCount=3)
+
+    def three_running() -> list[str] | None:
+        found = app_service(qa, cluster)
+        tasks: list[str] = qa.client("ecs").list_tasks(cluster=cluster, serviceName="app", desiredStatus="RUNNING")[
+            "taskArns"
+        ]  # the app service's own (moto listed every task of the cluster: its broker's too)
+        return tasks if (found["runningCount"], found["desiredCount"], len(tasks)) == (3, 3, 3) else None
+
     # A second release rolls: its tasks start and pass their checks before the first release's stop, so the
     # endpoint answers all along, first with the old version, then with the new one
-    old_tasks = qa.client("ecs").list_tasks(cluster=cluster, serviceName="app", desiredStatus="RUNNING")["taskArns"]
-    assert len(old_tasks) == 2  # the app service's own (moto listed every task of the cluster: its broker's too)
+    old_tasks = eventually("the scaled-out service running three tasks", three_running, bound=120)
     rolled = roll_second_release(sandbox, app, endpoint)
 
     def rolled_out() -> dict[str, Any] | None:
@@ -196,7 +219,8 @@ def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandb
         (only,) = found["deployments"] if len(found["deployments"]) == 1 else (None,)
         return found if only and only["rolloutState"] == "COMPLETED" else None
 
-    eventually("the second release's deployment COMPLETED, the first's gone", rolled_out, bound=60)
+    after_roll = eventually("the second release's deployment COMPLETED, the first's gone", rolled_out, bound=60)
+    assert (after_roll["desiredCount"], after_roll["runningCount"]) == (3, 3)  # the deploy kept the scaled count
     stopped = qa.client("ecs").describe_tasks(cluster=cluster, tasks=old_tasks)["tasks"]
     assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
     assert {t["stoppedReason"] for t in stopped} == {"Scaling activity initiated by (deployment)"}

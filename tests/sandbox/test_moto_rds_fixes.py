@@ -143,3 +143,35 @@ def test_a_restore_through_the_api_keeps_its_snapshot_and_a_new_password_waits_f
     moto_rds_fixes.take_deleted()
     stage.delete_db_instance(DBInstanceIdentifier="empty", SkipFinalSnapshot=True)
     assert moto_rds_fixes.take_deleted() == {(STAGE, REGION, "empty")}
+
+
+def test_a_stage_copies_a_shared_snapshot_under_its_own_key_and_restores_the_copy(fixed: list[str]) -> None:
+    arn = build_snapshot()
+    key = client("kms", STAGE).create_key(Description="the stage's account key")["KeyMetadata"]["Arn"]
+    rds = client("rds", STAGE)
+
+    # When the stage copies the snapshot the build shares with it, under its own key
+    copied = rds.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="commerce-author-1-0-0", KmsKeyId=key
+    )["DBSnapshot"]
+
+    # Then the copy is the stage's, encrypted with that key, of the source's instance and master user
+    assert copied["DBSnapshotArn"] == f"arn:aws:rds:{REGION}:{STAGE}:snapshot:commerce-author-1-0-0"
+    assert (copied["Encrypted"], copied["KmsKeyId"]) == (True, key)
+    assert copied["MasterUsername"] == "cloudops"
+
+    # And a stack restoring the copy by its identifier gets the source's master login (the runtime: its data)
+    client("cloudformation", STAGE).create_stack(
+        StackName="commerce-qa-author",
+        TemplateBody=json.dumps(TEMPLATE),
+        Parameters=[{"ParameterKey": "Snapshot", "ParameterValue": "commerce-author-1-0-0"}],
+    )
+    (instance,) = rds.describe_db_instances()["DBInstances"]
+    assert instance["MasterUsername"] == "cloudops"
+
+    # A snapshot the build does not share with an account cannot be copied into it
+    client("rds", BUILD).modify_db_snapshot_attribute(
+        DBSnapshotIdentifier="commerce-author-1-0-0", AttributeName="restore", ValuesToRemove=[STAGE]
+    )
+    with pytest.raises(rds.exceptions.DBSnapshotNotFoundFault):
+        rds.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="again", KmsKeyId=key)
