@@ -1,6 +1,6 @@
 """moto's CloudFormation made to create and update the bootstrap stack (cloudops/bootstrap_template.py) as AWS does.
 
-Read in moto 5.2.5's source, three resource types drop what the stack relies on:
+Read in moto 5.2.5's source, four resource types drop what the stack relies on:
 
 1. ``AWS::S3::Bucket`` creates the bucket with its encryption and tags only: ``ObjectLockEnabled``,
    ``VersioningConfiguration`` and ``PublicAccessBlockConfiguration`` are ignored, so the records' bucket would
@@ -15,8 +15,12 @@ Read in moto 5.2.5's source, three resource types drop what the stack relies on:
 4. A resource removed by one update and added again by a later one (a policy changed, then changed back) is not
    created again: ``ResourceMap.update`` deletes a removed resource but keeps it among the stack's parsed
    resources, and the later add finds it there. The fix forgets a resource once deleted, so the add creates it.
+5. ``AWS::KMS::Key`` keeps its ``KeyPolicy`` as the template's object, where KMS keeps JSON text: ``DescribeKey``
+   and ``GetKeyPolicy`` of the account key then fail with a server error. And it has no update, so a changed key
+   policy (a stage added to cloudops.toml) stayed as first created. The fix keeps the text, and an update puts
+   the new policy on the key, as CloudFormation does.
 
-Pinned by tests/sandbox/test_bootstrap.py.
+Pinned by tests/sandbox/test_bootstrap.py (5: and tests/sandbox/test_doctor.py, which reads the build key's policy).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from typing import Any
 
 from moto.cloudformation.parsing import ResourceMap
 from moto.iam.models import ManagedPolicy, Role, iam_backends
+from moto.kms.models import Key
 from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
 _create_bucket = FakeBucket.create_from_cloudformation_json
 _update_role = Role.update_from_cloudformation_json
 _update_resources = ResourceMap.update
+_create_key = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
 def create_bucket(
@@ -121,6 +127,32 @@ def delete_managed_policy(
     backend.delete_policy(policy.arn)
 
 
+def _policy_text(properties: dict[str, Any]) -> str:
+    policy = properties["KeyPolicy"]
+    return policy if isinstance(policy, str) else json.dumps(policy)
+
+
+def create_key(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+    properties = cloudformation_json["Properties"]
+    fixed = {**cloudformation_json, "Properties": {**properties, "KeyPolicy": _policy_text(properties)}}
+    return _create_key(cls, resource_name, fixed, *args, **kwargs)
+
+
+def update_key(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    properties = cloudformation_json["Properties"]
+    original_resource.policy = _policy_text(properties)
+    original_resource.description = properties.get("Description", original_resource.description)
+    original_resource.key_rotation_status = properties.get("EnableKeyRotation", original_resource.key_rotation_status)
+    return original_resource
+
+
 def update_resources(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
     delete = self._delete_resource
 
@@ -143,3 +175,5 @@ def apply() -> None:
     Role.update_from_cloudformation_json = classmethod(update_role)  # type: ignore[assignment,method-assign]
     ManagedPolicy.update_from_cloudformation_json = classmethod(update_managed_policy)  # type: ignore[assignment,method-assign]
     ManagedPolicy.delete_from_cloudformation_json = classmethod(delete_managed_policy)  # type: ignore[assignment,method-assign]
+    Key.create_from_cloudformation_json = classmethod(create_key)  # type: ignore[assignment,method-assign]
+    Key.update_from_cloudformation_json = classmethod(update_key)  # type: ignore[assignment,method-assign]

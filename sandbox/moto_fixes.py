@@ -26,8 +26,8 @@ The fixes the sandbox's runtimes need, in the same process, are beside these: ``
 sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
 account's RDS instances as MariaDB servers); ``moto_bootstrap_fixes``, for the bootstrap stack's bucket, roles
 and managed policies; ``moto_scaling_fixes``, for a stack's Application Auto Scaling; ``moto_sts_fixes``, for
-presigned STS requests (identity proofs); and ``moto_iam_fixes``, for IAM authorization (on in the sandbox: every
-call is checked against its role's policy).
+presigned STS requests (identity proofs); ``moto_iam_fixes``, for IAM authorization (on in the sandbox: every
+call is checked against its role's policy); and ``moto_simulator_fixes``, for IAM's policy simulator.
 
 Run as ``python -m sandbox.moto_fixes -H 127.0.0.1 -p PORT`` (the arguments of ``moto.server``).
 """
@@ -49,6 +49,7 @@ from sandbox import (
     moto_logs_fixes,
     moto_rds_fixes,
     moto_scaling_fixes,
+    moto_simulator_fixes,
     moto_state,
     moto_sts_fixes,
 )
@@ -122,6 +123,7 @@ moto_rds_fixes.apply()
 moto_scaling_fixes.apply()
 moto_sts_fixes.apply()
 moto_iam_fixes.apply()
+moto_simulator_fixes.apply()
 
 if __name__ == "__main__":
     keep_state = moto_state.keep_from_environment()  # before the first request and the runtime's first read

@@ -1,6 +1,6 @@
 """Each account bootstrapped by its stack cloudops-bootstrap, as `cloudops accounts bootstrap` makes it on AWS: the
 session's sandbox made them so at its start, through the same function; run again, the command changes nothing;
-a changed trust or policy is applied (the moto fixes of sandbox/moto_bootstrap_fixes.py); an older bootstrap is
+a changed trust, role policy or key policy is applied (the moto fixes of sandbox/moto_bootstrap_fixes.py); an older bootstrap is
 refused in one line naming the command."""
 
 from __future__ import annotations
@@ -102,6 +102,17 @@ def test_the_command_again_changes_nothing_and_keeps_edited_config(sandbox: Sand
         s3.put_object(account, stage.bucket, "config/live.env", original, "text/plain")
 
 
+STAGES_STATEMENT = "TheStagesUseTheSnapshotsItShares"
+
+
+def key_statements(sandbox: Sandbox, stage: str) -> list[str]:
+    """The Sids of the policy of ``stage``'s account key, as KMS answers it."""
+    kms = sandbox.account(stage).client("kms")
+    key = kms.describe_key(KeyId="alias/cloudops")["KeyMetadata"]["KeyId"]
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    return [statement.get("Sid", "") for statement in policy["Statement"]]
+
+
 def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox: Sandbox) -> None:
     settings = sandbox.settings
     build = settings.build_stage
@@ -122,6 +133,9 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
         del changed["Resources"][logical]
         changed["Resources"]["PolicyCloudopsBuild1xchanged"] = resource
         resource["Properties"]["ManagedPolicyName"] = "cloudops-build-1-changed"
+        # and the key's policy without the stages' use of the shared snapshots: the key keeps it, changed in place
+        key_policy = changed["Resources"]["Key"]["Properties"]["KeyPolicy"]
+        key_policy["Statement"] = [s for s in key_policy["Statement"] if s.get("Sid") != STAGES_STATEMENT]
         parameters = bootstrap_parameters(settings, build, SANDBOX_BASE_USER_ARN, None)
         change_set = cloudformation.create_change_set(
             admin, BOOTSTRAP_STACK, json.dumps(changed), parameters, {}, Action.UPDATE, None
@@ -130,6 +144,7 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
         cloudformation.execute(admin, change_set)
         names = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=BUILD.name)["AttachedPolicies"]]
         assert names == ["cloudops-build-1-changed"]
+        assert STAGES_STATEMENT not in key_statements(sandbox, build)
         assert not [
             p
             for p in iam.list_policies(Scope="Local")["Policies"]
@@ -142,6 +157,7 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
     assert attached_documents(sandbox, build, BUILD.name) == [
         {"Version": "2012-10-17", "Statement": policy_document(settings, build, BUILD)["Statement"]}
     ]
+    assert STAGES_STATEMENT in key_statements(sandbox, build)
 
 
 @pytest.mark.reliability(

@@ -1,9 +1,11 @@
 """`cloudops accounts doctor`, with the stages' blocks as a run uses them: green on the sandbox as `sandbox up` left
-it; a missing repository, a subnet that does not exist and an older bootstrap each turn their check red, with a
-line that names the fix, and exit 1."""
+it; a missing repository, a subnet that does not exist, an older bootstrap, an execution role without one of its
+policies (seen by IAM's policy simulator) and a build key that does not grant a stage each turn their check red,
+with a line that names the fix, and exit 1."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,12 +13,14 @@ from typer.testing import CliRunner
 
 from cloudops.aws import ssm
 from cloudops.bootstrap_template import BOOTSTRAP_VERSION, VERSION_PARAMETER
+from cloudops.config_store import ACCOUNT_KEY_ALIAS
+from cloudops.policies import CLOUDFORMATION_EXECUTION
 from sandbox.sandbox import Sandbox
 from tests.app_source import CONFIG_FILE
 from tests.ops_helpers import default_vpc
 
 pytestmark = pytest.mark.slow
-CHECKS = ("bootstrap", "bucket", "repositories", "network")
+CHECKS = ("bootstrap", "bucket", "repositories", "network", "keys", "permissions")
 
 
 def doctor(config: Path, *stages: str) -> tuple[int, list[str]]:
@@ -76,3 +80,39 @@ def test_doctor_is_green_on_the_sandbox_and_names_each_problem_with_its_fix(
     finally:
         ssm.put_parameter(admin, VERSION_PARAMETER, str(BOOTSTRAP_VERSION))
     assert doctor(CONFIG_FILE, "staging")[0] == 0
+
+
+def test_doctor_sees_a_role_without_its_policy_and_a_key_that_does_not_grant_a_stage(
+    sandbox: Sandbox, stage_blocks: dict[str, str]
+) -> None:
+    # When QA's CloudFormation execution role loses one of its managed policies (a hand edit, a broken bootstrap)
+    iam = sandbox.account("qa").client("iam")
+    role = CLOUDFORMATION_EXECUTION.name
+    (first, *_) = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    iam.detach_role_policy(RoleName=role, PolicyArn=first["PolicyArn"])
+    try:
+        code, output = doctor(CONFIG_FILE, "qa")
+        (line,) = lines_of(output, "qa", "permissions")
+        # Then IAM's policy simulator denies an action the role needs, and the line says how to fix it
+        assert code == 1 and f"IAM's policy simulator denies {role} " in line and "(implicitDeny)" in line
+        assert "run `cloudops accounts bootstrap qa`" in line
+    finally:
+        iam.attach_role_policy(RoleName=role, PolicyArn=first["PolicyArn"])
+    assert doctor(CONFIG_FILE, "qa")[0] == 0
+
+    # When the build key's policy no longer lets prod use the snapshots the build shares
+    kms = sandbox.account("build").client("kms")
+    key = kms.describe_key(KeyId=ACCOUNT_KEY_ALIAS)["KeyMetadata"]["KeyId"]
+    policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    document = json.loads(policy)
+    for statement in document["Statement"]:
+        if isinstance(statement.get("Principal", {}).get("AWS"), list):
+            statement["Principal"]["AWS"] = [p for p in statement["Principal"]["AWS"] if "444444444444" not in p]
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(document))
+    try:
+        code, output = doctor(CONFIG_FILE, "build")
+        (line,) = lines_of(output, "build", "keys")
+        assert code == 1 and "does not let account 444444444444 copy the snapshots" in line
+        assert "run `cloudops accounts bootstrap build`" in line
+    finally:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
