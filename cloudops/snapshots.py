@@ -22,8 +22,9 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from cloudops import datapop
-from cloudops.aws import rds
+from cloudops.aws import kms, rds
 from cloudops.aws.session import AccountSession
+from cloudops.config_store import ACCOUNT_KEY_ALIAS
 from cloudops.errors import CloudOpsError
 
 MASTER_USER = "cloudops"
@@ -136,6 +137,10 @@ def snapshot_environment(
         rds.delete_instance(account, instance)
         databases.deleted(instance)
     previous = rds.latest_snapshot(account, f"{snapshot_name(application, environment, '')}-", exclude=identifier)
+    if previous is not None and not previous.key:
+        # a restore keeps its snapshot's encryption: start empty (every data set applies) for an encrypted one
+        log(f"snapshot {previous.identifier} is not encrypted: not restored, so that {identifier} is")
+        previous = None
     password = SecretStr(secrets.token_urlsafe(24))
     log(f"starting instance {instance}" + (f" from snapshot {previous.identifier}" if previous else " (empty)"))
     started = rds.start_instance(
@@ -146,6 +151,7 @@ def snapshot_environment(
         from_snapshot=previous.identifier if previous else None,
         instance_class=instance_class,
         tags={"cloudops:application": application, "cloudops:environment": environment, "cloudops:version": version},
+        key=kms.key_arn(account, ACCOUNT_KEY_ALIAS),  # the build account's, which lets the stages copy what it shares
     )
     try:
         if previous is not None:

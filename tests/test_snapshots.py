@@ -10,6 +10,7 @@ import pymysql
 import pytest
 
 from cloudops.aws import rds
+from cloudops.bootstrap import account_resources
 from cloudops.settings import RDS_DATABASES_ENV, Settings, load_settings
 from cloudops.snapshots import instance_name, snapshot_name
 from sandbox.blocks import SANDBOX_RDS_DATA
@@ -69,6 +70,8 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
         assert record.identifier == snapshot_name(application, environment, version)
         found = rds.get_snapshot(build, record.identifier)
         assert found is not None and found.status == "available" and found.arn == record.arn
+        # encrypted with the build account's key, whose policy lets the stages copy it (the bootstrap's)
+        assert found.key == account_resources(build, "build").key_arn
         assert rds.shared_with(build, record.identifier) == stage_accounts == list(record.shared_with)
         assert not rds.instance_exists(build, instance_name(application, environment, version))
     # The snapshots hold each environment's own data and the shared data
@@ -76,8 +79,8 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     assert ("DRAFT-1",) in snapshot_rows(sandbox, author, "SELECT sku FROM product")
     assert ("DRAFT-1",) not in snapshot_rows(sandbox, live, "SELECT sku FROM product")
     assert snapshot_rows(sandbox, live, "SELECT value FROM setting WHERE name = 'environment'") == [("live",)]
-    # NOTE: moto keeps no data in snapshots and its cross-account restore by ARN fails; real RDS lets the
-    # accounts listed in the snapshot's `restore` attribute restore it by ARN.
+    # NOTE: moto keeps no data in snapshots (the sandbox's MariaDB holds it); each stage copies a shared snapshot
+    # under its own key before it restores it (cloudops/deploy.py, own_snapshot; tests/test_deploy.py).
 
     again = snapshot(ref="main")
     assert {e: r.created for e, r in again.items()} == {"author": False, "live": False}

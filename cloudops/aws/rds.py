@@ -77,8 +77,10 @@ def start_instance(
     from_snapshot: str | None,
     instance_class: str,
     tags: dict[str, str],
+    key: str,
 ) -> DbInstance:
-    """Create an instance (restored from ``from_snapshot`` when given) and wait until it is available."""
+    """Create an instance (restored from ``from_snapshot`` when given) and wait until it is available. A new
+    instance's storage is encrypted with ``key`` (a KMS key id, ARN or alias); a restored one has its snapshot's."""
     rds = account.client("rds")
     tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
     with aws_call(f"RDS start of instance {identifier}"):
@@ -100,6 +102,8 @@ def start_instance(
                 MasterUserPassword=master_password.get_secret_value(),
                 PubliclyAccessible=False,
                 BackupRetentionPeriod=0,
+                StorageEncrypted=True,
+                KmsKeyId=key,
                 Tags=tag_list,
             )
         _wait(account, "db_instance_available", f"instance {identifier}", DBInstanceIdentifier=identifier)
