@@ -182,6 +182,36 @@ def test_a_stage_network_that_is_missing_or_incomplete_fails_at_load(
     assert message in load_error(tmp_path, STAGES.replace(QA_NETWORK, network))
 
 
+HTTPS = (
+    'certificate_arn = "arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"\n'
+    'domain = "qa.example.com"\nhosted_zone_id = "Z0123456789ABCDEFGHIJ"\n'
+)
+
+
+def test_a_stage_serves_https_with_its_certificate_domain_and_zone(tmp_path: Path) -> None:
+    stage = load_settings(write(tmp_path, STAGES.replace("tls = false\n", HTTPS, 1))).stage("qa")
+    assert stage.tls and stage.domain == "qa.example.com" and stage.hosted_zone_id == "Z0123456789ABCDEFGHIJ"
+    assert (stage.min_tasks, stage.max_tasks) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("https", "message"),
+    [
+        (
+            "",
+            "stages.qa serves HTTPS and is missing certificate_arn, domain, hosted_zone_id: give certificate_arn (an "
+            "ACM certificate for *.<domain>), domain and hosted_zone_id, or tls = false for plain HTTP",
+        ),
+        (HTTPS.split("\n", 1)[1], "stages.qa serves HTTPS and is missing certificate_arn"),
+        (HTTPS.replace('hosted_zone_id = "Z0123456789ABCDEFGHIJ"\n', ""), "domain qa.example.com needs hosted_zone_id"),
+        (HTTPS.replace("acm:eu-west-1", "iam:eu-west-1"), "certificate_arn"),
+        (HTTPS + "min_tasks = 5\nmax_tasks = 3\n", "min_tasks 5 is above max_tasks 3: raise max_tasks"),
+    ],
+)
+def test_an_incomplete_https_or_task_range_fails_at_load(tmp_path: Path, https: str, message: str) -> None:
+    assert message in load_error(tmp_path, STAGES.replace("tls = false\n", https, 1))
+
+
 APPLICATION = """
 [application]
 name = "commerce"
