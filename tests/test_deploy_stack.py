@@ -20,8 +20,8 @@ from cloudops.policies import execution_role_arn
 from cloudops.release import Release
 from cloudops.snapshots import SnapshotRecord
 from sandbox.sandbox import Sandbox
+from tests.bootstrapped import OPTIONS
 from tests.ops_helpers import default_vpc, stage_options
-from tests.test_environment_kinds import OPTIONS
 
 
 def release(digest: str) -> Release:

@@ -19,6 +19,7 @@ from cloudops.networks import StageNetwork
 from cloudops.release import Release
 from cloudops.settings import ImageRoles, Stage
 from cloudops.snapshots import SnapshotRecord
+from tests.bootstrapped import OPTIONS
 
 # A parameter the deploy flow looks up in the stage's account as it deploys (the region's ECS AMI).
 LOOKED_UP_AT_DEPLOY = {"EcsAmiId"}
@@ -28,12 +29,6 @@ NETWORK = StageNetwork(
     public_subnets=("subnet-1", "subnet-2"),
     private_subnets=("subnet-3", "subnet-4"),
     public_ip=False,
-)
-# What a bootstrapped QA account gives its environments, as its bootstrap stack's outputs would
-OPTIONS = deploy.StageOptions(
-    key_arn="arn:aws:kms:eu-west-1:222222222222:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-    log_bucket="cloudops-logs-222222222222-eu-west-1",
-    monitoring_role_arn="arn:aws:iam::222222222222:role/cloudops-rds-monitoring",
 )
 
 
