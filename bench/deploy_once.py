@@ -44,7 +44,7 @@ def settled(account: AccountSession, cluster: str) -> bool:
 
 
 def main() -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     kind, stage = sys.argv[1], sys.argv[2]

@@ -304,7 +304,7 @@ def rollback_command(
 ) -> None:
     """Run rollback: redeploy the release STAGE ran before its current one (checked, recorded in the audit trail)."""
     from cli import preflight
-    from flows.rollback import rollback
+    from flows.deploy_and_rollback import rollback
 
     preflight.kinds(kind)
     settings = preflight.target_stages([stage])

@@ -12,7 +12,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,9 +21,6 @@ from cloudops.aws.session import AccountSession
 from cloudops.environment_kinds import EnvironmentKind
 from cloudops.errors import AwsError, TamperedRecordError
 from cloudops.release import Release
-
-if TYPE_CHECKING:
-    from cloudops.verification import Verification
 
 Kind = Literal["release", "approval", "promotion", "deploy", "rollback", "teardown", "verification"]
 # Keys of an entry's detail that say which environment kind it is about and which release it replaced.
@@ -225,34 +222,6 @@ def deploy_entry(
             "snapshots": ", ".join(s.identifier for s in snapshots),
             "stacks": stacks_detail(changed),
         },
-    )
-
-
-def verification_entry(
-    release: Release,
-    stage: str,
-    kind: EnvironmentKind,
-    verification: Verification,
-    actor: str,
-    flow_run_id: str | None,
-) -> AuditEntry:
-    """A deploy's verification: every check it ran, and whether the deployed digests passed them."""
-    return AuditEntry(
-        kind="verification",
-        application=release.application,
-        version=release.version,
-        stage=stage,
-        at=verification.finished_at,
-        actor=actor,
-        digests=deployed_digests(release, kind),
-        comment=verification.summary(),
-        flow_run_id=flow_run_id,
-        detail={
-            DEPLOY_KIND: kind.name,
-            OUTCOME: VERIFIED if verification.passed else VERIFICATION_FAILED,
-            "started_at": verification.started_at.isoformat(),
-        },
-        checks=tuple(CheckRecord(name=c.name, passed=c.passed, detail=c.detail, at=c.at) for c in verification.checks),
     )
 
 

@@ -19,10 +19,11 @@ from cloudops.aws.session import AccountSession
 from cloudops.bootstrap import AccountResources
 from cloudops.environment_kinds import EnvironmentKind, PlanValue, StackSpec
 from cloudops.errors import CloudOpsError
+from cloudops.image_roles import ImageRole
 from cloudops.networks import StageNetwork
 from cloudops.policies import execution_role_arn
 from cloudops.release import Release
-from cloudops.settings import ImageRole, Stage
+from cloudops.settings import Stage
 from cloudops.snapshots import database_name
 from cloudops.stacks import Action, ResourceChange, changes_markdown, decide
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudops.errors import CloudOpsError
-from cloudops.settings import ImageRole, ImageRoles
+from cloudops.image_roles import ImageRole, ImageRoles
 
 PlanValue = Literal[
     "application",

@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError
+from cloudops.image_roles import ImageRoles
 from cloudops.images import BuiltImage
-from cloudops.settings import ImageRoles
 from cloudops.snapshots import SnapshotRecord
 
 

@@ -18,7 +18,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cloudops.environment_kinds import KINDS
 from cloudops.errors import ConfigurationError, UnknownStageError
+from cloudops.image_roles import ImageRoles, RepositoryName
 from cloudops.smoke_checks import SmokeCheck
 
 CONFIG_FILE_ENV = "CLOUDOPS_CONFIG_FILE"
@@ -39,8 +41,6 @@ BucketName = Annotated[
     Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="An S3 bucket name (3-63 characters)."),
 ]
 WhenBusy = Literal["queue", "refuse"]
-RepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)]
-ImageRole = Literal["app", "broker", "database"]
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$", description="A subnet id (subnet-...).")]
 
 
@@ -250,23 +250,6 @@ class Stage(BaseModel):
         return self.registry or f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
 
 
-class ImageRoles(BaseModel):
-    """Which of the application's images plays each role the environments' templates have."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    app: RepositoryName = Field(default="app", description="The application's own service (the AppImage parameter).")
-    broker: RepositoryName = Field(default="broker", description="The message broker (the BrokerImage parameter).")
-    database: RepositoryName = Field(
-        default="mysql",
-        description="The database server; its image gets the author data sets baked in (the MysqlImage parameter).",
-    )
-
-    def image(self, role: ImageRole) -> str:
-        """The name of the image that plays ``role``."""
-        return {"app": self.app, "broker": self.broker, "database": self.database}[role]
-
-
 class Application(BaseModel):
     """What the pipeline needs from the application it releases (see the README: "Your own application")."""
 
@@ -327,9 +310,6 @@ class Application(BaseModel):
 
     @model_validator(mode="after")
     def _checks_fit_their_kinds(self) -> Application:
-        # imported here: environment_kinds imports this module
-        from cloudops.environment_kinds import KINDS
-
         for kind_name, checks in self.checks.items():
             if kind_name not in KINDS:
                 raise ValueError(

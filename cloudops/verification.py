@@ -20,14 +20,15 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import deployed_digests
+from cloudops import audit
 from cloudops.aws import cloudformation, ecs, elbv2
 from cloudops.aws.session import AccountSession
 from cloudops.deploy import APP_ENDPOINT, StackOutcome
 from cloudops.environment_kinds import EnvironmentKind
 from cloudops.errors import CloudOpsError, TransientError
+from cloudops.image_roles import ImageRoles
 from cloudops.release import Release
-from cloudops.settings import ImageRoles, Stage
+from cloudops.settings import Stage
 from cloudops.smoke_checks import SmokeCheck, field_mismatches, trim
 
 CLUSTER_OUTPUT = "ClusterName"
@@ -251,7 +252,7 @@ def verify(
         stage=stage_name,
         kind=kind.name,
         version=release.version,
-        digests=deployed_digests(release, kind),
+        digests=audit.deployed_digests(release, kind),
         passed=passed and all(c.passed for c in run.results),
         checks=tuple(run.results),
         started_at=started,
@@ -520,3 +521,33 @@ def _soak(
             )
             return False
     return run.add("soak", True, f"{rounds} rounds over {stage.soak_seconds} s: targets healthy, smoke checks passed")
+
+
+def verification_entry(
+    release: Release,
+    stage: str,
+    kind: EnvironmentKind,
+    verification: Verification,
+    actor: str,
+    flow_run_id: str | None,
+) -> audit.AuditEntry:
+    """A deploy's verification: every check it ran, and whether the deployed digests passed them."""
+    return audit.AuditEntry(
+        kind="verification",
+        application=release.application,
+        version=release.version,
+        stage=stage,
+        at=verification.finished_at,
+        actor=actor,
+        digests=audit.deployed_digests(release, kind),
+        comment=verification.summary(),
+        flow_run_id=flow_run_id,
+        detail={
+            audit.DEPLOY_KIND: kind.name,
+            audit.OUTCOME: audit.VERIFIED if verification.passed else audit.VERIFICATION_FAILED,
+            "started_at": verification.started_at.isoformat(),
+        },
+        checks=tuple(
+            audit.CheckRecord(name=c.name, passed=c.passed, detail=c.detail, at=c.at) for c in verification.checks
+        ),
+    )

@@ -10,7 +10,7 @@ from cloudops import audit, reports
 from cloudops.environment_kinds import KindName
 from cloudops.promotion import check_approved, copy_detail, release_digests, source_stage
 from cloudops.settings import load_settings
-from flows.deploy_environment import deploy_environment
+from flows.deploy_and_rollback import deploy_environment
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
 from tasks.promotion import copy_image_task, share_snapshots

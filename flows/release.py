@@ -21,7 +21,7 @@ from cloudops.settings import load_settings
 from cloudops.verification_gates import VerificationFailedError
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
-from flows.deploy_environment import deploy_environment
+from flows.deploy_and_rollback import deploy_environment
 from flows.promote import promote
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS

@@ -24,7 +24,7 @@ from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, save_release
 from cloudops.settings import Network, Settings, load_settings
-from cloudops.verification import CheckResult, Verification
+from cloudops.verification import CheckResult, Verification, verification_entry
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 
@@ -71,7 +71,7 @@ def verified(
         started_at=now,
         finished_at=now,
     )
-    entry = audit.verification_entry(release, stage, spec, verification, "flow-run:test", None)
+    entry = verification_entry(release, stage, spec, verification, "flow-run:test", None)
     if digests is not None:
         entry = entry.model_copy(update={"digests": digests})
     audit.record(sandbox.account("build"), BUILD_BUCKET, entry)

@@ -44,7 +44,7 @@ def container_images(account: AccountSession, task_definition: str) -> dict[str,
     "refused naming the images; no stack touched",
 )
 def test_a_release_not_in_the_stage_registry_touches_no_stack(sandbox: Sandbox, app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     # An app image no test ever pushes: staging's registry does not have it, whatever was promoted there before
     absent = "sha256:" + hashlib.sha256(uuid.uuid4().bytes).hexdigest()
@@ -67,7 +67,7 @@ def test_a_release_not_in_the_stage_registry_touches_no_stack(sandbox: Sandbox, 
 
 
 def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandbox, app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     release = app.releases[0]
 
@@ -171,7 +171,7 @@ def test_author_live_deploys_then_a_second_deploy_changes_nothing(sandbox: Sandb
 
 
 def test_bad_input_is_refused_before_any_stack(app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]
@@ -187,7 +187,7 @@ def test_bad_input_is_refused_before_any_stack(app: OpsApp) -> None:
 
 
 def test_teardown_needs_the_confirmation_then_deletes(sandbox: Sandbox, app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]
@@ -219,7 +219,7 @@ def test_teardown_needs_the_confirmation_then_deletes(sandbox: Sandbox, app: Ops
 def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_down(
     sandbox: Sandbox, app: OpsApp
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]
@@ -290,7 +290,7 @@ def test_lookup_service_deploys_its_prerequisites_then_the_service_and_tears_dow
 def test_a_template_that_does_not_validate_fails_the_deploy_and_touches_nothing(
     sandbox: Sandbox, app: OpsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     release = app.releases[0]
 

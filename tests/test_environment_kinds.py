@@ -14,10 +14,11 @@ from cloudops import accounts, deploy, environment_kinds
 from cloudops.bootstrap import AccountResources
 from cloudops.environment_kinds import KINDS, EnvironmentKind, UnknownKindError
 from cloudops.errors import CloudOpsError
+from cloudops.image_roles import ImageRoles
 from cloudops.images import BuiltImage
 from cloudops.networks import StageNetwork
 from cloudops.release import Release
-from cloudops.settings import ImageRoles, Stage
+from cloudops.settings import Stage
 from cloudops.snapshots import SnapshotRecord
 from tests.bootstrapped import OPTIONS
 
@@ -281,10 +282,9 @@ def test_an_unknown_kind_lists_the_kinds_and_survives_pickling() -> None:
 
 def test_the_flows_kind_parameter_is_an_enum_of_the_registry_s_names() -> None:
     from flows.await_approval import await_approval
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment, rollback
     from flows.promote import promote
     from flows.release import release
-    from flows.rollback import rollback
     from flows.teardown_environment import teardown_environment
 
     names = list(KINDS)

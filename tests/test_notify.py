@@ -100,7 +100,7 @@ def test_no_secret_of_the_stage_blocks_reaches_the_message(
     webhook: Hook, sandbox: Sandbox, stage_blocks: dict[str, str]
 ) -> None:
     from blocks.aws_account import AwsAccount
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     with pytest.raises(CloudOpsError, match="no-such-version.json does not exist"):
         deploy_environment(stage="qa", version="no-such-version")

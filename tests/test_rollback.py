@@ -30,8 +30,7 @@ def app_image(sandbox: Sandbox, stack: str, stage: str) -> str:
 
 def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox, ops_app: OpsApp) -> None:
     from cli.main import app
-    from flows.deploy_environment import deploy_environment
-    from flows.rollback import rollback
+    from flows.deploy_and_rollback import deploy_environment, rollback
 
     first, second = ops_app.releases
     runner = CliRunner()
@@ -88,8 +87,7 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
     "input", "a rollback to a release whose images are gone or that was rejected since", "refused; nothing touched"
 )
 def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: Sandbox, ops_app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
-    from flows.rollback import rollback
+    from flows.deploy_and_rollback import deploy_environment, rollback
 
     first, second = ops_app.releases
     build = sandbox.account("build")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cloudops.errors import ConfigurationError, UnknownStageError
-from cloudops.settings import ImageRoles, load_settings
+from cloudops.image_roles import ImageRoles
+from cloudops.settings import load_settings
 from tests.app_source import CONFIG_FILE
 
 STAGES = """

@@ -172,7 +172,7 @@ def test_a_real_deploy_is_recorded_and_the_command_shows_it(
     sandbox: Sandbox, ops_app: OpsApp, release: Release
 ) -> None:
     from cli.main import app
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     first, _ = ops_app.releases
     ops_app.copy_images(first, "qa", ["app", "broker", "mysql"])

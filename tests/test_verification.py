@@ -22,6 +22,7 @@ from cloudops.verification import (
     placeholder_values,
     steady_state,
     targets_state,
+    verification_entry,
     worth_asking_again,
 )
 from tests.release_records import APP, BROKER, sample_release
@@ -328,7 +329,7 @@ def test_a_verification_says_in_one_line_whether_it_passed_and_its_first_failure
 def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_passed() -> None:
     release = sample_release()
     kind = environment_kinds.kind("author-live")
-    entry = audit.verification_entry(release, "qa", kind, verification(True), "ops", "run-1")
+    entry = verification_entry(release, "qa", kind, verification(True), "ops", "run-1")
     assert (entry.kind, entry.stage, entry.version, entry.digests) == (
         "verification",
         "qa",
@@ -338,7 +339,7 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
     assert entry.detail["outcome"] == "verified" and entry.detail[audit.DEPLOY_KIND] == "author-live"
     assert [c.name for c in entry.checks] == ["steady: c/app", "smoke author: /health"]
     assert audit.AuditEntry.model_validate_json(entry.model_dump_json()) == entry
-    failed = audit.verification_entry(release, "qa", kind, verification(False), "ops", "run-2")
+    failed = verification_entry(release, "qa", kind, verification(False), "ops", "run-2")
     assert failed.detail["outcome"] == "verification-failed" and failed.comment.startswith("verification failed:")
     trail = [entry, failed]
     assert audit.latest_verification(trail, "1.0", "qa", "author-live") == failed
@@ -354,7 +355,7 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
 
 def test_the_report_lists_each_check_and_links_the_live_endpoints() -> None:
     kind = environment_kinds.kind("author-live")
-    entry = audit.verification_entry(sample_release(), "qa", kind, verification(False), "ops", "run-2")
+    entry = verification_entry(sample_release(), "qa", kind, verification(False), "ops", "run-2")
     text = reports.verification_markdown(entry, {"author": "http://127.0.0.9", "live": "http://127.0.0.10"})
     assert "### Verification of 1.0 in qa (author-live): **failed**" in text
     assert "| smoke author: /health | **failed** | status \\| 503 | 14:28:03 |" in text

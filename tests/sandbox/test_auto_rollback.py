@@ -54,7 +54,7 @@ def entries(app: OpsApp, after: int) -> list[tuple[str, str, str]]:
 def rolled_back(app: OpsApp, release: Release, failure: str) -> list[tuple[str, str, str]]:
     """Deploy ``release`` to QA, which must fail its verification with a message matching ``failure``; the
     entries it added to the trail."""
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     before = len(app.trail())
     with pytest.raises(VerificationFailedError, match=failure):
@@ -70,7 +70,7 @@ def rolled_back(app: OpsApp, release: Release, failure: str) -> list[tuple[str, 
 def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
     sandbox: Sandbox, app: OpsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     first = app.releases[0]
     version = app.built.version
@@ -142,7 +142,7 @@ def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
 def test_a_release_whose_change_breaks_a_smoke_check_stops_rolled_back_and_nobody_is_asked(
     sandbox: Sandbox, release_env: ReleaseSource, release: Release
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.promote import promote
     from flows.release import ReleaseStoppedError
     from flows.release import release as release_flow

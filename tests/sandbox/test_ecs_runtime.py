@@ -38,7 +38,7 @@ class Rolled:
 
 def roll_second_release(sandbox: Sandbox, app: OpsApp, endpoint: str) -> Rolled:
     """Deploy a release of another app build over the running one, asking the endpoint all along."""
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     first = app.releases[0]
     variant = app_variant(sandbox, app.built, f"{app.built.version}-rolled")
@@ -128,7 +128,7 @@ def containers_of(sandbox: Sandbox, service_arn: str) -> list[Any]:
     "the service starts a replacement and counts the task as failed; the endpoint answers again",
 )
 def test_a_release_in_qa_answers_is_replaced_rolled_and_torn_down(sandbox: Sandbox, app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]

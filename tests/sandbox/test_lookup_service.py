@@ -20,7 +20,7 @@ QA_ACCOUNT = "222222222222"
 def test_the_lookup_service_answers_fills_its_authorities_when_they_change_and_keeps_its_data(
     sandbox: Sandbox, app: OpsApp
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]

@@ -52,7 +52,7 @@ def products_of(environment: str) -> list[dict[str, Any]]:
 def test_each_environment_reads_its_own_database_restored_from_the_releases_snapshot(
     sandbox: Sandbox, app: OpsApp
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]

@@ -29,7 +29,7 @@ def running_tasks(sandbox: Sandbox, service_arn: str) -> set[str]:
     "its state comes back; the running tasks are adopted, none duplicated",
 )
 def test_a_restarted_moto_brings_the_stage_back_and_adopts_its_running_tasks(sandbox: Sandbox, app: OpsApp) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]

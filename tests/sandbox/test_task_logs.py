@@ -25,7 +25,7 @@ def test_a_deployed_app_s_lines_are_in_its_log_group_and_cloudops_logs_shows_the
     sandbox: Sandbox, app: OpsApp
 ) -> None:
     from cli.main import app as cli
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
     from flows.teardown_environment import teardown_environment
 
     release = app.releases[0]

@@ -22,7 +22,7 @@ KIND = KINDS["author-live"]
 def test_a_deploy_is_verified_with_its_checks_and_a_check_or_task_that_fails_says_why(
     sandbox: Sandbox, app: OpsApp
 ) -> None:
-    from flows.deploy_environment import deploy_environment
+    from flows.deploy_and_rollback import deploy_environment
 
     qa = sandbox.account("qa")
     stage = app.settings.stage("qa")

@@ -1,5 +1,9 @@
-"""deploy-environment (DeployAuthorAndLive, DeploySingleInstanceDevEnvironment, the Data Lookup Service):
-a release, by image digest and snapshot id, into one stage's account with that account's own block."""
+"""The deploy-environment flow and the rollback flow, which deploy through each other.
+
+deploy-environment (DeployAuthorAndLive, DeploySingleInstanceDevEnvironment, the Data Lookup Service) deploys a
+release, by image digest and snapshot id, into one stage's account with that account's own block, and rolls the
+stage back when its verification fails; rollback redeploys the release a stage ran before its current one, through
+deploy-environment, checked and recorded in the audit trail. One module: each flow calls the other."""
 
 from __future__ import annotations
 
@@ -11,9 +15,13 @@ from prefect.runtime import flow_run
 
 from blocks.pipeline import StageTarget
 from cloudops import audit, deploy, environment_kinds, reports
+from cloudops.deploy import kind_images
 from cloudops.environment_kinds import KindName
-from cloudops.release_status import NothingToRollBackError
+from cloudops.promotion import PromotionRefusedError, check_approved
+from cloudops.release_checks import ReleaseNotPromotedError
+from cloudops.release_status import NothingToRollBackError, RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
+from cloudops.verification import verification_entry
 from cloudops.verification_gates import VerificationFailedError, failure_message
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
@@ -33,7 +41,7 @@ from tasks.deploy import (
     validate_templates,
 )
 from tasks.promotion import require_in_stage
-from tasks.records import read_release, record
+from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline
 from tasks.verification import verify_deploy
 
@@ -112,7 +120,7 @@ def deploy_environment(
     record(build, audit.deploy_entry(release, stage, kind_spec, changed, actor, flow_run.get_id()))
     checks = settings.require_application().checks.get(kind, [])
     verification = verify_deploy(target, release, kind, outcomes, checks)
-    entry = audit.verification_entry(release, stage, kind_spec, verification, actor, flow_run.get_id())
+    entry = verification_entry(release, stage, kind_spec, verification, actor, flow_run.get_id())
     record(build, entry)
     create_markdown_artifact(
         key=f"verification-{stage}-{kind}",
@@ -133,8 +141,6 @@ def deploy_environment(
 def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str:
     """Roll ``stage`` back after a failed verification (``summary``), through the rollback flow with its own
     verification; what came of it, as the end of the failed run's message."""
-    from flows.rollback import rollback  # imported here: the rollback deploys through this flow
-
     logger = get_run_logger()
     logger.warning("%s; rolling %s (%s) back to the release it ran before", summary, stage, kind)
     try:
@@ -163,3 +169,69 @@ def deploy_chained(
         get_run_logger().info("wrote %s into s3://%s", environment_file, first.outputs["EnvBucketName"])
     wired = deploy.chained_plan(service, first.outputs, ecs_ami(target))
     return [first, deploy_stack(target.account, wired, tags, recreate_failed)]
+
+
+@flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
+def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
+    """Redeploy in ``stage`` the release of ``kind`` deployed there before the current one.
+
+    The target comes from the audit trail (a release rolled back from is skipped, so a second rollback goes
+    further back). Before any stack is touched: its images must still be in the stage's registry, its
+    snapshots still shared with the stage's account, and it must pass the same approval gate a promotion
+    into the stage passes today (a release later rejected in the previous stage is refused). Its deploy is
+    verified; a failed verification fails the rollback (recorded all the same) without rolling back again.
+
+    Args:
+        stage: The stage to roll back.
+        kind: The kind of environment to roll back.
+        started_by: Who the audit trail names as rolling it back (leave empty: whoever started the run).
+        reason: Why, for the audit trail.
+    """
+    logger = get_run_logger()
+    settings = load_settings()
+    settings.stage(stage)
+    kind_spec = environment_kinds.kind(kind)
+    check_rollback_stage(settings.build_stage, stage, settings.promotion_order())
+    pipeline = open_pipeline(stage, settings=settings)
+    app, build = pipeline.application, pipeline.build
+    trail = read_trail(build, app.name)
+    current, target = rollback_target(trail, stage, kind)
+    what = f"cannot roll back {stage} ({kind}) from {current.version} to {target.version}"
+    release = read_release(build, app.name, target.version)
+    try:
+        check_approved(settings, release, stage, trail)
+    except PromotionRefusedError as error:
+        raise RollbackRefusedError(f"{what}: {error}; nothing was touched") from None
+    try:
+        images = kind_images(release, kind_spec)
+        require_in_stage(pipeline.stage(stage), release, images, list(kind_spec.snapshots))
+    except ReleaseNotPromotedError as error:
+        raise RollbackRefusedError(f"{what}: {error}") from None
+    logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
+    failed: VerificationFailedError | None = None
+    try:  # verified as any deploy is, but never rolled back in turn: that could go on forever
+        outcomes = deploy_environment(
+            stage=stage, version=release.version, kind=kind, started_by=started_by, auto_rollback=False
+        )
+    except VerificationFailedError as error:
+        failed, outcomes = error, []  # it runs all the same: the trail says it was rolled back, and failed
+    entry = audit.rollback_entry(
+        release,
+        stage,
+        kind_spec,
+        (current.version, current.digests),
+        {o.stack: o.executed for o in outcomes},
+        actor=run_actor(started_by),
+        reason=reason + (f" (its verification failed: {failed})" if failed else ""),
+        flow_run_id=flow_run.get_id(),
+    )
+    key = record(build, entry)
+    create_markdown_artifact(
+        key=f"rollback-{stage}-{kind}",
+        markdown=reports.rollback_markdown(entry, kind, current.version, current.digests, f"s3://{build.bucket}/{key}"),
+        description=f"Rollback of {stage} to {release.id}",
+    )
+    if failed is not None:
+        raise VerificationFailedError(f"{stage} ({kind}) was rolled back to {release.version}, but {failed}")
+    logger.info("%s (%s) rolled back from %s to %s", stage, kind, current.version, release.version)
+    return entry
