@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
-from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -46,7 +45,7 @@ class StackPlan(BaseModel):
     template: str
     environment: str
     parameters: dict[str, str]
-    parameter_file: str = ""  # the stage's parameter file (in config/parameters) that fills the parameters
+    parameter_file: str = ""  # a parameter file (cloudops/templates/parameters) that fills the other parameters
     inputs: tuple[str, ...] = ()  # outputs of the stack deployed before it, taken as parameters
 
 
@@ -250,7 +249,7 @@ def _plan(
         template=spec.template,
         environment=spec.environment,
         parameters=parameters,
-        parameter_file=spec.parameter_file.format(stage=stage),
+        parameter_file=spec.parameter_file,
         inputs=spec.inputs,
     )
 
@@ -277,12 +276,16 @@ def _snapshot_arn(release: Release, environment: str) -> str:
     return snapshot.arn
 
 
-def lookup_prerequisites(parameter_file: Path, account_id: str) -> dict[str, str]:
-    """A stage's prerequisites parameter file (CloudFormation's JSON form), ${account_id} filled in."""
-    if not parameter_file.is_file():
-        raise CloudOpsError(f"{parameter_file} does not exist; add the stage's lookup prerequisites parameter file")
-    raw = json.loads(parameter_file.read_text())
-    return {p["ParameterKey"]: Template(p["ParameterValue"]).substitute(account_id=account_id) for p in raw}
+def lookup_prerequisites(parameter_file: str, stage: str, account_id: str) -> dict[str, str]:
+    """A parameter file of cloudops/templates/parameters (CloudFormation's JSON form), for ``stage`` in account
+    ``account_id``: its ${stage} and ${account_id} filled in."""
+    found = resources.files("cloudops.templates.parameters").joinpath(parameter_file)
+    if not found.is_file():
+        raise CloudOpsError(f"parameter file {parameter_file} is not in cloudops/templates/parameters")
+    raw = json.loads(found.read_text(encoding="utf-8"))
+    return {
+        p["ParameterKey"]: Template(p["ParameterValue"]).substitute(stage=stage, account_id=account_id) for p in raw
+    }
 
 
 def ensure_environment_file(account: AccountSession, bucket: str, name: str, stage: str) -> bool:

@@ -65,8 +65,8 @@ class StackSpec(BaseModel):
     parameter_file: str = Field(
         default="",
         description=(
-            "A stage's CloudFormation parameter file in config/parameters that fills all its parameters, a pattern "
-            "over {stage}; empty: none."
+            "A CloudFormation parameter file in cloudops/templates/parameters (package data) that fills the stack's "
+            "other parameters, its ${stage} and ${account_id} filled in for the stage; empty: none."
         ),
     )
     inputs: tuple[str, ...] = Field(
@@ -238,7 +238,7 @@ REGISTRY: tuple[EnvironmentKind, ...] = (
                 environment="lookup",
                 takes_images=False,
                 parameters={"AWSVpcId": "vpc", "PrivateSubnetIds": "private_subnets", "LogBucket": "log_bucket"},
-                parameter_file="lookup-prerequisites-{stage}.json",
+                parameter_file="lookup-prerequisites.json",
                 # its bucket holds the environment file and its EFS the data (the template retains both), and a
                 # retained bucket would stop the next deploy from creating this stack again
                 kept_on_teardown=True,

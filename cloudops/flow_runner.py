@@ -24,8 +24,8 @@ PYTHON_VERSION = (3, 11)  # Debian bookworm's python3, the base image's
 SITE_FOLDER = "/usr/local/lib/python3.11/dist-packages"  # where the flows run from, in the image
 # Everything of the project the wheel holds (pyproject's wheel packages) and what decides its environment
 PROJECT_PATHS = ("cloudops", "flows", "tasks", "blocks", "deployments", "cli", "sandbox", "pyproject.toml", "uv.lock")
-# Read by the code beside its packages (cloudops/policies.py, flows/deploy_and_rollback.py): copied next to them
-DATA_FOLDERS = ("config", "policies")
+# Read by the code beside its packages (cloudops/policies.py reads policies/): copied next to them
+DATA_FOLDERS = ("policies",)
 DOCKERFILE = f"""ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 RUN apt-get update -q \\

@@ -7,8 +7,6 @@ deploy-environment, checked and recorded in the audit trail. One module: each fl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
@@ -44,8 +42,6 @@ from tasks.promotion import require_in_stage
 from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline
 from tasks.verification import verify_deploy
-
-PARAMETER_FILES = Path(__file__).resolve().parent.parent / "config" / "parameters"
 
 
 @flow(name="deploy-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -162,7 +158,7 @@ def deploy_chained(
     """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service);
     between them, the containers' environment file in the first stack's bucket when the kind has one."""
     prerequisites, service = plans
-    values = deploy.lookup_prerequisites(PARAMETER_FILES / prerequisites.parameter_file, target.account_id)
+    values = deploy.lookup_prerequisites(prerequisites.parameter_file, target.name, target.account_id)
     planned = prerequisites.model_copy(update={"parameters": {**values, **prerequisites.parameters}})  # the network
     first = deploy_stack(target.account, planned, tags, recreate_failed)
     if environment_file and ensure_environment_file(target, first.outputs["EnvBucketName"], environment_file):

@@ -163,7 +163,7 @@ def test_plans_fill_the_registry_s_parameters() -> None:
     (author, _) = deploy.plans("author-live", "prod", "bucket", release, "host", NETWORK, protected)
     assert (author.parameters["MultiAZ"], author.parameters["DeletionProtection"]) == ("true", "true")
     prerequisites, service = deploy.plans("lookup-service", "qa", "bucket", release, "host", NETWORK, OPTIONS)
-    assert prerequisites.parameter_file == "lookup-prerequisites-qa.json"  # and the network:
+    assert prerequisites.parameter_file == "lookup-prerequisites.json"  # and the network:
     assert prerequisites.parameters == {
         "AWSVpcId": "vpc-1",
         "PrivateSubnetIds": "subnet-3,subnet-4",

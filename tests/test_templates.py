@@ -15,7 +15,6 @@ from cloudops import deploy
 from cloudops.aws.session import AccountSession
 from cloudops.bootstrap import account_resources
 from sandbox.sandbox import Sandbox
-from tests.app_source import REPO
 from tests.ops_helpers import default_vpc
 
 TEMPLATES = ["author-live", "single-instance", "lookup-prerequisites", "lookup-service"]
@@ -141,8 +140,7 @@ def test_single_instance_creates_one_task_of_three_containers(sandbox: Sandbox) 
 def test_the_lookup_service_stacks_create_from_a_stage_parameter_file(sandbox: Sandbox) -> None:
     staging = sandbox.account("staging")
     network = default_vpc(staging)
-    parameter_file = REPO / "config" / "parameters" / "lookup-prerequisites-staging.json"
-    values = deploy.lookup_prerequisites(parameter_file, "333333333333")
+    values = deploy.lookup_prerequisites("lookup-prerequisites.json", "staging", "333333333333")
     assert values["S3BucketName"] == "lookup-staging-env-333333333333"  # ${account_id} filled in
     log_bucket = account_resources(staging, "staging").log_bucket
     values |= {
