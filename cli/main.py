@@ -108,8 +108,9 @@ def accounts_doctor(
     config: ConfigFile = None,
 ) -> None:
     """What a run will need in each stage's account, checked with the stage's block as a run uses it: the
-    bootstrap's version, the bucket (the build's with Object Lock), the repositories, the network's subnets. One
-    line per check; a problem names its fix, and any problem exits 1."""
+    bootstrap's version, the bucket (the build's with Object Lock), the repositories, the network's subnets, the
+    keys (the build key's grant to every stage), and the roles' permissions as IAM's policy simulator decides them.
+    One line per check; a problem names its fix, and any problem exits 1."""
     from blocks.stage_accounts import load_stage_account
     from cloudops.doctor import Finding, check_stage
 

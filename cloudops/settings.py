@@ -251,7 +251,7 @@ class Stage(BaseModel):
 
 
 class Application(BaseModel):
-    """What the pipeline needs from the application it releases (see the README: "Your own application")."""
+    """What the pipeline needs from the application it releases (see docs/your-application.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -543,9 +543,7 @@ class Settings(BaseSettings):
     def require_application(self) -> Application:
         """The application the pipeline releases, or an error saying where to describe it."""
         if self.application is None:
-            raise ConfigurationError(
-                "cloudops.toml has no [application]; add one (see the README's 'Your own application')"
-            )
+            raise ConfigurationError("cloudops.toml has no [application]; add one (see docs/your-application.md)")
         return self.application
 
 

@@ -31,7 +31,7 @@ def create_deployments(project_dir: Path = PROJECT_DIR) -> list[str]:
             '(in the sandbox: eval "$(uv run cloudops sandbox env)")'
         )
     ensure_work_pool(env)
-    ensure_ecs_work_pool(env)  # release-on-ecs's pool (its worker and defaults: the README's ECS section)
+    ensure_ecs_work_pool(env)  # release-on-ecs's pool (its worker and defaults: docs/promotion.md's ECS section)
     result = subprocess.run(
         [str(prefect_command()), "--no-prompt", "deploy", "--all"],
         cwd=project_dir,

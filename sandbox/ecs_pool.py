@@ -14,7 +14,7 @@ The flow runs' tasks use the EC2 launch type with ``networkMode: host``: they re
 (the Prefect server, moto, the registries, MariaDB on 127.0.0.1), and they mount the folders a run reads: the
 project and the configuration file's folder (read-only), and the folder of the Docker engine's socket, which
 the image builds need. NOTE: on AWS the same is a Fargate or EC2 task in private subnets with a task role;
-see the README's "Outgrowing one machine".
+see docs/promotion.md, "Outgrowing one machine".
 """
 
 from __future__ import annotations

@@ -47,4 +47,6 @@ uv sync --frozen --quiet --compile-bytecode
 uv run --frozen python -m compileall -q -j 0 cloudops flows tasks blocks cli deployments sandbox
 # checkov and parliament, in an environment of their own (tools/aws-static-checks/pyproject.toml says why)
 uv sync --frozen --quiet --project tools/aws-static-checks
+# the documentation site's builder, in an environment of its own too (tools/docs/pyproject.toml)
+uv sync --frozen --quiet --project tools/docs
 echo "setup: done ($(uv run --frozen python -c 'import prefect; print("prefect", prefect.__version__)'))"

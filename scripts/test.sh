@@ -17,6 +17,10 @@ echo "== import-linter (the layer rules in pyproject.toml)"
 uv run --frozen lint-imports --no-cache
 echo "== mypy"
 uv run --frozen mypy
+echo "== docs (docs/ as a site: its generated reference pages current, then built --strict, offline)"
+uv run --frozen python -m cli.docs_reference --check
+offline=(); if unshare --net true 2>/dev/null; then offline=(unshare --net); fi
+NO_MKDOCS_2_WARNING=1 "${offline[@]}" tools/docs/.venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== pytest"
 # In a random order, a new one each run (pytest-randomly, on whenever it is installed): the header's
 # "Using --randomly-seed=N" replays a failing order with `bash scripts/test.sh -p randomly --randomly-seed=N`;
