@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.options import RdsDatabases, use_rds_databases, who_runs_this
+from cloudops import config_store
 from cloudops.endpoint_health import health_text
 from cloudops.environment_kinds import names_text
 
@@ -82,27 +83,19 @@ def release_command(
 
 
 # Config store values the stage lines already show (the stack) or that only name it (the cluster).
-NOT_ENDPOINTS = {"stack", "cluster", "database_port"}
 ENDPOINT_WAIT_SECONDS = 90.0
 
 
 def endpoint_lines(config: dict[str, str]) -> list[str]:
-    """A stage's config store values as a block per environment: its path, then each endpoint by name."""
-    environments: dict[str, dict[str, str]] = {}
-    for name, value in config.items():
-        path, _, key = name.rpartition("/")
-        environments.setdefault(path, {})[key] = value
+    """A stage's config store values as a block per environment: its path, then each endpoint by name; each app
+    endpoint with what its ``/health`` answers."""
     lines: list[str] = []
     # The last stage's tasks start as the release ends: the endpoints may take a moment to answer
     deadline = time.monotonic() + ENDPOINT_WAIT_SECONDS
-    for path, values in environments.items():
+    for path, values in config_store.environment_endpoints(config).items():
         lines.append(path)
-        for key, value in values.items():
-            if key in NOT_ENDPOINTS:
-                continue
-            if key == "database_endpoint" and "database_port" in values:
-                value = f"{value}:{values['database_port']}"
-            if key == "app_endpoint" and value.startswith("http"):
+        for name, value in values.items():
+            if name == "app" and value.startswith("http"):
                 value = f"{value}  ({health_text(value, wait=max(0.0, deadline - time.monotonic()))})"
-            lines.append(f"  {key.removesuffix('_endpoint'):<9} {value}")
+            lines.append(f"  {name:<9} {value}")
     return lines

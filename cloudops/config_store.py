@@ -16,11 +16,49 @@ from cloudops.aws.session import AccountSession
 
 ROOT = "/cloudops"
 ACCOUNT_KEY_ALIAS = "alias/cloudops"  # the account's KMS key (cloudops/templates/bootstrap/account.yaml)
+SECRET_KEYS = frozenset({"db-password"})  # an environment's SecureStrings: never shown, kept by a teardown
 
 
 def path(stage: str, application: str, environment: str, key: str = "") -> str:
     base = f"{ROOT}/{stage}/{application}/{environment}"
     return f"{base}/{key}" if key else base
+
+
+def is_secret(key: str) -> bool:
+    """Whether ``key`` (a path relative to an application's, or an environment's) names a secret."""
+    return key.rsplit("/", 1)[-1] in SECRET_KEYS
+
+
+def endpoints(values: dict[str, str], not_endpoints: tuple[str, ...] = ()) -> dict[str, str]:
+    """``values`` of an application's path (relative keys) without its secrets and without the environments named
+    in ``not_endpoints`` (records kept beside the endpoints, as the lookup service's authorities)."""
+    return {
+        key: value
+        for key, value in sorted(values.items())
+        if not is_secret(key) and key.split("/", 1)[0] not in not_endpoints
+    }
+
+
+NOT_ENDPOINTS = frozenset({"stack", "cluster", "database_port"})  # published beside the endpoints, not ones
+
+
+def environment_endpoints(values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Published values by full parameter name, as each environment's endpoints by the environment's path: named
+    without their ``_endpoint`` suffix, a database's with its port, what is not an endpoint left out."""
+    environments: dict[str, dict[str, str]] = {}
+    for name, value in values.items():
+        path, _, key = name.rpartition("/")
+        environments.setdefault(path, {})[key] = value
+    found: dict[str, dict[str, str]] = {}
+    for path, keys in environments.items():
+        found[path] = {}
+        for key, value in keys.items():
+            if key in NOT_ENDPOINTS:
+                continue
+            if key == "database_endpoint" and "database_port" in keys:
+                value = f"{value}:{keys['database_port']}"
+            found[path][key.removesuffix("_endpoint")] = value
+    return found
 
 
 class ConfigStore(Protocol):

@@ -254,6 +254,12 @@ def _plan(
     )
 
 
+def restored(plans: list[StackPlan], kind: EnvironmentKind) -> list[StackPlan]:
+    """The plans whose RDS instance is restored from a snapshot of the release: the deploy gives each the stage's
+    database password afterwards (a restored instance has its source's)."""
+    return [plan for plan in plans if plan.environment in kind.snapshots]
+
+
 def _bootstrapped(stage: str, what: str, value: str) -> str:
     if not value:
         raise CloudOpsError(f"stage {stage}'s {what} is unknown: run `cloudops accounts bootstrap {stage}`")

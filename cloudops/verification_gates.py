@@ -57,3 +57,14 @@ def failure_message(release_id: str, stage: str, kind: str, summary: str, after:
     """The one line a failed verification fails its run with: the failed check, then what happened next."""
     failed = summary.removeprefix("verification failed: ")
     return f"{release_id} failed its verification in {stage} ({kind}): {failed}; {after}"
+
+
+def held_back_from_rollback(stage: str, asked: bool, stage_allows: bool) -> str | None:
+    """Why a failed verification in ``stage`` is not rolled back, or None when it is: ``asked`` is the deploy's own
+    ``auto_rollback`` (off for a rollback's deploy: rolling back a rollback could go on for ever), ``stage_allows``
+    the stage's ``auto_rollback`` in cloudops.toml."""
+    if not asked:
+        return "not rolled back (this deploy is a rollback's, or auto_rollback was turned off for it)"
+    if not stage_allows:
+        return f"not rolled back ({stage} has auto_rollback = false): it stays as it is"
+    return None

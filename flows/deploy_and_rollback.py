@@ -20,7 +20,7 @@ from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
 from cloudops.verification import verification_entry
-from cloudops.verification_gates import VerificationFailedError, failure_message
+from cloudops.verification_gates import VerificationFailedError, failure_message, held_back_from_rollback
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
@@ -101,8 +101,7 @@ def deploy_environment(
     else:
         futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
         outcomes = [future.result() for future in futures]
-    restored = [p for p in plans if p.environment in kind_spec.snapshots]  # RDS instances restored from snapshots
-    for future in [set_database_password.submit(target.account, plan) for plan in restored]:
+    for future in [set_database_password.submit(target.account, plan) for plan in deploy.restored(plans, kind_spec)]:
         future.result()
     for outcome in outcomes:
         publish_endpoints(target.account, stage, app.name, outcome)
@@ -124,12 +123,8 @@ def deploy_environment(
         description=f"Verification of {release.id} in {stage}",
     )
     if not verification.passed:
-        if not auto_rollback:
-            after = "not rolled back (this deploy is a rollback's, or auto_rollback was turned off for it)"
-        elif not target.config.auto_rollback:
-            after = f"not rolled back ({stage} has auto_rollback = false): it stays as it is"
-        else:
-            after = roll_back_after(stage, kind, actor, verification.summary())
+        held_back = held_back_from_rollback(stage, auto_rollback, target.config.auto_rollback)
+        after = held_back or roll_back_after(stage, kind, actor, verification.summary())
         raise VerificationFailedError(failure_message(release.id, stage, kind, verification.summary(), after))
     return outcomes
 

@@ -81,11 +81,8 @@ def read_endpoints(account: AwsAccount, stage: str, application: str) -> dict[st
     lookup service's authorities record (not an endpoint) left out."""
     prefix = config_store.path(stage, application, "").rstrip("/")
     values = config_store.SsmConfigStore(account.session()).get(prefix)
-    return {
-        f"{prefix}/{key}": value
-        for key, value in sorted(values.items())
-        if not key.endswith("db-password") and not key.startswith(f"{authorities.STORE_ENVIRONMENT}/")
-    }
+    shown = config_store.endpoints(values, not_endpoints=(authorities.STORE_ENVIRONMENT,))
+    return {f"{prefix}/{key}": value for key, value in shown.items()}
 
 
 @task(name="delete-stack", task_run_name="delete-{stack}", cache_policy=NO_CACHE, **AWS_RETRIES)
@@ -98,7 +95,7 @@ def delete_stack(account: AwsAccount, stack: str) -> bool:
 def clear_endpoints(account: AwsAccount, prefixes: list[str]) -> list[str]:
     """Remove the published endpoints of torn-down environments; their database passwords stay."""
     store = config_store.SsmConfigStore(account.session())
-    return [f"{prefix}/{key}" for prefix in prefixes for key in store.clear(prefix, keep=frozenset({"db-password"}))]
+    return [f"{prefix}/{key}" for prefix in prefixes for key in store.clear(prefix, keep=config_store.SECRET_KEYS)]
 
 
 @task(name="stage-network", task_run_name="stage-network-{target.name}", cache_policy=NO_CACHE, **AWS_RETRIES)

@@ -57,3 +57,36 @@ def test_a_secret_parameter_is_created_once_and_never_overwritten(sandbox: Sandb
     assert first["Type"] == "SecureString" and len(first["Value"]) >= 24
     assert store.ensure_secret(name) is False
     assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == first["Value"]
+
+
+def test_endpoints_leave_out_the_secrets_and_the_records_kept_beside_them() -> None:
+    values = {
+        "author/app_endpoint": "http://a",
+        "author/db-password": "s3cret",
+        "live/database_port": "3306",
+        "lookup-authorities/fingerprint": "abc",
+        "lookup/db-password": "other",
+    }
+    shown = config_store.endpoints(values, not_endpoints=("lookup-authorities",))
+    assert shown == {"author/app_endpoint": "http://a", "live/database_port": "3306"}
+    assert config_store.is_secret("author/db-password") and not config_store.is_secret("author/app_endpoint")
+
+
+def test_published_values_read_as_each_environment_s_endpoints() -> None:
+    values = {
+        "/cloudops/qa/commerce/author/app_endpoint": "http://127.0.0.2",
+        "/cloudops/qa/commerce/author/broker_endpoint": "tcp://broker:1883",
+        "/cloudops/qa/commerce/author/database_endpoint": "db.example",
+        "/cloudops/qa/commerce/author/database_port": "3306",
+        "/cloudops/qa/commerce/author/cluster": "commerce-qa-author",
+        "/cloudops/qa/commerce/author/stack": "commerce-qa-author",
+        "/cloudops/qa/commerce/live/app_endpoint": "http://127.0.0.3",
+    }
+    assert config_store.environment_endpoints(values) == {
+        "/cloudops/qa/commerce/author": {
+            "app": "http://127.0.0.2",
+            "broker": "tcp://broker:1883",
+            "database": "db.example:3306",
+        },
+        "/cloudops/qa/commerce/live": {"app": "http://127.0.0.3"},
+    }

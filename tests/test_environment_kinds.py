@@ -319,3 +319,10 @@ def test_the_app_reads_the_database_its_release_s_snapshot_holds() -> None:
     # a record from before the snapshot's database was kept: the name the build gives it
     author, _ = deploy.plans("author-live", "qa", "bucket", release, "host", NETWORK, OPTIONS)
     assert author.parameters["DbName"] == "shop_author"
+
+
+def test_only_the_plans_of_environments_restored_from_a_snapshot_get_the_stage_s_database_password() -> None:
+    release = a_release()
+    for kind, expected in (("author-live", ["author", "live"]), ("single-instance", []), ("lookup-service", [])):
+        plans = deploy.plans(kind, "qa", "bucket", release, "host", NETWORK, OPTIONS)
+        assert [plan.environment for plan in deploy.restored(plans, environment_kinds.kind(kind))] == expected

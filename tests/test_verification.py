@@ -25,6 +25,7 @@ from cloudops.verification import (
     verification_entry,
     worth_asking_again,
 )
+from cloudops.verification_gates import held_back_from_rollback
 from tests.release_records import APP, BROKER, sample_release
 
 AT = datetime(2026, 11, 27, 14, 28, 3, tzinfo=UTC)
@@ -360,3 +361,18 @@ def test_the_report_lists_each_check_and_links_the_live_endpoints() -> None:
     assert "### Verification of 1.0 in qa (author-live): **failed**" in text
     assert "| smoke author: /health | **failed** | status \\| 503 | 14:28:03 |" in text
     assert "- author: [http://127.0.0.9](http://127.0.0.9)" in text
+
+
+@pytest.mark.parametrize(
+    ("asked", "stage_allows", "expected"),
+    [
+        (True, True, None),
+        (False, True, "not rolled back (this deploy is a rollback's, or auto_rollback was turned off for it)"),
+        (True, False, "not rolled back (qa has auto_rollback = false): it stays as it is"),
+        (False, False, "not rolled back (this deploy is a rollback's, or auto_rollback was turned off for it)"),
+    ],
+)
+def test_a_failed_verification_is_rolled_back_unless_the_deploy_or_its_stage_says_not(
+    asked: bool, stage_allows: bool, expected: str | None
+) -> None:
+    assert held_back_from_rollback("qa", asked, stage_allows) == expected
