@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cfnlint.decode import decode
 
 from cloudops.bootstrap_template import bootstrap_template
@@ -21,6 +22,7 @@ from tests.policy_checks.offline_checkers import run_checker
 
 STACKS = Path(__file__).resolve().parents[2] / "cloudops" / "templates" / "stacks"
 MAX_SKIPS = 8
+BROKEN = "broken"
 
 
 def templates(folder: Path) -> Path:
@@ -50,8 +52,28 @@ def described(check: dict[str, Any]) -> str:
     return f"{Path(check['file_path']).name} {check['resource']}: {check['check_id']} {check['check_name']}"
 
 
-def test_no_check_fails_and_each_skip_has_its_reason(tmp_path: Path) -> None:
-    results = checkov(templates(tmp_path))
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One checkov run (it takes seconds to start) over the templates, and over a copy of author-live in
+    ``broken/`` whose services admit SSH from anywhere."""
+    folder = templates(tmp_path_factory.mktemp("templates"))
+    decoded, problems = decode(str(STACKS / "author-live.yaml"))
+    assert decoded is not None, problems
+    broken = json.loads(json.dumps(decoded))
+    broken["Resources"]["ServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"].append(
+        {"IpProtocol": "tcp", "Description": "SSH from anywhere", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
+    )
+    (folder / BROKEN).mkdir()
+    (folder / BROKEN / "author-live.json").write_text(json.dumps(broken))
+    return checkov(folder)
+
+
+def of_templates(checks: list[dict[str, Any]], broken: bool = False) -> list[dict[str, Any]]:
+    return [c for c in checks if (f"/{BROKEN}/" in c["file_path"]) == broken]
+
+
+def test_no_check_fails_and_each_skip_has_its_reason(report: dict[str, Any]) -> None:
+    results = {key: of_templates(report[key]) for key in ("passed_checks", "failed_checks", "skipped_checks")}
     assert len(results["passed_checks"]) > 100  # every template was read
     assert [described(c) for c in results["failed_checks"]] == []
     skipped = results["skipped_checks"]
@@ -66,16 +88,7 @@ def source(check: dict[str, Any]) -> str:
     return "bootstrap" if name.startswith("bootstrap-") else name
 
 
-def test_ssh_open_to_the_internet_is_caught(tmp_path: Path) -> None:
-    # Given the author-live template whose services admit SSH from anywhere
-    decoded, problems = decode(str(STACKS / "author-live.yaml"))
-    assert decoded is not None, problems
-    template = json.loads(json.dumps(decoded))
-    template["Resources"]["ServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"].append(
-        {"IpProtocol": "tcp", "Description": "SSH from anywhere", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
-    )
-    (tmp_path / "author-live.json").write_text(json.dumps(template))
-
-    # Then checkov reports it, and nothing else
-    failed = [(c["resource"], c["check_id"]) for c in checkov(tmp_path)["failed_checks"]]
+def test_ssh_open_to_the_internet_is_caught(report: dict[str, Any]) -> None:
+    # Given author-live whose services admit SSH from anywhere (broken/), checkov reports it, and nothing else
+    failed = [(c["resource"], c["check_id"]) for c in of_templates(report["failed_checks"], broken=True)]
     assert failed == [("AWS::EC2::SecurityGroup.ServiceSecurityGroup", "CKV_AWS_24")]
