@@ -182,7 +182,12 @@ def create_snapshot(account: AccountSession, instance: str, identifier: str, tag
             DBInstanceIdentifier=instance,
             Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         )
-        _wait(account, "db_snapshot_available", f"snapshot {identifier}", DBSnapshotIdentifier=identifier)
+        return _available_snapshot(account, identifier)
+
+
+def _available_snapshot(account: AccountSession, identifier: str) -> DbSnapshot:
+    """Snapshot ``identifier`` once it is available (waited for)."""
+    _wait(account, "db_snapshot_available", f"snapshot {identifier}", DBSnapshotIdentifier=identifier)
     found = get_snapshot(account, identifier)
     assert found is not None
     return found
@@ -212,10 +217,7 @@ def copy_snapshot(
                 KmsKeyId=key_arn,
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             )
-    _wait(account, "db_snapshot_available", f"snapshot {identifier}", DBSnapshotIdentifier=identifier)
-    found = get_snapshot(account, identifier)
-    assert found is not None
-    return found
+    return _available_snapshot(account, identifier)
 
 
 def latest_snapshot(account: AccountSession, prefix: str, exclude: str = "") -> DbSnapshot | None:
