@@ -167,6 +167,6 @@ def default_vpc(account: AccountSession) -> StageNetwork:
 
 
 def stage_options(account: AccountSession, stage: str) -> StageOptions:
-    """What a deploy gives the stage's environments besides the network, as the deploy reads it (its account's key
-    from the bootstrap stack), with the databases' defaults."""
+    """What a deploy gives the stage's environments besides the network, as the deploy reads it (its account's key,
+    log bucket and monitoring role, from the bootstrap stack), with the stage settings' defaults."""
     return StageOptions(**vars(bootstrap.account_resources(account, stage)))
