@@ -491,6 +491,13 @@ def publish_endpoints(
     return values
 
 
+def published_endpoints(stage: str, application: str, environment: str, values: dict[str, str]) -> dict[str, str]:
+    """What :func:`publish_endpoints` wrote (``values``), by full parameter name as the stage's config store names
+    it, secrets left out: the same shape as reading the application's path back."""
+    base = config_store.path(stage, application, environment)
+    return {f"{base}/{key}": value for key, value in config_store.endpoints(values).items()}
+
+
 def _template_parameters(body: str) -> tuple[set[str], set[str]]:
     """A template's parameters, and those with a Default (read from its Parameters section)."""
     parameters = _template(body).get("Parameters") or {}

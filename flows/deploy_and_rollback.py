@@ -1,9 +1,11 @@
-"""The deploy-environment flow and the rollback flow, which deploy through each other.
+"""The deploy-environment flow and the rollback flow.
 
 deploy-environment (DeployAuthorAndLive, DeploySingleInstanceDevEnvironment, the Data Lookup Service) deploys a
 release, by image digest and snapshot id, into one stage's account with that account's own block, and rolls the
-stage back when its verification fails; rollback redeploys the release a stage ran before its current one, through
-deploy-environment, checked and recorded in the audit trail. One module: each flow calls the other."""
+stage back when its verification fails; rollback redeploys the release a stage ran before its current one, checked
+and recorded in the audit trail. Both resolve their names once and deploy through
+:func:`flows.work.deploying.deploy_release`; :func:`deploy_or_roll_back` is the deploy with its failure handled,
+which promote and release call too."""
 
 from __future__ import annotations
 
@@ -11,37 +13,22 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks.pipeline import StageTarget
+from blocks.pipeline import Pipeline, StageTarget
 from cloudops import audit, deploy, environment_kinds, reports
-from cloudops.deploy import kind_images
 from cloudops.environment_kinds import KindName
 from cloudops.promotion import PromotionRefusedError, check_approved
+from cloudops.release import Release
 from cloudops.release_checks import ReleaseNotPromotedError
 from cloudops.release_status import NothingToRollBackError, RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
-from cloudops.verification import verification_entry
 from cloudops.verification_gates import VerificationFailedError, failure_message, held_back_from_rollback
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage
-from tasks.deploy import (
-    deploy_stack,
-    ecs_ami,
-    ensure_environment_file,
-    ensure_secrets,
-    fill_authorities,
-    publish_endpoints,
-    read_config_keys,
-    registry_host,
-    set_database_password,
-    stage_network,
-    stage_options,
-    validate_templates,
-)
+from flows.work.deploying import DeployOptions, DeployReport, deploy_release
 from tasks.promotion import require_in_stage
 from tasks.records import read_release, read_trail, record
 from tasks.stages import open_pipeline
-from tasks.verification import verify_deploy
 
 
 @flow(name="deploy-environment", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -78,55 +65,31 @@ def deploy_environment(
         started_by: Who the audit trail names as deploying it (leave empty: whoever started the run).
         auto_rollback: Roll the stage back to the release it ran before when the verification fails.
     """
-    logger = get_run_logger()
-    settings = load_settings()
-    kind_spec = environment_kinds.kind(kind)
-    pipeline = open_pipeline(stage, settings=settings)
-    app, build, target = pipeline.application, pipeline.build, pipeline.stage(stage)
-    release = read_release(build, app.name, version)
-    require_in_stage(target, release, deploy.kind_images(release, kind_spec), list(kind_spec.snapshots))
-    for name, keys in read_config_keys(target, list(kind_spec.config_files)).items():
-        logger.info("config/%s of %s: %s", name, stage, ", ".join(keys))
-    network = stage_network(target)
-    plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network, stage_options(target))
-    validate_templates(target.account, kind)
-    for secret in ensure_secrets(target, plans):
-        logger.info("created the database password parameter %s (SecureString)", secret)
-    tags = deploy.stack_tags(app.name, stage, release.version)
-    if kind_spec.chained:  # the lookup service: its parameter file, then the prerequisites' outputs
-        outcomes = deploy_chained(target, plans, tags, recreate_failed, kind_spec.environment_file)
-        if kind_spec.fills_authorities:  # the lookup service's authorities access point, when they changed
-            filled = fill_authorities(target, build, release, outcomes[0], outcomes[-1])
-            logger.info("authorities of %s in %s: %s", release.id, stage, filled.reason)
-    else:
-        futures = [deploy_stack.submit(target.account, plan, tags, recreate_failed, restore_database) for plan in plans]
-        outcomes = [future.result() for future in futures]
-    for future in [set_database_password.submit(target.account, plan) for plan in deploy.restored(plans, kind_spec)]:
-        future.result()
-    for outcome in outcomes:
-        publish_endpoints(target.account, stage, app.name, outcome)
-    create_markdown_artifact(
-        key=f"deploy-{stage}-{kind}",
-        markdown=reports.deploy_markdown(release, stage, kind, outcomes),
-        description=f"Deploy of {release.id} to {stage}",
-    )
-    changed = {o.stack: o.executed for o in outcomes}
-    actor = run_actor(started_by)
-    record(build, audit.deploy_entry(release, stage, kind_spec, changed, actor, flow_run.get_id()))
-    checks = settings.require_application().checks.get(kind, [])
-    verification = verify_deploy(target, release, kind, outcomes, checks)
-    entry = verification_entry(release, stage, kind_spec, verification, actor, flow_run.get_id())
-    record(build, entry)
-    create_markdown_artifact(
-        key=f"verification-{stage}-{kind}",
-        markdown=reports.verification_markdown(entry, deploy.app_endpoints(outcomes)),
-        description=f"Verification of {release.id} in {stage}",
-    )
-    if not verification.passed:
-        held_back = held_back_from_rollback(stage, auto_rollback, target.config.auto_rollback)
-        after = held_back or roll_back_after(stage, kind, actor, verification.summary())
-        raise VerificationFailedError(failure_message(release.id, stage, kind, verification.summary(), after))
-    return outcomes
+    environment_kinds.kind(kind)  # an unknown kind fails before any stage is opened
+    pipeline = open_pipeline(stage)
+    release = read_release(pipeline.build, pipeline.application.name, version)
+    options = DeployOptions(run_actor(started_by), recreate_failed, restore_database)
+    report = deploy_or_roll_back(pipeline, release, pipeline.stage(stage), kind, options, auto_rollback)
+    return report.outcomes
+
+
+def deploy_or_roll_back(
+    pipeline: Pipeline,
+    release: Release,
+    target: StageTarget,
+    kind: KindName,
+    options: DeployOptions,
+    auto_rollback: bool,
+) -> DeployReport:
+    """Deploy ``release`` into ``target`` and verify it; a failed verification rolls the stage back (through the
+    rollback flow, unless ``auto_rollback`` is off here or in the stage) and raises
+    :class:`VerificationFailedError`, naming the failed check and what the rollback did."""
+    report = deploy_release(pipeline, release, target, kind, options)
+    if not report.passed:
+        held_back = held_back_from_rollback(target.name, auto_rollback, target.config.auto_rollback)
+        after = held_back or roll_back_after(target.name, kind, options.actor, report.summary)
+        raise VerificationFailedError(failure_message(release.id, target.name, kind, report.summary, after))
+    return report
 
 
 def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str:
@@ -141,25 +104,6 @@ def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str
     except Exception as error:  # any failure of the rollback is told with the verification's, not instead of it
         return f"the automatic rollback failed: {error}"
     return f"rolled back to {done.version}, which passed its verification"
-
-
-def deploy_chained(
-    target: StageTarget,
-    plans: list[deploy.StackPlan],
-    tags: dict[str, str],
-    recreate_failed: bool,
-    environment_file: str = "",
-) -> list[deploy.StackOutcome]:
-    """The first stack from the stage's parameter file, then the next wired to its outputs (the lookup service);
-    between them, the containers' environment file in the first stack's bucket when the kind has one."""
-    prerequisites, service = plans
-    values = deploy.lookup_prerequisites(prerequisites.parameter_file, target.name, target.account_id)
-    planned = prerequisites.model_copy(update={"parameters": {**values, **prerequisites.parameters}})  # the network
-    first = deploy_stack(target.account, planned, tags, recreate_failed)
-    if environment_file and ensure_environment_file(target, first.outputs["EnvBucketName"], environment_file):
-        get_run_logger().info("wrote %s into s3://%s", environment_file, first.outputs["EnvBucketName"])
-    wired = deploy.chained_plan(service, first.outputs, ecs_ami(target))
-    return [first, deploy_stack(target.account, wired, tags, recreate_failed)]
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
@@ -194,25 +138,26 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     except PromotionRefusedError as error:
         raise RollbackRefusedError(f"{what}: {error}; nothing was touched") from None
     try:
-        images = kind_images(release, kind_spec)
+        images = deploy.kind_images(release, kind_spec)
         require_in_stage(pipeline.stage(stage), release, images, list(kind_spec.snapshots))
     except ReleaseNotPromotedError as error:
         raise RollbackRefusedError(f"{what}: {error}") from None
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
     failed: VerificationFailedError | None = None
-    try:  # verified as any deploy is, but never rolled back in turn: that could go on forever
-        outcomes = deploy_environment(
-            stage=stage, version=release.version, kind=kind, started_by=started_by, auto_rollback=False
-        )
-    except VerificationFailedError as error:
-        failed, outcomes = error, []  # it runs all the same: the trail says it was rolled back, and failed
+    actor = run_actor(started_by)
+    # verified as any deploy is, but never rolled back in turn: that could go on forever
+    report = deploy_release(pipeline, release, pipeline.stage(stage), kind, DeployOptions(actor))
+    if not report.passed:  # it runs all the same: the trail says it was rolled back, and failed
+        held_back = held_back_from_rollback(stage, False, pipeline.stage(stage).config.auto_rollback)
+        failed = VerificationFailedError(failure_message(release.id, stage, kind, report.summary, held_back or ""))
+    outcomes = report.outcomes
     entry = audit.rollback_entry(
         release,
         stage,
         kind_spec,
         (current.version, current.digests),
         {o.stack: o.executed for o in outcomes},
-        actor=run_actor(started_by),
+        actor=actor,
         reason=reason + (f" (its verification failed: {failed})" if failed else ""),
         flow_run_id=flow_run.get_id(),
     )

@@ -14,19 +14,20 @@ from blocks.pipeline import Pipeline
 from cloudops import audit, environment_kinds, release_plan
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
-from cloudops.promotion import blobs_copied, release_digests
+from cloudops.promotion import release_digests
 from cloudops.release import Release
 from cloudops.release_plan import ReleaseOutcome, StageOutcome, previous_promotion, reusable_approval, stages_to
 from cloudops.settings import load_settings
 from cloudops.verification_gates import VerificationFailedError
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
-from flows.deploy_and_rollback import deploy_environment
-from flows.promote import promote
+from flows.deploy_and_rollback import deploy_or_roll_back
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import stage_slot
-from tasks.deploy import read_endpoints, validate_templates
+from flows.work.deploying import DeployOptions
+from flows.work.promoting import promote_release
+from tasks.deploy import validate_templates
 from tasks.promotion import not_in_stage
 from tasks.records import read_trail
 from tasks.stages import open_pipeline
@@ -87,19 +88,24 @@ def release(
         f"built {built.id} (commit {built.commit[:12]}): "
         + (", ".join(rebuilt) if rebuilt else "nothing rebuilt, the package, images and snapshots were there")
     )
+    trail = read_trail(pipeline.build, pipeline.application.name, built.version)  # once: added to as it records
     outcomes: list[StageOutcome] = []
     timing = (approval_timeout_seconds, approval_poll_seconds)
     for stage in path:
         try:
-            outcome = promote_and_deploy(pipeline, built, stage, deploy_kind, run_actor(started_by), progress)
-        except VerificationFailedError as error:  # rolled back (or not) by deploy-environment: nobody is asked
+            outcome, recorded = promote_and_deploy(
+                pipeline, built, trail, stage, deploy_kind, run_actor(started_by), progress
+            )
+        except VerificationFailedError as error:  # rolled back (or not) by deploy_or_roll_back: nobody is asked
             outcomes.append(release_plan.failed_outcome(stage, deploy_kind, str(error)))
             create_summary(built, outcomes, to_stage, str(error))
             progress(f"{stage}: {error}")
             raise ReleaseStoppedError(f"release {built.id} stopped in {stage}: {error}") from None
+        trail = trail + recorded
         stopped = ""
         if stage != path[-1]:
-            approval, reused = approval_of(pipeline, built, stage, deploy_kind, started_by, timing, progress)
+            approval, reused = approval_of(pipeline, built, trail, stage, deploy_kind, started_by, timing, progress)
+            trail = trail if reused else [*trail, approval]
             outcome = release_plan.approved_outcome(outcome, approval, reused)
             stopped = release_plan.stop_reason(approval)
         outcomes.append(outcome)
@@ -112,14 +118,20 @@ def release(
 
 
 def promote_and_deploy(
-    pipeline: Pipeline, built: Release, stage: str, kind: str, actor: str, progress: Progress
-) -> StageOutcome:
+    pipeline: Pipeline,
+    built: Release,
+    trail: list[audit.AuditEntry],
+    stage: str,
+    kind: KindName,
+    actor: str,
+    progress: Progress,
+) -> tuple[StageOutcome, list[audit.AuditEntry]]:
     """Promote ``built`` into ``stage`` (unless the stage still holds this promotion) and deploy it, holding the
-    stage's slot from the promotion to the end of the deploy: nobody deploys another release between."""
+    stage's slot from the promotion to the end of the deploy: nobody deploys another release between. The
+    stage's outcome, and the entries recorded on the way (``trail``, the release's, is not changed)."""
     target = pipeline.stage(stage)
-    app = pipeline.application
+    recorded: list[audit.AuditEntry] = []
     with stage_slot(stage, target.config.when_busy):
-        trail = read_trail(pipeline.build, app.name, built.version)
         before = previous_promotion(trail, built.version, stage, release_digests(built))
         missing = not_in_stage(target.account, stage, built) if before is not None else []
         reused = release_plan.promotion_still_there(before, missing)
@@ -127,28 +139,31 @@ def promote_and_deploy(
             copied = 0
             progress(f"{stage}: promoted before ({before.at:%Y-%m-%d %H:%M} UTC), still there; not copied again")
         else:
-            copied = blobs_copied(promote(version=built.version, to_stage=stage))
+            promoted = promote_release(pipeline, built, stage, trail)
+            recorded.append(promoted.entry)
+            copied = promoted.blobs_copied
             progress(f"{stage}: promoted ({copied} blob(s) copied)")
-        stacks = deploy_environment(stage=stage, version=built.version, kind=kind, started_by=actor)
-    verified = audit.latest_verification(
-        read_trail(pipeline.build, app.name, built.version), built.version, stage, kind
-    )
+        # the release's templates were validated before its build; the promotion just checked or copied what it needs
+        options = DeployOptions(actor, templates_checked=True, in_stage_checked=True)
+        report = deploy_or_roll_back(pipeline, built, target, kind, options, auto_rollback=True)
+        recorded += report.entries
     outcome = release_plan.deployed_outcome(
         stage,
         kind,
-        stacks,
-        read_endpoints(target.account, stage, app.name),
+        report.outcomes,
+        report.endpoints,
         promotion_reused=reused,
         blobs_copied=copied,
-        verification=verified.comment if verified else "",
+        verification=report.verification.comment,
     )
     progress(f"{stage}: deployed {kind} ({', '.join(outcome.stacks_changed) or 'no changes'}); {outcome.verification}")
-    return outcome
+    return outcome, recorded
 
 
 def approval_of(
     pipeline: Pipeline,
     built: Release,
+    trail: list[audit.AuditEntry],
     stage: str,
     kind: str,
     started_by: str,
@@ -157,7 +172,6 @@ def approval_of(
 ) -> tuple[audit.AuditEntry, bool]:
     """The stage's approval of ``built``: one on record for exactly its digests (True: reused), or a person's
     answer to the await-approval run's form (the run named after this one, so the UI finds it)."""
-    trail = read_trail(pipeline.build, pipeline.application.name, built.version)
     approval = reusable_approval(trail, built.version, stage, release_digests(built))
     if approval is not None:
         progress(f"{stage}: approved before by {approval.actor} ({approval.at:%Y-%m-%d %H:%M} UTC); not asked again")

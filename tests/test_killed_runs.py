@@ -20,6 +20,7 @@ from prefect.client.schemas.filters import (
     ArtifactCollectionFilter,
     ArtifactCollectionFilterKey,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterStartTime,
 )
 from prefect.client.schemas.objects import FlowRun
@@ -69,13 +70,30 @@ def reached(flow: str, since: datetime, state: str) -> Callable[[], FlowRun | No
     return probe
 
 
-def kill_when(command: list[str], flow: str, log: Path, settle: float = 0.0, state: str = "RUNNING") -> datetime:
-    """Start ``cloudops COMMAND``, SIGKILL it once its run of ``flow`` is in ``state`` (and ``settle`` s more); the
-    moment it started."""
+def task_reached(flow: str, task: str, since: datetime) -> Callable[[], FlowRun | None]:
+    """A probe: the command's run of ``flow`` once a task run of it named ``task``... is running."""
+
+    def probe() -> FlowRun | None:
+        runs = {r.id: r for r in command_runs(since) if flow_names([r]) == {flow}}
+        if not runs:
+            return None
+        with get_client(sync_client=True) as client:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(runs))))
+        running = [t for t in tasks if t.name.startswith(task) and t.state is not None and t.state.is_running()]
+        return runs[running[0].flow_run_id] if running and running[0].flow_run_id else None
+
+    return probe
+
+
+def kill_when(
+    command: list[str], flow: str, log: Path, settle: float = 0.0, state: str = "RUNNING", task: str = ""
+) -> datetime:
+    """Start ``cloudops COMMAND``, SIGKILL it once its run of ``flow`` is in ``state`` (with ``task``: once a task run
+    of it so named is running) and ``settle`` s more; the moment it started."""
     since = datetime.now(UTC)
     with log.open("w") as out:
         process = subprocess.Popen([CLOUDOPS, *command], env=command_env(), cwd=REPO, stdout=out, stderr=out)
-    probe = reached(flow, since, state)
+    probe = task_reached(flow, task, since) if task else reached(flow, since, state)
 
     def running_still() -> FlowRun | None:
         assert process.poll() is None, f"cloudops {' '.join(command)} ended first:\n{log.read_text()[-3000:]}"
@@ -178,7 +196,7 @@ def test_a_killed_build_shows_crashed_and_its_rerun_converges(
 def test_a_killed_promotion_frees_its_stage_and_its_rerun_converges(app: OpsApp, tmp_path: Path) -> None:
     first = app.releases[0]
     command = ["promote", first.version, "--to", "qa", "--deploy", "author-live"]
-    since = kill_when(command, "deploy-environment", tmp_path / "promote.log", settle=3)
+    since = kill_when(command, "promote", tmp_path / "promote.log", settle=3, task="deploy-")
     all_crashed(since, "promote")
     # the watchdog released the slot's lease with the runs: the stage is free now, not when the lease lapses
     eventually("qa's slot released", lambda: True if not slot_taken("qa") else None, bound=15)
