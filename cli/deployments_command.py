@@ -13,10 +13,15 @@ deployments_app = typer.Typer(help="The Prefect deployments of prefect.yaml.", n
 @deployments_app.command("create")
 @friendly
 @needs_prefect_server
-def create() -> None:
+def create(
+    force: bool = typer.Option(
+        False, "--force", help="Deploy again even when the server's deployments were created from this checkout."
+    ),
+) -> None:
     """Create (or update) the work pool, every deployment of prefect.yaml and the crash automations on
-    $PREFECT_API_URL's server."""
+    $PREFECT_API_URL's server. Deployments created from exactly this checkout, all still there, are left as they
+    are (--force deploys them again)."""
     from deployments.project import create_deployments
 
-    for name in create_deployments():
+    for name in create_deployments(force=force):
         typer.echo(f"  {name}")

@@ -27,7 +27,19 @@ def run_prefect(env: Mapping[str, str], *arguments: str) -> subprocess.Completed
 
 
 def work_pool_exists(env: Mapping[str, str], name: str) -> bool:
-    return run_prefect(env, "work-pool", "inspect", name).returncode == 0
+    """Whether the server of ``env``'s PREFECT_API_URL has work pool ``name`` (asked through the API: a `prefect`
+    command would take 1.8 s to start)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = env.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            return False
+    return True
 
 
 def ensure_work_pool(env: Mapping[str, str]) -> bool:

@@ -271,8 +271,9 @@ def deployed(prefect_harness: None) -> Iterator[dict[str, UUID]]:
     try:
         yield deployments
     finally:
-        with get_client(sync_client=True) as client:
-            for automation_id in automations.values():
-                client.delete_automation(automation_id)
+        with get_client(sync_client=True) as client:  # as they are now (a test may have created them again)
+            for automation in client.read_automations():
+                if automation.name in automations:
+                    client.delete_automation(automation.id)
             for deployment_id in deployments.values():
                 client.delete_deployment(deployment_id)
