@@ -48,6 +48,7 @@ from moto.iam.models import AccessKey, iam_backends
 from moto.kms.models import kms_backends
 from moto.ssm.models import ssm_backends
 
+from sandbox.moto_env import IAM_ACCOUNTS_ENV
 from sandbox.state import (
     SANDBOX_ACCESS_KEY_ID,
     SANDBOX_BASE_USER,
@@ -57,7 +58,7 @@ from sandbox.state import (
     SANDBOX_SECRET_ACCESS_KEY,
 )
 
-ACCOUNTS_ENV = "CLOUDOPS_MOTO_IAM_ACCOUNTS"
+ACCOUNTS_ENV = IAM_ACCOUNTS_ENV
 DECISIONS_ENV = "CLOUDOPS_MOTO_IAM_LOG"
 LOG = logging.getLogger("sandbox.moto_iam")
 _decisions_lock = threading.Lock()

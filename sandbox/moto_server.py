@@ -10,8 +10,8 @@ import httpx
 
 from sandbox.ecs_runtime.config import CONFIG_ENV as ECS_RUNTIME_ENV
 from sandbox.ecs_runtime.config import LOOPBACK_NET_ENV
-from sandbox.moto_iam_fixes import ACCOUNTS_ENV as IAM_ACCOUNTS_ENV
-from sandbox.moto_state import STATE_ENV as MOTO_STATE_ENV
+from sandbox.moto_env import IAM_ACCOUNTS_ENV
+from sandbox.moto_env import STATE_ENV as MOTO_STATE_ENV
 from sandbox.processes import spawn
 from sandbox.state import SandboxState
 

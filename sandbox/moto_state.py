@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.core.base_backend import BackendDict
 
-STATE_ENV = "CLOUDOPS_MOTO_STATE"
+from sandbox.moto_env import STATE_ENV
+
 LOG = logging.getLogger("sandbox.moto_state")
 
 

@@ -13,7 +13,7 @@ import boto3
 import httpx
 import pytest
 
-from sandbox.moto_state import STATE_ENV
+from sandbox.moto_env import STATE_ENV
 from sandbox.processes import spawn, stop
 from tests.polling import eventually
 
