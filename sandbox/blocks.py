@@ -4,7 +4,7 @@ server block (populate-data) and as the RDS data block (snapshots)."""
 from __future__ import annotations
 
 from blocks.mysql_server import MySqlServer
-from blocks.register import save_stage_blocks
+from blocks.register import save_stage_blocks, save_unless_same
 from sandbox.rds_data_block import SandboxRdsData
 from sandbox.sandbox import Sandbox
 from sandbox.state import MYSQL_USER, SANDBOX_MYSQL_BLOCK, SANDBOX_RDS_DATA
@@ -25,7 +25,7 @@ def save_sandbox_blocks(sandbox: Sandbox) -> dict[str, str]:
     }
     for block_type in (MySqlServer, SandboxRdsData):
         block_type.register_type_and_schema()
-        block_type(**login).save(SANDBOX_MYSQL_BLOCK, overwrite=True)
+        save_unless_same(block_type(**login), SANDBOX_MYSQL_BLOCK)
     saved["mysql"] = f"{MySqlServer.get_block_type_slug()}/{SANDBOX_MYSQL_BLOCK}"
     saved["rds"] = SANDBOX_RDS_DATA
     return saved
