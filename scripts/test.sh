@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Set up, then run the checks and the tests. The test suite starts its own real parts on free ports.
+#   bash scripts/test.sh [PYTEST ARGS]           the checks, then every tier
+#   bash scripts/test.sh TIER [PYTEST ARGS]      one tier of tests, no checks: unit (no server, no Docker, under a
+#                                                minute), integration (each part by its own fixture), e2e (releases,
+#                                                killed runs, the ECS pool, the browser), sandbox (the sandbox's own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tier=""
+case "${1:-}" in unit | integration | e2e | sandbox) tier="$1"; shift ;; esac
 bash scripts/setup.sh
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
@@ -10,6 +16,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 # 2-core machine: the whole suite in 20.8 min of pytest on PostgreSQL against 26-29 on SQLite, whose one writer
 # at a time holds every run's state changes behind the others'.
 export CLOUDOPS_TEST_PREFECT_DATABASE="${CLOUDOPS_TEST_PREFECT_DATABASE:-postgresql}"
+if [ -n "$tier" ]; then
+  echo "== pytest tests/$tier"
+  exec uv run --frozen pytest "tests/$tier" "$@"
+fi
 echo "== ruff"
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .

@@ -3,7 +3,7 @@
 Tests get fresh names (a repository, a bucket, a block) rather than fresh servers. The suite's
 sandbox is separate from any demo sandbox that may be running, since its ports are picked free.
 What the tests share besides fixtures lives in helper modules (tests/app_source.py, tests/ops_helpers.py ...):
-no test module imports another test module or this one (tests/test_layout.py checks it).
+no test module imports another test module or this one (tests/unit/test_layout.py checks it).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.app_source import REPO as REPO_DIR
 from tests.background import Background
 from tests.ops_helpers import OpsApp, make_ops_app
 from tests.reliability_table import ReliabilityTable
-from tests.session_start import build_release, needs_servers, start_sandbox, uses
+from tests.session_start import build_release, start_order, start_sandbox, uses
 from tests.ui_servers import SERVER_START_TIMEOUT, UiServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -55,14 +55,16 @@ def settings() -> Settings:
 
 @pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which it keeps within each group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that need no server first, while the session's parts start (tests/session_start.py)."""
-    items.sort(key=needs_servers)
+    """The tests that need no server first, while the session's parts start, then those that need only moto
+    (tests/session_start.py)."""
+    items.sort(key=start_order)
 
 
 @dataclass
 class SessionStart:
     """What the session starts in the background: the sandbox, then the blocks and the session's release."""
 
+    moto: Background
     sandbox: Background
     box: Sandbox
     release: Background | None = None
@@ -76,11 +78,11 @@ def session_start(
     blocks, the Prefect harness (here, before the first test), then the blocks and, when a test uses it, the
     session's release, built in the background as soon as the sandbox is up."""
     items = request.session.items
-    if not any(uses(item, "sandbox") for item in items):
+    if not any(uses(item, "sandbox") or uses(item, "moto_sandbox") for item in items):
         yield None
         return
-    box, started = start_sandbox(tmp_path_factory.mktemp("sandbox"), load_settings(CONFIG_FILE))
-    start = SessionStart(started, box)
+    box, moto, started = start_sandbox(tmp_path_factory.mktemp("sandbox"), load_settings(CONFIG_FILE))
+    start = SessionStart(moto, started, box)
     try:
         if any(uses(item, "stage_blocks") for item in items):
             from cloudops.settings import RDS_DATABASES_ENV
@@ -108,6 +110,15 @@ def sandbox(session_start: SessionStart | None) -> Sandbox:
     """moto server, a registry per stage, MariaDB and dockerd; the Prefect test harness is separate."""
     assert session_start is not None, "no test of the session was seen to use the sandbox"
     box: Sandbox = session_start.sandbox.join()
+    return box
+
+
+@pytest.fixture(scope="session")
+def moto_sandbox(session_start: SessionStart | None) -> Sandbox:
+    """The sandbox as soon as moto answers and the stage accounts are bootstrapped: for the tests that use only
+    AWS's APIs (no registry, no MariaDB, no dockerd), which then need not wait for the other parts."""
+    assert session_start is not None, "no test of the session was seen to use the sandbox"
+    box: Sandbox = session_start.moto.join()
     return box
 
 

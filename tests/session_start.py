@@ -24,7 +24,8 @@ from sandbox.sandbox import Sandbox
 from tests.background import Background
 
 TEST_PARTS = ("moto", "registries", "mariadb", "docker")
-SERVER_FIXTURES = ("sandbox", "prefect_harness", "ui_server")
+SERVER_FIXTURES = ("sandbox", "moto_sandbox", "prefect_harness", "ui_server")
+BEYOND_MOTO = ("sandbox", "prefect_harness", "ui_server")
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 BUILD_TIMEOUT = 900
 SANDBOX_START_TIMEOUT = 600
@@ -36,20 +37,35 @@ def needs_servers(item: pytest.Item) -> bool:
     return any(name in fixtures for name in SERVER_FIXTURES) or item.get_closest_marker("slow") is not None
 
 
+def start_order(item: pytest.Item) -> tuple[bool, bool]:
+    """The tests that need no server first, then those that need only moto, then the rest."""
+    fixtures: list[str] = getattr(item, "fixturenames", [])
+    beyond_moto = any(name in fixtures for name in BEYOND_MOTO) or item.get_closest_marker("slow") is not None
+    return needs_servers(item), beyond_moto
+
+
 def uses(item: pytest.Item, fixture: str) -> bool:
     return fixture in getattr(item, "fixturenames", [])
 
 
-def start_sandbox(root: Path, settings: Settings) -> tuple[Sandbox, Background]:
-    """A sandbox of the test parts in ``root``, and its start under way."""
+def start_sandbox(root: Path, settings: Settings) -> tuple[Sandbox, Background, Background]:
+    """A sandbox of the test parts in ``root``, and its start under way: moto with the accounts bootstrapped
+    first (the first background), then the other parts (the second; it ends when all are up)."""
     box = Sandbox(root, settings, auto_ports=True)
 
-    def start() -> Sandbox:
-        box.up(TEST_PARTS, report=lambda line: None)
+    def start_moto() -> Sandbox:
+        box.up(("moto",), report=lambda line: None)
         box.initialise_accounts(report=lambda line: None)
         return box
 
-    return box, Background(start, timeout=SANDBOX_START_TIMEOUT)
+    moto = Background(start_moto, timeout=SANDBOX_START_TIMEOUT)
+
+    def start_the_rest() -> Sandbox:
+        moto.join()
+        box.up(TEST_PARTS, report=lambda line: None)  # moto answers already: the others start
+        return box
+
+    return box, moto, Background(start_the_rest, timeout=SANDBOX_START_TIMEOUT)
 
 
 def build_release(sandbox: Background, config: Path, env: dict[str, str], build: bool) -> Background:

@@ -34,8 +34,8 @@ def refused(call: object, *args: object, **kwargs: object) -> str:
     "QA's credentials reading, listing or writing prod's bucket",
     "refused (AccessDenied), as AWS refuses another account without a bucket policy; prod's objects unchanged",
 )
-def test_qa_cannot_read_list_or_write_prods_bucket(sandbox: Sandbox) -> None:
-    prod, qa = sandbox.account("prod").client("s3"), sandbox.account("qa").client("s3")
+def test_qa_cannot_read_list_or_write_prods_bucket(moto_sandbox: Sandbox) -> None:
+    prod, qa = moto_sandbox.account("prod").client("s3"), moto_sandbox.account("qa").client("s3")
     key = f"walls/{uuid.uuid4().hex[:8]}.txt"
     prod.put_object(Bucket=PROD_BUCKET, Key=key, Body=b"prod only")
 
@@ -52,8 +52,9 @@ def test_qa_cannot_read_list_or_write_prods_bucket(sandbox: Sandbox) -> None:
     "QA's credentials describing, changing or deleting a prod stack",
     "prod's stacks do not exist for QA; a delete from QA leaves prod's stack as it was",
 )
-def test_qa_cannot_see_or_touch_prods_stacks(sandbox: Sandbox) -> None:
-    prod, qa = sandbox.account("prod").client("cloudformation"), sandbox.account("qa").client("cloudformation")
+def test_qa_cannot_see_or_touch_prods_stacks(moto_sandbox: Sandbox) -> None:
+    prod = moto_sandbox.account("prod").client("cloudformation")
+    qa = moto_sandbox.account("qa").client("cloudformation")
     name = f"walls-{uuid.uuid4().hex[:8]}"
     template = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
     prod.create_stack(StackName=name, TemplateBody=json.dumps(template))

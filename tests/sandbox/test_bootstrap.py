@@ -34,8 +34,8 @@ from tests.app_source import CONFIG_FILE
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 
 
-def attached_documents(sandbox: Sandbox, stage: str, role: str) -> list[dict[str, Any]]:
-    iam = sandbox.account(stage).client("iam")
+def attached_documents(moto_sandbox: Sandbox, stage: str, role: str) -> list[dict[str, Any]]:
+    iam = moto_sandbox.account(stage).client("iam")
     documents = []
     for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
         policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
@@ -45,10 +45,12 @@ def attached_documents(sandbox: Sandbox, stage: str, role: str) -> list[dict[str
     return documents
 
 
-def test_every_account_holds_its_bootstrap_stack_bucket_repositories_roles_and_config_files(sandbox: Sandbox) -> None:
-    settings = sandbox.settings
+def test_every_account_holds_its_bootstrap_stack_bucket_repositories_roles_and_config_files(
+    moto_sandbox: Sandbox,
+) -> None:
+    settings = moto_sandbox.settings
     for stage in settings.promotion_order():
-        account = sandbox.account(stage)
+        account = moto_sandbox.account(stage)
         bucket = settings.stage(stage).bucket
         stack = cloudformation.describe(account, BOOTSTRAP_STACK)
         assert stack is not None and stack.outputs["BootstrapVersion"] == str(BOOTSTRAP_VERSION)
@@ -61,7 +63,7 @@ def test_every_account_holds_its_bootstrap_stack_bucket_repositories_roles_and_c
         assert {r["imageTagMutability"] for r in repositories["repositories"]} == {"IMMUTABLE"}
         assert set(settings.repositories) <= set(ecr.list_repositories(account))
         for role in roles_of_stage(settings, stage):
-            statements = [s for d in attached_documents(sandbox, stage, role.name) for s in d["Statement"]]
+            statements = [s for d in attached_documents(moto_sandbox, stage, role.name) for s in d["Statement"]]
             assert sorted(json.dumps(s, sort_keys=True) for s in statements) == sorted(
                 json.dumps(s, sort_keys=True) for s in policy_document(settings, stage, role)["Statement"]
             )
@@ -70,15 +72,15 @@ def test_every_account_holds_its_bootstrap_stack_bucket_repositories_roles_and_c
         assert f"EP_STAGE={stage}" in author and "EP_ENVIRONMENT=author" in author
 
 
-def test_the_command_again_changes_nothing_and_keeps_edited_config(sandbox: Sandbox) -> None:
-    account = sandbox.account("qa")
-    stage = sandbox.settings.stage("qa")
+def test_the_command_again_changes_nothing_and_keeps_edited_config(moto_sandbox: Sandbox) -> None:
+    account = moto_sandbox.account("qa")
+    stage = moto_sandbox.settings.stage("qa")
     original = s3.get_object(account, stage.bucket, "config/live.env")
     edited = original + b"EP_EDITED=yes\n"
     s3.put_object(account, stage.bucket, "config/live.env", edited, "text/plain")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {
-        "AWS_ENDPOINT_URL": sandbox.state.moto_url,
+        "AWS_ENDPOINT_URL": moto_sandbox.state.moto_url,
         "AWS_ACCESS_KEY_ID": SANDBOX_ACCESS_KEY_ID,  # the sandbox's base user, as a management account's user
         "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET_ACCESS_KEY,
         "CLOUDOPS_CONFIG_FILE": str(CONFIG_FILE),
@@ -105,18 +107,18 @@ def test_the_command_again_changes_nothing_and_keeps_edited_config(sandbox: Sand
 STAGES_STATEMENT = "TheStagesUseTheSnapshotsItShares"
 
 
-def key_statements(sandbox: Sandbox, stage: str) -> list[str]:
+def key_statements(moto_sandbox: Sandbox, stage: str) -> list[str]:
     """The Sids of the policy of ``stage``'s account key, as KMS answers it."""
-    kms = sandbox.account(stage).client("kms")
+    kms = moto_sandbox.account(stage).client("kms")
     key = kms.describe_key(KeyId="alias/cloudops")["KeyMetadata"]["KeyId"]
     policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
     return [statement.get("Sid", "") for statement in policy["Statement"]]
 
 
-def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox: Sandbox) -> None:
-    settings = sandbox.settings
+def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(moto_sandbox: Sandbox) -> None:
+    settings = moto_sandbox.settings
     build = settings.build_stage
-    admin = sandbox.account(build)
+    admin = moto_sandbox.account(build)
     iam = admin.client("iam")
     other = "arn:aws:iam::123456789012:role/another-worker"
     try:
@@ -144,7 +146,7 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
         cloudformation.execute(admin, change_set)
         names = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=BUILD.name)["AttachedPolicies"]]
         assert names == ["cloudops-build-1-changed"]
-        assert STAGES_STATEMENT not in key_statements(sandbox, build)
+        assert STAGES_STATEMENT not in key_statements(moto_sandbox, build)
         assert not [
             p
             for p in iam.list_policies(Scope="Local")["Policies"]
@@ -154,10 +156,10 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
         bootstrap_account(admin, settings, build, Trust(SANDBOX_BASE_USER_ARN))
     trust = iam.get_role(RoleName=BUILD.name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"]["AWS"] == SANDBOX_BASE_USER_ARN
-    assert attached_documents(sandbox, build, BUILD.name) == [
+    assert attached_documents(moto_sandbox, build, BUILD.name) == [
         {"Version": "2012-10-17", "Statement": policy_document(settings, build, BUILD)["Statement"]}
     ]
-    assert STAGES_STATEMENT in key_statements(sandbox, build)
+    assert STAGES_STATEMENT in key_statements(moto_sandbox, build)
 
 
 @pytest.mark.reliability(
@@ -165,12 +167,12 @@ def test_an_update_applies_a_changed_trust_and_replaces_a_changed_policy(sandbox
     "a stage account bootstrapped by an older cloudops (its version parameter below this cloudops's)",
     "every run refuses it in one line naming `cloudops accounts bootstrap STAGE`, before anything changes",
 )
-def test_an_older_bootstrap_is_refused_in_one_line_naming_the_command(sandbox: Sandbox) -> None:
-    admin = sandbox.account("qa")
+def test_an_older_bootstrap_is_refused_in_one_line_naming_the_command(moto_sandbox: Sandbox) -> None:
+    admin = moto_sandbox.account("qa")
     admin.client("ssm").put_parameter(Name=VERSION_PARAMETER, Value="0", Type="String", Overwrite=True)
     try:
         with pytest.raises(NotBootstrappedError) as refused:
-            check_bootstrap(sandbox.account("qa"), "qa")
+            check_bootstrap(moto_sandbox.account("qa"), "qa")
         message = str(refused.value)
         assert "\n" not in message and "has bootstrap version 0" in message
         assert "`cloudops accounts bootstrap qa`" in message

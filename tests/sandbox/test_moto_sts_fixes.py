@@ -12,8 +12,8 @@ from sandbox.sandbox import Sandbox
 pytestmark = pytest.mark.slow
 
 
-def test_a_presigned_caller_identity_names_its_signer(sandbox: Sandbox) -> None:
-    qa = sandbox.account("qa")
+def test_a_presigned_caller_identity_names_its_signer(moto_sandbox: Sandbox) -> None:
+    qa = moto_sandbox.account("qa")
     client = qa.client("sts")
     proof = client.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=60, HttpMethod="GET")
     assert "Authorization" not in proof and "X-Amz-Credential=" in proof
@@ -27,8 +27,8 @@ def test_a_presigned_caller_identity_names_its_signer(sandbox: Sandbox) -> None:
     assert "Buckets" in qa.client("s3").list_buckets()
 
 
-def test_a_proof_for_another_host_is_refused_unsent(sandbox: Sandbox) -> None:
-    qa = sandbox.account("qa")
+def test_a_proof_for_another_host_is_refused_unsent(moto_sandbox: Sandbox) -> None:
+    qa = moto_sandbox.account("qa")
     forged = "http://127.0.0.1:9/?Action=GetCallerIdentity&X-Amz-Signature=0"
     with pytest.raises(identity.IdentityError, match=r"the identity proof is not a request to STS \(127.0.0.1:9;"):
         identity.verify(forged, sts.trusted_endpoints(qa))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def is_test_module(dotted: str) -> bool:
@@ -55,7 +55,7 @@ def test_no_module_of_the_suite_imports_a_test_module_or_a_conftest() -> None:
         ("from tests import test_approval, polling", "tests", ["tests.test_approval"]),
         ("from .test_approval import paused_run", "tests", ["tests.test_approval"]),
         ("from ..conftest import UiServer", "tests.browser", ["tests.conftest"]),
-        ("from tests.approvals import paused_run\nfrom tests.browser import prefect_ui", "tests", []),
+        ("from tests.approvals import paused_run\nfrom tests.e2e.browser import prefect_ui", "tests", []),
         ("import pytest\nfrom cloudops import settings", "tests", []),
     ],
 )

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.browser.prefect_ui import Screenshots
+from tests.e2e.browser.prefect_ui import Screenshots
 from tests.ui_servers import UiServer
 
-OUTPUT = Path(__file__).resolve().parent.parent / "output" / "browser"
+OUTPUT = Path(__file__).resolve().parents[2] / "output" / "browser"
 _written: list[Path] = []
 
 

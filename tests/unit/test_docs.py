@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cli import docs_reference
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_readme_opens_with_the_two_commands_and_stays_short() -> None:

@@ -54,7 +54,7 @@ def test_a_preview_says_what_a_deploy_would_change_and_changes_nothing(sandbox: 
     markdown = deploy.preview_stack(account, plan(later), deploy.stack_tags("commerce", "staging", later.version))
     # NOTE: CloudFormation lists the task definition (Replace) and the service (Modify) here; moto makes the
     # change set but lists no resource for a parameter-only change. How such rows read is tested with
-    # Stubber in tests/test_deploy_stack.py.
+    # Stubber in tests/integration/test_deploy_stack.py.
     assert markdown.startswith("### Change set `cloudops-") and f"of stack `{stack}`" in markdown
     change_sets = account.client("cloudformation").list_change_sets(StackName=stack)["Summaries"]
     assert [c["ChangeSetName"] for c in change_sets if c.get("ExecutionStatus") == "AVAILABLE"] == []

@@ -16,7 +16,7 @@ from typing import Any
 from cloudops.policies import DEPLOYER, policy_document, roles_of_stage
 from cloudops.settings import Settings, load_settings
 from tests.app_source import CONFIG_FILE
-from tests.policy_checks.offline_checkers import run_checker
+from tests.integration.policy_checks.offline_checkers import run_checker
 
 # (role, issue) -> why it stays
 ACCEPTED: dict[tuple[str, str], str] = {}

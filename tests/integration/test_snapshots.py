@@ -80,7 +80,7 @@ def test_a_release_is_snapshotted_shared_and_its_instances_are_gone(
     assert ("DRAFT-1",) not in snapshot_rows(sandbox, live, "SELECT sku FROM product")
     assert snapshot_rows(sandbox, live, "SELECT value FROM setting WHERE name = 'environment'") == [("live",)]
     # NOTE: moto keeps no data in snapshots (the sandbox's MariaDB holds it); each stage copies a shared snapshot
-    # under its own key before it restores it (cloudops/deploy.py, own_snapshot; tests/test_deploy.py).
+    # under its own key before it restores it (cloudops/deploy.py, own_snapshot; tests/integration/test_deploy.py).
 
     again = snapshot(ref="main")
     assert {e: r.created for e, r in again.items()} == {"author": False, "live": False}

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools" / "aws-static-checks" / ".venv" / "bin"
+TOOLS = Path(__file__).resolve().parents[3] / "tools" / "aws-static-checks" / ".venv" / "bin"
 OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE", "PYTHONWARNINGS": "ignore"}
 
 

@@ -42,7 +42,7 @@ from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLOUDOPS = str(Path(sys.executable).parent / "cloudops")
 SLOW_STEP_SECONDS = 15
 

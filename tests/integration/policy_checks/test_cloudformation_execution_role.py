@@ -23,7 +23,7 @@ from cloudops.settings import Settings, load_settings
 from tests.app_source import CONFIG_FILE
 
 SCHEMAS = Path(__file__).resolve().parent / "provider_schemas"
-TEMPLATES = Path(__file__).resolve().parents[2] / "cloudops" / "templates" / "stacks"
+TEMPLATES = Path(__file__).resolve().parents[3] / "cloudops" / "templates" / "stacks"
 HANDLERS = ("create", "read", "update", "delete")
 # Parameter types, not resources
 NOT_RESOURCES = {"AWS::EC2::Image::Id", "AWS::EC2::SecurityGroup::Id", "AWS::EC2::VPC::Id"}

@@ -24,13 +24,13 @@ from cloudops.release import Release
 from cloudops.settings import Settings
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
-from tests.browser import prefect_ui as ui
+from tests.e2e.browser import prefect_ui as ui
 from tests.ops_helpers import reject_earlier
 from tests.ui_servers import UiServer
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PAUSE_TIMEOUT = 900.0  # the release's build check, promotion and QA deploy come first, on a busy 2-core machine
 END_TIMEOUT = 900.0
 

@@ -1,4 +1,5 @@
-"""The authorities' digest and when a deploy fills the access point (pure; the fill itself: tests/test_deploy.py)."""
+"""The authorities' digest and when a deploy fills the access point (pure; the fill itself:
+tests/integration/test_deploy.py)."""
 
 from __future__ import annotations
 

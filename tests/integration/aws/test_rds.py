@@ -9,8 +9,8 @@ from cloudops.aws.session import AccountSession
 from sandbox.sandbox import Sandbox
 
 
-def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(sandbox: Sandbox) -> None:
-    build = sandbox.account("build")
+def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(moto_sandbox: Sandbox) -> None:
+    build = moto_sandbox.account("build")
     name = f"share-{uuid.uuid4().hex[:8]}"
     client = build.client("rds")
     client.create_db_instance(
@@ -32,7 +32,7 @@ def test_sharing_a_snapshot_again_writes_nothing_and_lists_each_account_once(san
         # The snapshot is visible to its own account and to one it is shared with (the check before a deploy)
         arn = snapshot_arn(build, f"{name}-snap")
         assert arn in rds.visible_snapshot_arns(build)
-        assert arn in rds.visible_snapshot_arns(sandbox.account("qa"))
+        assert arn in rds.visible_snapshot_arns(moto_sandbox.account("qa"))
     finally:
         rds.delete_snapshot(build, f"{name}-snap")
         rds.delete_instance(build, name)

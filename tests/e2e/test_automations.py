@@ -41,7 +41,7 @@ from tests.ops_helpers import verified
 from tests.polling import eventually
 from tests.stage_holder import Holder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # As the sandbox allows its workers (sandbox/processes.py stop): a healthy worker stops its runs and exits in a second.
 STOP_SECONDS = 20
 

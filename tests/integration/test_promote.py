@@ -34,7 +34,7 @@ from tests.polling import eventually
 
 T = TypeVar("T")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 BUILD_BUCKET = "cloudops-build-111111111111"

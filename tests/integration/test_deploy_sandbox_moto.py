@@ -61,8 +61,8 @@ def image_of(account: AccountSession, task_definition: str) -> str:
     return str(found["containerDefinitions"][0]["image"])
 
 
-def test_a_change_set_gives_the_stack_its_outputs_and_updates_the_task_definition(sandbox: Sandbox) -> None:
-    qa = sandbox.account("qa")
+def test_a_change_set_gives_the_stack_its_outputs_and_updates_the_task_definition(moto_sandbox: Sandbox) -> None:
+    qa = moto_sandbox.account("qa")
     stack = f"fixes-{uuid.uuid4().hex[:6]}"
     created = run_change_set(qa, stack, "CREATE", "r/app@sha256:1")
     assert set(created) == {"TaskDefinition", "AccessPointId"}
@@ -91,8 +91,8 @@ Resources:
 """
 
 
-def test_a_resource_left_out_by_its_condition_is_not_among_the_stack_s_resources(sandbox: Sandbox) -> None:
-    cfn = sandbox.account("qa").client("cloudformation")
+def test_a_resource_left_out_by_its_condition_is_not_among_the_stack_s_resources(moto_sandbox: Sandbox) -> None:
+    cfn = moto_sandbox.account("qa").client("cloudformation")
     stack = f"fixes-{uuid.uuid4().hex[:6]}"
     cfn.create_change_set(StackName=stack, ChangeSetName="c1", ChangeSetType="CREATE", TemplateBody=CONDITIONAL)
     cfn.execute_change_set(StackName=stack, ChangeSetName="c1")

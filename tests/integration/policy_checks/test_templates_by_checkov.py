@@ -18,9 +18,9 @@ from cfnlint.decode import decode
 from cloudops.bootstrap_template import bootstrap_template
 from cloudops.settings import load_settings
 from tests.app_source import CONFIG_FILE
-from tests.policy_checks.offline_checkers import run_checker
+from tests.integration.policy_checks.offline_checkers import run_checker
 
-STACKS = Path(__file__).resolve().parents[2] / "cloudops" / "templates" / "stacks"
+STACKS = Path(__file__).resolve().parents[3] / "cloudops" / "templates" / "stacks"
 MAX_SKIPS = 8
 BROKEN = "broken"
 

@@ -14,18 +14,18 @@ from cloudops.errors import AccountMismatchError, CredentialsError
 from sandbox.sandbox import Sandbox
 
 
-def test_each_stage_session_reaches_its_own_account(sandbox: Sandbox) -> None:
-    for stage in sandbox.settings.promotion_order():
-        account = sandbox.account(stage)
+def test_each_stage_session_reaches_its_own_account(moto_sandbox: Sandbox) -> None:
+    for stage in moto_sandbox.settings.promotion_order():
+        account = moto_sandbox.account(stage)
         identity = account.client("sts").get_caller_identity()
-        assert identity["Account"] == sandbox.settings.stage(stage).account_id
-        assert account.region == sandbox.settings.stage(stage).region
+        assert identity["Account"] == moto_sandbox.settings.stage(stage).account_id
+        assert account.region == moto_sandbox.settings.stage(stage).region
 
 
-def test_credentials_of_another_account_are_refused(sandbox: Sandbox) -> None:
+def test_credentials_of_another_account_are_refused(moto_sandbox: Sandbox) -> None:
     # Given credentials that claim the QA account but assume a role in production
-    qa = sandbox.credentials("qa")
-    prod_role = sandbox.credentials("prod").role_arn
+    qa = moto_sandbox.credentials("qa")
+    prod_role = moto_sandbox.credentials("prod").role_arn
     wrong = qa.model_copy(update={"role_arn": prod_role})
     # When they are opened, then the mismatch is named with both accounts
     with pytest.raises(AccountMismatchError) as caught:
@@ -35,16 +35,16 @@ def test_credentials_of_another_account_are_refused(sandbox: Sandbox) -> None:
     assert pickle.loads(pickle.dumps(caught.value)).actual == "444444444444"
 
 
-def test_the_flow_run_id_is_in_the_role_session_name(sandbox: Sandbox) -> None:
+def test_the_flow_run_id_is_in_the_role_session_name(moto_sandbox: Sandbox) -> None:
     run_id = "0b6c5f43-9f0e-4b53-a0ae-4d3f1f6e2c11"
-    account = open_account(sandbox.credentials("qa"), where="qa", run_id=run_id)
+    account = open_account(moto_sandbox.credentials("qa"), where="qa", run_id=run_id)
     arn = account.client("sts").get_caller_identity()["Arn"]
     assert arn.endswith(f"/cloudops-sandbox-{run_id}")
     assert role_session_name("x" * 70, None) == "x" * 64
 
 
-def test_role_credentials_refresh_themselves_when_they_expire(sandbox: Sandbox) -> None:
-    account = sandbox.account("staging")
+def test_role_credentials_refresh_themselves_when_they_expire(moto_sandbox: Sandbox) -> None:
+    account = moto_sandbox.account("staging")
     credentials = account.session._session.get_credentials()
     assert isinstance(credentials, RefreshableCredentials)
     first = credentials.get_frozen_credentials().access_key

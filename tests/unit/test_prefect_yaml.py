@@ -14,7 +14,7 @@ from prefect.utilities.callables import parameter_schema
 
 from deployments.ecs_work_pool import FLOWS_FOLDER, EcsPoolDefaults, default_template, ecs_job_template
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def deployments() -> list[dict[str, Any]]:

@@ -27,8 +27,8 @@ def entry(application: str, version: str, minute: int, kind: audit.Kind = "promo
     )
 
 
-def test_a_releases_entries_are_read_without_reading_the_others(sandbox: Sandbox, settings: Settings) -> None:
-    account = sandbox.account("build")
+def test_a_releases_entries_are_read_without_reading_the_others(moto_sandbox: Sandbox, settings: Settings) -> None:
+    account = moto_sandbox.account("build")
     bucket = settings.stage("build").bucket
     application = f"audit-{uuid.uuid4().hex[:8]}"
     first = entry(application, "1.0", 1)
@@ -52,6 +52,6 @@ def test_a_releases_entries_are_read_without_reading_the_others(sandbox: Sandbox
         audit.entries(account, bucket, application)  # the whole trail does read it
 
 
-def test_a_missing_bucket_is_a_clear_error(sandbox: Sandbox) -> None:
+def test_a_missing_bucket_is_a_clear_error(moto_sandbox: Sandbox) -> None:
     with pytest.raises(AwsError, match="bucket no-such-bucket-cloudops does not exist in account 111111111111"):
-        audit.entries(sandbox.account("build"), "no-such-bucket-cloudops", "commerce", "1.0")
+        audit.entries(moto_sandbox.account("build"), "no-such-bucket-cloudops", "commerce", "1.0")

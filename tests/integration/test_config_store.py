@@ -8,8 +8,8 @@ from cloudops import config_store, deploy
 from sandbox.sandbox import Sandbox
 
 
-def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox: Sandbox) -> None:
-    qa = sandbox.account("qa")
+def test_stack_outputs_reach_the_config_store_under_the_documented_path(moto_sandbox: Sandbox) -> None:
+    qa = moto_sandbox.account("qa")
     application = f"app{uuid.uuid4().hex[:6]}"
     outcome = deploy.StackOutcome(
         stack=f"{application}-qa-live",
@@ -34,7 +34,7 @@ def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox:
         "stack": f"{application}-qa-live",
     }
     # Another account's store does not see them
-    assert config_store.SsmConfigStore(sandbox.account("prod")).get(f"/cloudops/qa/{application}/live") == {}
+    assert config_store.SsmConfigStore(moto_sandbox.account("prod")).get(f"/cloudops/qa/{application}/live") == {}
 
     # Published again with one endpoint changed: only that parameter gets a new version
     moved = outcome.model_copy(update={"outputs": {**outcome.outputs, "AppEndpoint": "http://live-456.elb"}})
@@ -48,11 +48,11 @@ def test_stack_outputs_reach_the_config_store_under_the_documented_path(sandbox:
     assert store.get(f"/cloudops/qa/{application}/live")["app_endpoint"] == "http://live-456.elb"
 
 
-def test_a_secret_parameter_is_created_once_and_never_overwritten(sandbox: Sandbox) -> None:
-    store = config_store.SsmConfigStore(sandbox.account("qa"))
+def test_a_secret_parameter_is_created_once_and_never_overwritten(moto_sandbox: Sandbox) -> None:
+    store = config_store.SsmConfigStore(moto_sandbox.account("qa"))
     name = f"/cloudops/qa/app{uuid.uuid4().hex[:6]}/author/db-password"
     assert store.ensure_secret(name) is True
-    ssm = sandbox.account("qa").client("ssm")
+    ssm = moto_sandbox.account("qa").client("ssm")
     first = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
     assert first["Type"] == "SecureString" and len(first["Value"]) >= 24
     assert store.ensure_secret(name) is False

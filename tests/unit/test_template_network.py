@@ -15,7 +15,7 @@ from cfnlint.decode import decode
 
 from cloudops import environment_kinds
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "cloudops" / "templates" / "stacks"
+TEMPLATES = Path(__file__).resolve().parents[2] / "cloudops" / "templates" / "stacks"
 CIDR = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\b")
 ANYWHERE = "0.0.0.0/0"
 
