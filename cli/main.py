@@ -227,7 +227,7 @@ def promote_command(
     preflight.existing_release(preflight.target_stages([to]), version)
 
     entry = promote(version=version, to_stage=to, deploy_kind=deploy)
-    typer.echo(f"release {entry.application}@{entry.version} promoted to {entry.stage} (from {entry.detail['from']})")
+    typer.echo(f"release {entry.application}@{entry.version} promoted to {entry.stage} (from {entry.from_stage})")
     for name, digest in entry.digests.items():
         typer.echo(f"  {name:<7} {digest}")
 
@@ -310,7 +310,7 @@ def rollback_command(
     preflight.kinds(kind)
     settings = preflight.target_stages([stage])
     entry = rollback(stage=stage, kind=kind, started_by=who_runs_this(settings), reason=reason)
-    typer.echo(f"{stage} ({kind}) rolled back from {entry.detail['from']} to {entry.version} by {entry.actor}")
+    typer.echo(f"{stage} ({kind}) rolled back from {entry.rolled_back_from} to {entry.version} by {entry.actor}")
     for name, digest in entry.digests.items():
         typer.echo(f"  {name:<7} {digest}")
 

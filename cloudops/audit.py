@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from cloudops.aws import s3
 from cloudops.aws.session import AccountSession
@@ -23,17 +24,12 @@ from cloudops.errors import AwsError, TamperedRecordError
 from cloudops.release import Release
 
 Kind = Literal["release", "approval", "promotion", "deploy", "rollback", "teardown", "verification"]
-# Keys of an entry's detail that say which environment kind it is about and which release it replaced.
-DEPLOY_KIND = "deploy_kind"
-IDENTITY = "identity"  # an approval's verified AWS ARN
-FROM = "from"
 # Objects read at once when a trail is read (S3 answers each GET on its own).
 READERS = 8
 Decision = Literal["approved", "rejected", "timed-out"]
-# A verification entry's detail[OUTCOME].
-OUTCOME = "outcome"
-VERIFIED = "verified"
-VERIFICATION_FAILED = "verification-failed"
+Outcome = Literal["verified", "verification-failed"]
+VERIFIED: Outcome = "verified"
+VERIFICATION_FAILED: Outcome = "verification-failed"
 
 
 class CheckRecord(BaseModel):
@@ -47,22 +43,183 @@ class CheckRecord(BaseModel):
     at: datetime
 
 
-class AuditEntry(BaseModel):
+class EntryBase(BaseModel):
+    """What every entry of the trail says: about which release, in which stage, when, by whom, for which digests.
+
+    Entries written before the trail was typed (up to 2026-12-07) kept what their kind records as strings in a map
+    ``detail`` (``"app=3 broker=0"``, ``"a=changed, b=unchanged"``); each kind reads them into its typed fields
+    (:meth:`from_detail`), so a trail already written reads as one written today."""
+
     model_config = ConfigDict(frozen=True)
 
-    kind: Kind
     application: str
     version: str
     stage: str
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     actor: str
-    digests: dict[str, str]
-    decision: Decision | None = None
-    ticket: str = ""
+    digests: dict[str, str] = Field(default_factory=dict)
     comment: str = ""
-    detail: dict[str, str] = Field(default_factory=dict)
     flow_run_id: str | None = None
-    checks: tuple[CheckRecord, ...] = ()  # a verification's checks; none in the other kinds (and older entries)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _written_before_typing(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("detail"), dict):
+            fields = {key: value for key, value in data.items() if key != "detail"}
+            return fields | cls.from_detail(data["detail"])
+        return data
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        """This kind's typed fields from an old entry's ``detail`` (its other keys, as ``decision``, are fields
+        already; those a kind does not have are left out when it is read)."""
+        return {}
+
+
+class ReleaseEntry(EntryBase):
+    """A release record written, vouched for: its body's SHA-256 and the commit it was built from."""
+
+    kind: Literal["release"] = "release"
+    record_sha256: str
+    commit: str = ""
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {"record_sha256": detail.get("record_sha256", ""), "commit": detail.get("commit", "")}
+
+
+class ApprovalEntry(EntryBase):
+    """A person's decision on a release in a stage (or the time running out), for exactly its digests."""
+
+    kind: Literal["approval"] = "approval"
+    decision: Decision
+    ticket: str = ""
+    identity: str = ""  # the approver's AWS ARN as STS verified it; empty when the answer carried no proof
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {"identity": detail.get("identity", "")}
+
+
+class PromotionEntry(EntryBase):
+    """A promotion: the digests copied into ``stage`` from ``from_stage``, on whose approval, what it copied."""
+
+    kind: Literal["promotion"] = "promotion"
+    from_stage: str
+    approved_by: str
+    snapshots: tuple[str, ...] = ()
+    blobs_copied: dict[str, int] = Field(default_factory=dict)  # per image: copied now
+    blobs_present: dict[str, int] = Field(default_factory=dict)  # per image: there already, or mounted
+
+    @property
+    def blobs_copied_total(self) -> int:
+        return sum(self.blobs_copied.values())
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {
+            "from_stage": detail.get("from", ""),
+            "approved_by": detail.get("approved_by", ""),
+            "snapshots": _listed(detail.get("snapshots", "")),
+            "blobs_copied": _counts(detail.get("blobs_copied", "")),
+            "blobs_present": _counts(detail.get("blobs_present", "")),
+        }
+
+
+class DeployEntry(EntryBase):
+    """A finished deploy: what went where (digests, snapshots) as which kind, and which stacks changed."""
+
+    kind: Literal["deploy"] = "deploy"
+    deploy_kind: str = ""  # none in the deploys recorded before kinds of environment were
+    snapshots: tuple[str, ...] = ()
+    stacks: dict[str, bool] = Field(default_factory=dict)  # each stack: changed or not
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {
+            "deploy_kind": detail.get("deploy_kind", ""),
+            "snapshots": _listed(detail.get("snapshots", "")),
+            "stacks": _changed(detail.get("stacks", "")),
+        }
+
+
+class VerificationEntry(EntryBase):
+    """A deploy's verification: every check it ran, and whether the deployed digests passed them (``comment``: its
+    summary)."""
+
+    kind: Literal["verification"] = "verification"
+    deploy_kind: str
+    outcome: Outcome
+    started_at: datetime | None = None
+    checks: tuple[CheckRecord, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == VERIFIED
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {
+            "deploy_kind": detail.get("deploy_kind", ""),
+            "outcome": detail.get("outcome", VERIFICATION_FAILED),
+            "started_at": detail.get("started_at") or None,
+        }
+
+
+class RollbackEntry(EntryBase):
+    """A rollback: ``stage`` (its ``deploy_kind``) back on this release from ``rolled_back_from`` (its digests),
+    each stack changed or not; ``comment``: who asked and why."""
+
+    kind: Literal["rollback"] = "rollback"
+    deploy_kind: str
+    rolled_back_from: str
+    from_digests: dict[str, str] = Field(default_factory=dict)
+    stacks: dict[str, bool] = Field(default_factory=dict)
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {
+            "deploy_kind": detail.get("deploy_kind", ""),
+            "rolled_back_from": detail.get("from", ""),
+            "from_digests": dict(_pairs(detail.get("from_digests", ""), ", ")),
+            "stacks": _changed(detail.get("stacks", "")),
+        }
+
+
+class TeardownEntry(EntryBase):
+    """A teardown: the environment of ``deploy_kind`` in ``stage`` is gone (its stacks deleted)."""
+
+    kind: Literal["teardown"] = "teardown"
+    deploy_kind: str
+    stacks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, str]) -> dict[str, Any]:
+        return {"deploy_kind": detail.get("deploy_kind", ""), "stacks": _listed(detail.get("stacks", ""))}
+
+
+AuditEntry = Annotated[
+    ReleaseEntry | ApprovalEntry | PromotionEntry | DeployEntry | VerificationEntry | RollbackEntry | TeardownEntry,
+    Field(discriminator="kind"),
+]
+# mypy reads the Annotated union as a UnionType, which pydantic takes (its documented way to parse a union)
+ENTRY: TypeAdapter[AuditEntry] = TypeAdapter(AuditEntry)  # type: ignore[arg-type]
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(item for item in text.split(", ") if item)
+
+
+def _pairs(text: str, separator: str) -> list[tuple[str, str]]:
+    return [(name, value) for item in text.split(separator) if "=" in item for name, value in [item.split("=", 1)]]
+
+
+def _counts(text: str) -> dict[str, int]:
+    return {name: int(value) for name, value in _pairs(text, " ")}
+
+
+def _changed(text: str) -> dict[str, bool]:
+    return {name: value == "changed" for name, value in _pairs(text, ", ")}
 
 
 def prefix(application: str) -> str:
@@ -129,15 +286,15 @@ def entries(account: AccountSession, bucket: str, application: str, version: str
             bodies = list(pool.map(lambda key: s3.get_object(account, bucket, key), missing))
         with _reading:
             for key, body in zip(missing, bodies, strict=True):
-                _read[(bucket, key)] = AuditEntry.model_validate_json(body)
+                _read[(bucket, key)] = ENTRY.validate_json(body)
     with _reading:
         found = [_read[(bucket, key)] for key in keys]
     return [e for e in found if version is None or e.version == version]
 
 
-def latest_approval(trail: list[AuditEntry], version: str, stage: str) -> AuditEntry | None:
+def latest_approval(trail: Sequence[AuditEntry], version: str, stage: str) -> ApprovalEntry | None:
     """The last approval decision recorded for ``version`` in ``stage``."""
-    decisions = [e for e in trail if e.kind == "approval" and e.version == version and e.stage == stage]
+    decisions = [e for e in trail if isinstance(e, ApprovalEntry) and e.version == version and e.stage == stage]
     return decisions[-1] if decisions else None
 
 
@@ -155,11 +312,10 @@ def approval_entry(
     comment: str = "",
     flow_run_id: str | None = None,
     identity: str = "",
-) -> AuditEntry:
+) -> ApprovalEntry:
     """A person's decision on ``release`` in ``stage`` (or the time running out), for exactly ``digests``;
     ``identity``: the approver's AWS ARN, as STS verified it (none when the answer carried no proof)."""
-    return AuditEntry(
-        kind="approval",
+    return ApprovalEntry(
         application=release.application,
         version=release.version,
         stage=stage,
@@ -169,7 +325,7 @@ def approval_entry(
         ticket=ticket,
         comment=comment,
         flow_run_id=flow_run_id,
-        detail={IDENTITY: identity} if identity else {},
+        identity=identity,
     )
 
 
@@ -181,19 +337,23 @@ def promotion_entry(
     *,
     approved_by: str,
     snapshots: list[str],
-    copied: dict[str, str],
+    copied: tuple[dict[str, int], dict[str, int]],
     flow_run_id: str | None,
-) -> AuditEntry:
-    """A promotion's record: the digests copied into ``to_stage``, on whose approval, what it copied."""
-    return AuditEntry(
-        kind="promotion",
+) -> PromotionEntry:
+    """A promotion's record: the digests copied into ``to_stage``, on whose approval, what it copied (``copied``:
+    per image, the blobs copied now and those there already)."""
+    return PromotionEntry(
         application=release.application,
         version=release.version,
         stage=to_stage,
         actor=f"flow-run:{flow_run_id}",
         digests=digests,
         flow_run_id=flow_run_id,
-        detail={"from": from_stage, "approved_by": approved_by, "snapshots": ", ".join(snapshots), **copied},
+        from_stage=from_stage,
+        approved_by=approved_by,
+        snapshots=tuple(snapshots),
+        blobs_copied=copied[0],
+        blobs_present=copied[1],
     )
 
 
@@ -206,61 +366,51 @@ def deployed_digests(release: Release, kind: EnvironmentKind) -> dict[str, str]:
 
 def deploy_entry(
     release: Release, stage: str, kind: EnvironmentKind, changed: dict[str, bool], actor: str, flow_run_id: str | None
-) -> AuditEntry:
+) -> DeployEntry:
     """A finished deploy's record: what went where (digests, snapshots), and which stacks changed."""
     snapshots = [release.snapshots[env] for env in kind.snapshots if env in release.snapshots]
-    return AuditEntry(
-        kind="deploy",
+    return DeployEntry(
         application=release.application,
         version=release.version,
         stage=stage,
         actor=actor,
         digests=deployed_digests(release, kind),
         flow_run_id=flow_run_id,
-        detail={
-            DEPLOY_KIND: kind.name,
-            "snapshots": ", ".join(s.identifier for s in snapshots),
-            "stacks": stacks_detail(changed),
-        },
+        deploy_kind=kind.name,
+        snapshots=tuple(s.identifier for s in snapshots),
+        stacks=changed,
     )
 
 
-def latest_verification(trail: list[AuditEntry], version: str, stage: str, kind_name: str) -> AuditEntry | None:
+def latest_verification(
+    trail: Sequence[AuditEntry], version: str, stage: str, kind_name: str
+) -> VerificationEntry | None:
     """The last verification recorded for ``version`` in ``stage``'s environment of kind ``kind_name``."""
     found = [
         e
         for e in trail
-        if e.kind == "verification"
-        and e.version == version
-        and e.stage == stage
-        and e.detail.get(DEPLOY_KIND) == kind_name
+        if isinstance(e, VerificationEntry) and e.version == version and e.stage == stage and e.deploy_kind == kind_name
     ]
     return found[-1] if found else None
 
 
 def is_verified(entry: AuditEntry | None, digests: dict[str, str]) -> bool:
     """Whether ``entry`` is a passed verification of exactly ``digests``."""
-    return (
-        entry is not None
-        and entry.kind == "verification"
-        and entry.detail.get(OUTCOME) == VERIFIED
-        and entry.digests == digests
-    )
+    return isinstance(entry, VerificationEntry) and entry.passed and entry.digests == digests
 
 
 def teardown_entry(
     application: str, stage: str, kind: str, deleted: list[str], actor: str, flow_run_id: str | None
-) -> AuditEntry:
+) -> TeardownEntry:
     """A teardown's record: the environment of ``kind`` in ``stage`` is gone."""
-    return AuditEntry(
-        kind="teardown",
+    return TeardownEntry(
         application=application,
         version="-",
         stage=stage,
         actor=actor,
-        digests={},
         flow_run_id=flow_run_id,
-        detail={DEPLOY_KIND: kind, "stacks": ", ".join(deleted)},
+        deploy_kind=kind,
+        stacks=tuple(deleted),
     )
 
 
@@ -274,12 +424,11 @@ def rollback_entry(
     actor: str,
     reason: str,
     flow_run_id: str | None,
-) -> AuditEntry:
+) -> RollbackEntry:
     """A rollback's record: ``stage`` (its ``kind``) back on ``release`` from (version, digests), each stack
     changed or not, who asked and why."""
     version, from_digests = rolled_back_from
-    return AuditEntry(
-        kind="rollback",
+    return RollbackEntry(
         application=release.application,
         version=release.version,
         stage=stage,
@@ -287,15 +436,8 @@ def rollback_entry(
         digests=deployed_digests(release, kind),
         comment=reason,
         flow_run_id=flow_run_id,
-        detail={
-            DEPLOY_KIND: kind.name,
-            FROM: version,
-            "from_digests": ", ".join(f"{n}={d}" for n, d in from_digests.items()),
-            "stacks": stacks_detail(changed),
-        },
+        deploy_kind=kind.name,
+        rolled_back_from=version,
+        from_digests=from_digests,
+        stacks=changed,
     )
-
-
-def stacks_detail(changed: dict[str, bool]) -> str:
-    """Each stack of a deploy and whether it changed, as the trail keeps it."""
-    return ", ".join(f"{stack}={'changed' if was else 'unchanged'}" for stack, was in changed.items())

@@ -7,7 +7,9 @@ release's digests.
 
 from __future__ import annotations
 
-from cloudops.audit import AuditEntry, latest_approval
+from collections.abc import Sequence
+
+from cloudops.audit import AuditEntry, PromotionEntry, latest_approval
 from cloudops.errors import CloudOpsError
 from cloudops.image_copy import CopyReport
 from cloudops.release import Release
@@ -34,7 +36,9 @@ def source_stage(settings: Settings, to_stage: str) -> str:
     return stage.promotes_from
 
 
-def check_approved(settings: Settings, release: Release, to_stage: str, trail: list[AuditEntry]) -> AuditEntry | None:
+def check_approved(
+    settings: Settings, release: Release, to_stage: str, trail: Sequence[AuditEntry]
+) -> AuditEntry | None:
     """The approval that allows promoting ``release`` to ``to_stage`` (None from the build stage), or an error.
     The stage it comes from must also have verified it, for the same digests."""
     from_stage = source_stage(settings, to_stage)
@@ -61,15 +65,13 @@ def check_approved(settings: Settings, release: Release, to_stage: str, trail: l
     return approval
 
 
-def copy_detail(reports: dict[str, CopyReport]) -> dict[str, str]:
-    """What a promotion moved, per image, for its audit entry: a rerun after a crash copies only what the first
-    run did not."""
-    return {
-        "blobs_copied": " ".join(f"{n}={len(r.copied)}" for n, r in sorted(reports.items())),
-        "blobs_present": " ".join(f"{n}={len(r.present) + len(r.mounted)}" for n, r in sorted(reports.items())),
-    }
+def copy_detail(reports: dict[str, CopyReport]) -> tuple[dict[str, int], dict[str, int]]:
+    """What a promotion moved, per image, for its audit entry: the blobs copied now, and those there already or
+    mounted (a rerun after a crash copies only what the first run did not)."""
+    ordered = sorted(reports.items())
+    return {n: len(r.copied) for n, r in ordered}, {n: len(r.present) + len(r.mounted) for n, r in ordered}
 
 
-def blobs_copied(entry: AuditEntry) -> int:
+def blobs_copied(entry: PromotionEntry) -> int:
     """How many blobs the promotion of ``entry`` copied, over all its images."""
-    return sum(int(item.split("=", 1)[1]) for item in entry.detail.get("blobs_copied", "").split())
+    return entry.blobs_copied_total

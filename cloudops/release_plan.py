@@ -3,9 +3,11 @@ given, and the summary of what happened in each stage. Pure functions over setti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import AuditEntry, latest_approval
+from cloudops.audit import ApprovalEntry, AuditEntry, PromotionEntry, latest_approval
 from cloudops.deploy import APP_ENDPOINT, StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
@@ -64,7 +66,9 @@ def stages_to(settings: Settings, to_stage: str) -> list[str]:
     return list(reversed(path))
 
 
-def reusable_approval(trail: list[AuditEntry], version: str, stage: str, digests: dict[str, str]) -> AuditEntry | None:
+def reusable_approval(
+    trail: Sequence[AuditEntry], version: str, stage: str, digests: dict[str, str]
+) -> ApprovalEntry | None:
     """An approval already recorded for exactly these digests in ``stage``: a re-run of the release does not ask
     again. A later rejection, or an approval of other digests, is not reusable."""
     last = latest_approval(trail, version, stage)
@@ -73,11 +77,15 @@ def reusable_approval(trail: list[AuditEntry], version: str, stage: str, digests
     return None
 
 
-def previous_promotion(trail: list[AuditEntry], version: str, stage: str, digests: dict[str, str]) -> AuditEntry | None:
+def previous_promotion(
+    trail: Sequence[AuditEntry], version: str, stage: str, digests: dict[str, str]
+) -> PromotionEntry | None:
     """The last promotion of exactly these digests into ``stage``: a re-run of the release does not promote again
     while what it copied is still there."""
     done = [
-        e for e in trail if e.kind == "promotion" and e.version == version and e.stage == stage and e.digests == digests
+        e
+        for e in trail
+        if isinstance(e, PromotionEntry) and e.version == version and e.stage == stage and e.digests == digests
     ]
     return done[-1] if done else None
 
@@ -112,14 +120,14 @@ def deployed_outcome(
     )
 
 
-def approved_outcome(outcome: StageOutcome, approval: AuditEntry, reused: bool) -> StageOutcome:
+def approved_outcome(outcome: StageOutcome, approval: ApprovalEntry, reused: bool) -> StageOutcome:
     """The stage's outcome with its approval decision."""
     return outcome.model_copy(
-        update={"decision": approval.decision or "", "approver": approval.actor, "approval_reused": reused}
+        update={"decision": approval.decision, "approver": approval.actor, "approval_reused": reused}
     )
 
 
-def stop_reason(approval: AuditEntry) -> str:
+def stop_reason(approval: ApprovalEntry) -> str:
     """Why the release stops at this approval ("" when it goes on): who rejected it, or that nobody answered."""
     if approval.decision == "approved":
         return ""

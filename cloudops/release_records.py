@@ -16,19 +16,17 @@ from cloudops.aws.session import AccountSession
 from cloudops.errors import CloudOpsError, TamperedRecordError
 from cloudops.release import LATEST, Release, release_key
 
-RECORD_DIGEST = "record_sha256"
-
 
 def record_entry(release: Release, stage: str, body: bytes) -> audit.AuditEntry:
     """The audit entry that vouches for a release record: the SHA-256 of its body, the release's digests."""
-    return audit.AuditEntry(
-        kind="release",
+    return audit.ReleaseEntry(
         application=release.application,
         version=release.version,
         stage=stage,
         actor=f"flow-run:{release.flow_run_id}" if release.flow_run_id else "build-release",
         digests={name: image.digest for name, image in release.images.items()},
-        detail={RECORD_DIGEST: hashlib.sha256(body).hexdigest(), "commit": release.commit},
+        record_sha256=hashlib.sha256(body).hexdigest(),
+        commit=release.commit,
         flow_run_id=release.flow_run_id,
     )
 
@@ -64,9 +62,10 @@ def load_checked(account: AccountSession, bucket: str, application: str, version
         version = Release.model_validate_json(s3.get_object(account, bucket, release_key(application, LATEST))).version
     key = release_key(application, version)
     body = s3.get_object(account, bucket, key)
-    vouched = [e for e in audit.entries(account, bucket, application, version) if e.kind == "release"]
+    trail = audit.entries(account, bucket, application, version)
+    vouched = [e for e in trail if isinstance(e, audit.ReleaseEntry)]
     if vouched:
-        expected = vouched[-1].detail.get(RECORD_DIGEST, "")
+        expected = vouched[-1].record_sha256
         actual = hashlib.sha256(body).hexdigest()
         if actual != expected:
             raise TamperedRecordError(

@@ -8,11 +8,19 @@ to the release that was just rolled back from).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import DEPLOY_KIND, FROM, OUTCOME, VERIFIED, AuditEntry, latest_approval, latest_verification
+from cloudops.audit import (
+    AuditEntry,
+    DeployEntry,
+    RollbackEntry,
+    TeardownEntry,
+    latest_approval,
+    latest_verification,
+)
 from cloudops.errors import CloudOpsError
 
 
@@ -58,11 +66,11 @@ class StageStatus(BaseModel):
     kinds: list[KindStatus]
 
 
-def _deployed(entry: AuditEntry, rolled_back_from: str | None = None) -> Deployed:
+def _deployed(entry: DeployEntry | RollbackEntry, rolled_back_from: str | None = None) -> Deployed:
     return Deployed(
         version=entry.version,
         digests=entry.digests,
-        snapshots=entry.detail.get("snapshots", ""),
+        snapshots=", ".join(entry.snapshots) if isinstance(entry, DeployEntry) else "",
         at=entry.at,
         actor=entry.actor,
         flow_run_id=entry.flow_run_id,
@@ -70,39 +78,42 @@ def _deployed(entry: AuditEntry, rolled_back_from: str | None = None) -> Deploye
     )
 
 
-def history(trail: list[AuditEntry], stage: str, kind: str) -> list[Deployed]:
+def history(trail: Sequence[AuditEntry], stage: str, kind: str) -> list[Deployed]:
     """The releases of ``kind`` in ``stage``, oldest first; the last one is deployed now."""
     stack: list[Deployed] = []
     for entry in trail:
-        if entry.stage != stage or entry.detail.get(DEPLOY_KIND) != kind:
+        if not isinstance(entry, DeployEntry | TeardownEntry | RollbackEntry):
             continue
-        if entry.kind == "deploy":
+        if entry.stage != stage or entry.deploy_kind != kind:
+            continue
+        if isinstance(entry, DeployEntry):
             if not stack or stack[-1].version != entry.version:
                 stack.append(_deployed(entry))
-        elif entry.kind == "teardown":
+        elif isinstance(entry, TeardownEntry):
             stack.clear()  # nothing runs there any more, and nothing is left to roll back to
-        elif entry.kind == "rollback":
+        else:
             # the rollback's own deploy pushed its target on top of the release it rolled back from
             done = stack.pop() if stack and stack[-1].version == entry.version else _deployed(entry)
             while stack and stack[-1].version != entry.version:
                 stack.pop()
             if stack:
                 stack.pop()
-            stack.append(done.model_copy(update={"rolled_back_from": entry.detail.get(FROM)}))
+            stack.append(done.model_copy(update={"rolled_back_from": entry.rolled_back_from}))
     return stack
 
 
-def kinds_in(trail: list[AuditEntry], stage: str) -> list[str]:
+def kinds_in(trail: Sequence[AuditEntry], stage: str) -> list[str]:
     """The environment kinds ever deployed in ``stage``, in the order they first were."""
     found: list[str] = []
     for entry in trail:
-        kind = entry.detail.get(DEPLOY_KIND)
-        if entry.stage == stage and entry.kind in ("deploy", "rollback") and kind and kind not in found:
-            found.append(kind)
+        if not isinstance(entry, DeployEntry | RollbackEntry):
+            continue
+        if entry.stage == stage and entry.deploy_kind and entry.deploy_kind not in found:
+            found.append(entry.deploy_kind)
     return found
 
 
-def approval_state(trail: list[AuditEntry], version: str, stage: str, last_stage: bool) -> tuple[str, str | None]:
+def approval_state(trail: Sequence[AuditEntry], version: str, stage: str, last_stage: bool) -> tuple[str, str | None]:
     """How ``version`` stands in ``stage``'s approval, and who decided (None while nobody has)."""
     decision = latest_approval(trail, version, stage)
     if decision is None:
@@ -116,17 +127,17 @@ def approval_state(trail: list[AuditEntry], version: str, stage: str, last_stage
     return f"rejected by {decision.actor}{ticket} at {at}", decision.actor
 
 
-def verification_state(trail: list[AuditEntry], current: Deployed, stage: str, kind: str) -> str:
+def verification_state(trail: Sequence[AuditEntry], current: Deployed, stage: str, kind: str) -> str:
     """How the deploy of ``current`` stands in its last verification, as a line."""
     entry = latest_verification(trail, current.version, stage, kind)
     if entry is None or entry.digests != current.digests:
         return "not verified (no verification recorded for these digests)"
-    outcome = "verified" if entry.detail.get(OUTCOME) == VERIFIED else "FAILED"
+    outcome = "verified" if entry.passed else "FAILED"
     said = entry.comment.removeprefix("verification failed: ").removeprefix("verified: ")
     return f"{outcome} at {entry.at:%Y-%m-%d %H:%M} UTC: {said}"
 
 
-def release_status(trail: list[AuditEntry], stages: list[str], last_stages: set[str]) -> list[StageStatus]:
+def release_status(trail: Sequence[AuditEntry], stages: list[str], last_stages: set[str]) -> list[StageStatus]:
     """For each of ``stages`` in this order, the release of each kind deployed there now."""
     result = []
     for stage in stages:
@@ -160,7 +171,7 @@ def check_rollback_stage(build_stage: str, stage: str, stages: list[str]) -> Non
         )
 
 
-def rollback_target(trail: list[AuditEntry], stage: str, kind: str) -> tuple[Deployed, Deployed]:
+def rollback_target(trail: Sequence[AuditEntry], stage: str, kind: str) -> tuple[Deployed, Deployed]:
     """The release of ``kind`` deployed in ``stage`` now and the one before it, or an error saying why not."""
     deployed = history(trail, stage, kind)
     if not deployed:

@@ -3,7 +3,7 @@ Pure functions over the records; the flows only publish them."""
 
 from __future__ import annotations
 
-from cloudops.audit import DEPLOY_KIND, OUTCOME, VERIFIED, AuditEntry
+from cloudops.audit import AuditEntry, VerificationEntry
 from cloudops.deploy import StackOutcome
 from cloudops.image_copy import CopyReport
 from cloudops.packaging import Package
@@ -59,11 +59,11 @@ def rollback_markdown(
     )
 
 
-def verification_markdown(entry: AuditEntry, endpoints: dict[str, str]) -> str:
+def verification_markdown(entry: VerificationEntry, endpoints: dict[str, str]) -> str:
     """A deploy's verification, as the trail keeps it: each check (result, detail, time) and the stage's live
     endpoints as links."""
-    outcome = "passed" if entry.detail.get(OUTCOME) == VERIFIED else "**failed**"
-    kind = entry.detail.get(DEPLOY_KIND, "")
+    outcome = "passed" if entry.passed else "**failed**"
+    kind = entry.deploy_kind
     lines = [
         f"### Verification of {entry.version} in {entry.stage} ({kind}): {outcome}",
         "",

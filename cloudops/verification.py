@@ -530,10 +530,9 @@ def verification_entry(
     verification: Verification,
     actor: str,
     flow_run_id: str | None,
-) -> audit.AuditEntry:
+) -> audit.VerificationEntry:
     """A deploy's verification: every check it ran, and whether the deployed digests passed them."""
-    return audit.AuditEntry(
-        kind="verification",
+    return audit.VerificationEntry(
         application=release.application,
         version=release.version,
         stage=stage,
@@ -542,11 +541,9 @@ def verification_entry(
         digests=audit.deployed_digests(release, kind),
         comment=verification.summary(),
         flow_run_id=flow_run_id,
-        detail={
-            audit.DEPLOY_KIND: kind.name,
-            audit.OUTCOME: audit.VERIFIED if verification.passed else audit.VERIFICATION_FAILED,
-            "started_at": verification.started_at.isoformat(),
-        },
+        deploy_kind=kind.name,
+        outcome=audit.VERIFIED if verification.passed else audit.VERIFICATION_FAILED,
+        started_at=verification.started_at,
         checks=tuple(
             audit.CheckRecord(name=c.name, passed=c.passed, detail=c.detail, at=c.at) for c in verification.checks
         ),

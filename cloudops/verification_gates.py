@@ -3,8 +3,10 @@ runs there, is offered for approval there and promoted out of there. Pure functi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cloudops import environment_kinds
-from cloudops.audit import DEPLOY_KIND, OUTCOME, VERIFIED, AuditEntry, deployed_digests
+from cloudops.audit import AuditEntry, VerificationEntry, deployed_digests
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
 
@@ -17,18 +19,18 @@ class NotVerifiedError(CloudOpsError):
     """An approval or a promotion of a release that its stage has not verified (or verified for other digests)."""
 
 
-def latest_verifications(trail: list[AuditEntry], version: str, stage: str) -> dict[str, AuditEntry]:
+def latest_verifications(trail: Sequence[AuditEntry], version: str, stage: str) -> dict[str, VerificationEntry]:
     """The last verification of ``version`` in ``stage``, by environment kind."""
-    found: dict[str, AuditEntry] = {}
+    found: dict[str, VerificationEntry] = {}
     for entry in trail:
-        if entry.kind == "verification" and entry.version == version and entry.stage == stage:
-            found[entry.detail.get(DEPLOY_KIND, "")] = entry
+        if isinstance(entry, VerificationEntry) and entry.version == version and entry.stage == stage:
+            found[entry.deploy_kind] = entry
     return found
 
 
 def require_verified(
-    trail: list[AuditEntry], release: Release, stage: str, doing: str, kind_name: str | None = None
-) -> list[AuditEntry]:
+    trail: Sequence[AuditEntry], release: Release, stage: str, doing: str, kind_name: str | None = None
+) -> list[VerificationEntry]:
     """The verifications that let ``release`` go on from ``stage`` (of ``kind_name``, or of every kind deployed
     there), or a :class:`NotVerifiedError` starting with ``doing`` (e.g. "cannot be approved in qa")."""
     latest = latest_verifications(trail, release.version, stage)
@@ -41,7 +43,7 @@ def require_verified(
             "every deploy), and approve it once it passes"
         )
     for kind, entry in wanted.items():
-        if entry.detail.get(OUTCOME) != VERIFIED:
+        if not entry.passed:
             raise NotVerifiedError(f"{what}: its last verification in {stage} ({kind}) failed: {entry.comment}")
         expected = deployed_digests(release, environment_kinds.kind(kind))
         if entry.digests != expected:

@@ -70,7 +70,7 @@ def await_approval(
     poll_interval: int = 10,
     trigger_promotion: bool = True,
     deploy_kind: KindName | None = "author-live",
-) -> audit.AuditEntry:
+) -> audit.ApprovalEntry:
     """Wait for a person to approve or reject release ``version`` in ``stage``; no answer in time is a rejection.
 
     Only a release whose deploy there (of ``deploy_kind``; None: of every kind) passed its verification, for

@@ -107,7 +107,7 @@ def roll_back_after(stage: str, kind: KindName, actor: str, summary: str) -> str
 
 
 @flow(name="rollback", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
-def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", reason: str = "") -> audit.AuditEntry:
+def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", reason: str = "") -> audit.RollbackEntry:
     """Redeploy in ``stage`` the release of ``kind`` deployed there before the current one.
 
     The target comes from the audit trail (a release rolled back from is skipped, so a second rollback goes

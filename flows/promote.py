@@ -20,7 +20,7 @@ from tasks.stages import open_pipeline
 
 @flow(name="promote", log_prints=False, on_failure=FAILURE_HOOKS, on_crashed=FAILURE_HOOKS)
 @holds_stage("to_stage")
-def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) -> audit.AuditEntry:
+def promote(version: str, to_stage: str, deploy_kind: KindName | None = None) -> audit.PromotionEntry:
     """Promote release ``version`` into ``to_stage``; then deploy it as ``deploy_kind`` when given.
 
     Refused without an approval of the stage it comes from (except from the build stage) for exactly

@@ -169,7 +169,7 @@ def approval_of(
     started_by: str,
     timing: tuple[int, int],
     progress: Progress,
-) -> tuple[audit.AuditEntry, bool]:
+) -> tuple[audit.ApprovalEntry, bool]:
     """The stage's approval of ``built``: one on record for exactly its digests (True: reused), or a person's
     answer to the await-approval run's form (the run named after this one, so the UI finds it)."""
     approval = reusable_approval(trail, built.version, stage, release_digests(built))

@@ -51,8 +51,8 @@ class DeployReport:
 
     outcomes: list[deploy.StackOutcome]
     endpoints: dict[str, str]
-    deployed: audit.AuditEntry
-    verification: audit.AuditEntry
+    deployed: audit.DeployEntry
+    verification: audit.VerificationEntry
     passed: bool
     summary: str
 

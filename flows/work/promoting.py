@@ -24,7 +24,7 @@ class PromotionReport:
     """What a promotion did: each image's copy, and the entry it recorded."""
 
     copies: dict[str, CopyReport]
-    entry: audit.AuditEntry
+    entry: audit.PromotionEntry
 
     @property
     def blobs_copied(self) -> int:

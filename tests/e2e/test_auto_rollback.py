@@ -48,7 +48,12 @@ def health(urls: dict[str, str]) -> dict[str, tuple[int, str, str]]:
 
 def entries(app: OpsApp, after: int) -> list[tuple[str, str, str]]:
     """The trail's entries since the first ``after``: kind, version and a verification's outcome."""
-    return [(e.kind, e.version, e.detail.get(audit.OUTCOME, "")) for e in app.trail()[after:]]
+    return [(e.kind, e.version, outcome_of(e)) for e in app.trail()[after:]]
+
+
+def outcome_of(entry: audit.AuditEntry) -> str:
+    """A verification's outcome; nothing for the other kinds."""
+    return entry.outcome if isinstance(entry, audit.VerificationEntry) else ""
 
 
 def rolled_back(app: OpsApp, release: Release, failure: str) -> list[tuple[str, str, str]]:
@@ -107,7 +112,7 @@ def test_a_deploy_that_fails_verification_is_rolled_back_to_the_release_before(
     ]
     rollback = app.trail()[-1]
     assert re.match(rf"automatic, after verification failed: steady: {either_service}", rollback.comment)
-    assert rollback.detail["from"] == crashing.version
+    assert isinstance(rollback, audit.RollbackEntry) and rollback.rolled_back_from == crashing.version
 
     # Given a release whose image is of another build (its /health names another commit than the release's)
     stale = app.another_release("stale", app_variant(sandbox, app.built, f"{version}-stale", commit="0" * 40))
@@ -179,7 +184,7 @@ def test_a_release_whose_change_breaks_a_smoke_check_stops_rolled_back_and_nobod
     trail = audit.entries(sandbox.account("build"), BUILD_BUCKET, release.application)[started:]
     broken = next(e.version for e in trail if e.kind == "deploy")
     assert broken != release.version
-    assert [(e.kind, e.stage, e.version == broken, e.detail.get(audit.OUTCOME, "")) for e in trail] == [
+    assert [(e.kind, e.stage, e.version == broken, outcome_of(e)) for e in trail] == [
         ("release", "build", True, ""),  # its record, vouched for as build-release wrote it
         ("promotion", "qa", True, ""),
         ("deploy", "qa", True, ""),

@@ -44,4 +44,4 @@ def test_a_rejection_stops_the_release_before_the_next_stage(
     # QA is promoted (or was already, then not again), then rejected; nothing goes on to staging
     assert [(e.kind, e.stage) for e in after if e.kind != "promotion"] == [("approval", "qa")]
     assert {e.stage for e in after if e.kind == "promotion"} <= {"qa"}
-    assert after[-1].decision == "rejected"
+    assert isinstance(after[-1], audit.ApprovalEntry) and after[-1].decision == "rejected"

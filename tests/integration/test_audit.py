@@ -16,15 +16,23 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def entry(application: str, version: str, minute: int, kind: audit.Kind = "promotion") -> audit.AuditEntry:
-    return audit.AuditEntry(
-        kind=kind,
-        application=application,
-        version=version,
-        stage="qa",
-        at=T0 + timedelta(minutes=minute),
-        actor="flow-run:test",
-        digests={"app": "sha256:" + "a" * 64},
-    )
+    """An entry of ``kind`` (promotion, approval or deploy) with what that kind records."""
+    of_kind = {
+        "promotion": {"from_stage": "build", "approved_by": "(from the build stage)"},
+        "approval": {"decision": "approved"},
+        "deploy": {"deploy_kind": "author-live"},
+    }
+    fields = {
+        "kind": kind,
+        "application": application,
+        "version": version,
+        "stage": "qa",
+        "at": T0 + timedelta(minutes=minute),
+        "actor": "flow-run:test",
+        "digests": {"app": "sha256:" + "a" * 64},
+        **of_kind[kind],
+    }
+    return audit.ENTRY.validate_python(fields)
 
 
 def test_a_releases_entries_are_read_without_reading_the_others(moto_sandbox: Sandbox, settings: Settings) -> None:

@@ -71,7 +71,7 @@ def test_promotion_to_qa_copies_the_images_by_digest_and_is_recorded(
     for snapshot in release.snapshots.values():
         assert "222222222222" in rds.shared_with(sandbox.account("build"), snapshot.identifier)
     trail = audit.entries(sandbox.account("build"), BUILD_BUCKET, "commerce", release.version)
-    assert trail[-1] == entry and entry.kind == "promotion" and entry.detail["from"] == "build"
+    assert trail[-1] == entry and entry.kind == "promotion" and entry.from_stage == "build"
 
     again = promote(version=release.version, to_stage="qa")  # nothing to copy the second time
     assert again.digests == entry.digests
@@ -118,7 +118,7 @@ def test_staging_needs_the_approval_of_qa_for_exactly_these_digests(
 
     verified(sandbox, release, "qa")
     entry = promote(version=release.version, to_stage="staging")
-    assert entry.detail["approved_by"] == "qa.lead@example.com"
+    assert entry.approved_by == "qa.lead@example.com"
     with registry(sandbox, "staging") as staging:
         assert staging.manifest_digest("mysql", digests["mysql"]) == digests["mysql"]
 
@@ -231,8 +231,8 @@ def test_a_promotion_killed_half_way_finishes_on_rerun_copying_only_what_was_mis
         for name, digest in digests.items():
             assert prod.manifest_digest(name, digest) == digest
             assert prod.manifest_digest(name, release.version) == digest
-    assert entry.detail["blobs_copied"] == " ".join(f"{n}={len(missing[n])}" for n in sorted(missing))
-    assert entry.detail["blobs_present"] == " ".join(f"{n}={len(blobs[n]) - len(missing[n])}" for n in sorted(blobs))
+    assert entry.blobs_copied == {n: len(missing[n]) for n in missing}
+    assert entry.blobs_present == {n: len(blobs[n]) - len(missing[n]) for n in blobs}
 
 
 def test_the_copies_into_a_registry_stay_within_the_configured_limit(

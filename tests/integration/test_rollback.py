@@ -62,7 +62,7 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
     assert app_image(sandbox, f"{ops_app.name}-qa-live", "qa").endswith(first.images["app"].digest)
 
     *deploys, entry = [e for e in ops_app.trail() if e.kind != "verification"]
-    checked = [(e.version, e.detail["outcome"]) for e in ops_app.trail() if e.kind == "verification"]
+    checked = [(e.version, e.outcome) for e in ops_app.trail() if isinstance(e, audit.VerificationEntry)]
     assert checked == [(e.version, "verified") for e in deploys]  # each deploy, the rollback's too
     assert [(e.kind, e.version) for e in deploys] == [
         ("deploy", zero.version),
@@ -70,11 +70,12 @@ def test_rollback_redeploys_the_previous_release_and_records_it(sandbox: Sandbox
         ("deploy", second.version),
         ("deploy", first.version),
     ]
+    assert isinstance(entry, audit.RollbackEntry)
     assert (entry.kind, entry.version, entry.stage) == ("rollback", first.version, "qa")
-    assert entry.detail["from"] == second.version and entry.comment == "app 500s after 1.0.2"
+    assert entry.rolled_back_from == second.version and entry.comment == "app 500s after 1.0.2"
     assert entry.actor and not entry.actor.startswith("flow-run:")  # the person who ran the command
     assert entry.digests == {"app": first.images["app"].digest, "broker": first.images["broker"].digest}
-    assert deploys[-1].detail["stacks"].count("=changed") == 2
+    assert isinstance(deploys[-1], audit.DeployEntry) and list(deploys[-1].stacks.values()).count(True) == 2
 
     # the release rolled back from is not a target any more: the one before is now the first release
     shown = runner.invoke(app, ["status"])
@@ -105,14 +106,13 @@ def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: S
     audit.record(
         build,
         BUILD_BUCKET,
-        audit.AuditEntry(
-            kind="deploy",
+        audit.DeployEntry(
             application=ops_app.name,
             version=gone.version,
             stage="staging",
             actor="flow-run:old",
             digests={"app": gone.images["app"].digest},
-            detail={"deploy_kind": "single-instance"},
+            deploy_kind="single-instance",
         ),
     )
     for release in (gone, first, second):
@@ -146,7 +146,7 @@ def test_rollback_refuses_a_target_that_is_gone_or_no_longer_approved(sandbox: S
     ops_app.verified(first, "qa", "single-instance")  # verified again
 
     entry = rollback(stage="staging", kind="single-instance", started_by="oncall@example.com")
-    assert (entry.version, entry.detail["from"], entry.actor) == (first.version, second.version, "oncall@example.com")
+    assert (entry.version, entry.rolled_back_from, entry.actor) == (first.version, second.version, "oncall@example.com")
     # NOTE: the stack's parameters are not checked here: moto compares the update with the parameters the stack
     # was created with (this release's), so it lists no change; the first test shows a rollback's update.
     assert ops_app.trail()[-1] == entry

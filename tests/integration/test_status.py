@@ -32,43 +32,39 @@ def digest(n: int) -> str:
 def deployed(
     version: str, stage: str, minute: int, kind: str = "author-live", rollback_from: str | None = None
 ) -> AuditEntry:
-    detail = {"deploy_kind": kind, "snapshots": f"commerce-author-{version}, commerce-live-{version}"}
+    fields = {
+        "application": "commerce",
+        "version": version,
+        "stage": stage,
+        "at": T0 + timedelta(minutes=minute),
+        "digests": {"app": digest(int(version[-1])), "broker": digest(9)},
+        "deploy_kind": kind,
+        "flow_run_id": "abc",
+    }
     if rollback_from:
-        detail["from"] = rollback_from
-    return AuditEntry(
-        kind="rollback" if rollback_from else "deploy",
-        application="commerce",
-        version=version,
-        stage=stage,
-        at=T0 + timedelta(minutes=minute),
-        actor="flow-run:abc" if not rollback_from else "ops@example.com",
-        digests={"app": digest(int(version[-1])), "broker": digest(9)},
-        detail=detail,
-        flow_run_id="abc",
-    )
+        return audit.RollbackEntry(**fields, actor="ops@example.com", rolled_back_from=rollback_from)
+    snapshots = (f"commerce-author-{version}", f"commerce-live-{version}")
+    return audit.DeployEntry(**fields, actor="flow-run:abc", snapshots=snapshots)
 
 
 def checked(version: str, stage: str, minute: int, passed: bool, digests: dict[str, str] | None = None) -> AuditEntry:
     entry = deployed(version, stage, minute)
-    return entry.model_copy(
-        update={
-            "kind": "verification",
-            "digests": digests or entry.digests,
-            "comment": "verified: 10 checks passed" if passed else "verification failed: smoke live: /products | 503",
-            "detail": {"deploy_kind": "author-live", "outcome": "verified" if passed else "verification-failed"},
-        }
+    return audit.VerificationEntry(
+        **entry.model_dump(include={"application", "version", "stage", "at", "actor", "flow_run_id"}),
+        digests=digests or entry.digests,
+        comment="verified: 10 checks passed" if passed else "verification failed: smoke live: /products | 503",
+        deploy_kind="author-live",
+        outcome=audit.VERIFIED if passed else audit.VERIFICATION_FAILED,
     )
 
 
 def decided(version: str, stage: str, minute: int, decision: audit.Decision, actor: str) -> AuditEntry:
-    return AuditEntry(
-        kind="approval",
+    return audit.ApprovalEntry(
         application="commerce",
         version=version,
         stage=stage,
         at=T0 + timedelta(minutes=minute),
         actor=actor,
-        digests={},
         decision=decision,
         ticket="QA-1",
     )
@@ -179,9 +175,10 @@ def test_a_real_deploy_is_recorded_and_the_command_shows_it(
     outcomes = deploy_environment(stage="qa", version=first.version, kind="single-instance")
 
     (entry,) = [e for e in ops_app.trail() if e.kind == "deploy"]
-    assert (entry.version, entry.stage, entry.detail["deploy_kind"]) == (first.version, "qa", "single-instance")
+    assert isinstance(entry, audit.DeployEntry)
+    assert (entry.version, entry.stage, entry.deploy_kind) == (first.version, "qa", "single-instance")
     assert entry.digests == {n: first.images[n].digest for n in ("app", "broker", "mysql")}
-    assert entry.detail["stacks"] == f"{outcomes[0].stack}=changed"
+    assert entry.stacks == {outcomes[0].stack: True}
     assert entry.flow_run_id and entry.actor == f"flow-run:{entry.flow_run_id}"
     ops_app.approve(first, "qa", "ann@example.com")
 

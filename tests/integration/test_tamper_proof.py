@@ -49,19 +49,16 @@ def test_the_build_bucket_locks_its_records_for_each_stage(
     key = release_key(release.application, release.version)
     mode, version_id = lock_of(sandbox, key)
     assert mode == "GOVERNANCE"  # the build stage's retention
-    vouching = [
-        e for e in audit.entries(build, BUILD_BUCKET, release.application, release.version) if e.kind == "release"
-    ]
+    trail = audit.entries(build, BUILD_BUCKET, release.application, release.version)
+    vouching = [e for e in trail if isinstance(e, audit.ReleaseEntry)]
     assert len(vouching) == 1  # however many times the release was built
     body = s3.get_object(build, BUILD_BUCKET, key)
-    assert vouching[0].detail[release_records.RECORD_DIGEST] == hashlib.sha256(body).hexdigest()
+    assert vouching[0].record_sha256 == hashlib.sha256(body).hexdigest()
     assert delete_refused(sandbox, key, version_id) == "AccessDenied"
 
     # prod's entries are kept in compliance mode, the other stages' in governance mode
     target = resolve_stage(release_env.settings, "build")
-    entry = audit.AuditEntry(
-        kind="teardown", application="lock-probe", version="0", stage="prod", actor="test", digests={}
-    )
+    entry = audit.TeardownEntry(application="lock-probe", version="0", stage="prod", actor="test", deploy_kind="-")
     prod_key = record.fn(target, entry)
     prod_mode, prod_version = lock_of(sandbox, prod_key)
     assert prod_mode == "COMPLIANCE"

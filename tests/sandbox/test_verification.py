@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cloudops import verification
+from cloudops import audit, verification
 from cloudops.environment_kinds import KINDS
 from cloudops.smoke_checks import SmokeCheck, TaskCheck
 from sandbox.sandbox import Sandbox
@@ -34,7 +34,8 @@ def test_a_deploy_is_verified_with_its_checks_and_a_check_or_task_that_fails_say
     outcomes = deploy_environment(stage="qa", version=release.version, kind="author-live")
     print(f"fresh deploy, verified: {time.monotonic() - started:.1f} s")
     (entry,) = [e for e in app.trail() if e.kind == "verification"]
-    assert (entry.stage, entry.version, entry.detail["outcome"]) == ("qa", release.version, "verified")
+    assert isinstance(entry, audit.VerificationEntry)
+    assert (entry.stage, entry.version, entry.outcome) == ("qa", release.version, "verified")
     assert entry.comment == "verified: 10 checks passed" and len(entry.checks) == 10
     lines: list[str] = []
 

@@ -18,14 +18,11 @@ def test_a_deploy_records_the_digests_and_snapshots_its_kind_runs_and_each_stack
         "run-1",
     )
     assert entry.digests == {"app": APP, "broker": BROKER}  # author-live runs no database image
-    assert entry.detail == {
-        "deploy_kind": "author-live",
-        "snapshots": "commerce-author-1-0, commerce-live-1-0",
-        "stacks": "commerce-qa-author=changed, commerce-qa-live=unchanged",
-    }
+    assert (entry.deploy_kind, entry.snapshots) == ("author-live", ("commerce-author-1-0", "commerce-live-1-0"))
+    assert entry.stacks == changed
     single = audit.deploy_entry(release, "qa", environment_kinds.kind("single-instance"), {}, "ops", None)
     assert single.digests == {"app": APP, "broker": BROKER, "mysql": MYSQL}
-    assert single.detail["snapshots"] == ""
+    assert single.snapshots == ()
 
 
 def test_an_approval_records_the_decision_for_exactly_the_digests_shown() -> None:
@@ -50,17 +47,12 @@ def test_a_promotion_records_where_from_on_whose_approval_and_what_it_copied() -
         {"app": APP},
         approved_by="carol",
         snapshots=["commerce-author-1-0"],
-        copied={"blobs_copied": "app=3", "blobs_present": "app=1"},
+        copied=({"app": 3}, {"app": 1}),
         flow_run_id="run-2",
     )
     assert (entry.kind, entry.stage, entry.actor) == ("promotion", "staging", "flow-run:run-2")
-    assert entry.detail == {
-        "from": "qa",
-        "approved_by": "carol",
-        "snapshots": "commerce-author-1-0",
-        "blobs_copied": "app=3",
-        "blobs_present": "app=1",
-    }
+    assert (entry.from_stage, entry.approved_by, entry.snapshots) == ("qa", "carol", ("commerce-author-1-0",))
+    assert (entry.blobs_copied, entry.blobs_present, entry.blobs_copied_total) == ({"app": 3}, {"app": 1}, 3)
 
 
 def test_a_rollback_records_the_release_it_left_and_why() -> None:
@@ -75,15 +67,11 @@ def test_a_rollback_records_the_release_it_left_and_why() -> None:
         flow_run_id="run-3",
     )
     assert (entry.kind, entry.version, entry.comment) == ("rollback", "0.9", "checkout fails")
-    assert entry.detail == {
-        "deploy_kind": "author-live",
-        "from": "1.0",
-        "from_digests": "app=sha256:new",
-        "stacks": "commerce-qa-author=changed",
-    }
+    assert (entry.deploy_kind, entry.rolled_back_from) == ("author-live", "1.0")
+    assert (entry.from_digests, entry.stacks) == ({"app": "sha256:new"}, {"commerce-qa-author": True})
 
 
 def test_a_teardown_records_the_stacks_it_deleted() -> None:
     entry = audit.teardown_entry("commerce", "qa", "single-instance", ["commerce-qa-single-instance"], "ops", None)
     assert (entry.kind, entry.version, entry.digests) == ("teardown", "-", {})
-    assert entry.detail == {"deploy_kind": "single-instance", "stacks": "commerce-qa-single-instance"}
+    assert (entry.deploy_kind, entry.stacks) == ("single-instance", ("commerce-qa-single-instance",))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudops.audit import AuditEntry, Decision
+from cloudops.audit import ApprovalEntry, Decision, PromotionEntry
 from cloudops.errors import CloudOpsError, UnknownStageError
 from cloudops.images import BuiltImage
 from cloudops.release import Release
@@ -22,9 +22,8 @@ from cloudops.snapshots import SnapshotRecord
 DIGESTS = {"app": "sha256:" + "a" * 64, "broker": "sha256:" + "b" * 64}
 
 
-def decision(stage: str, decision: Decision, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> AuditEntry:
-    return AuditEntry(
-        kind="approval",
+def decision(stage: str, decision: Decision, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> ApprovalEntry:
+    return ApprovalEntry(
         application="commerce",
         version=version,
         stage=stage,
@@ -58,8 +57,16 @@ def test_only_the_last_decision_for_exactly_these_digests_is_reused() -> None:
 
 
 def test_a_promotion_of_exactly_these_digests_into_the_stage_is_found() -> None:
-    def promoted(stage: str, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> AuditEntry:
-        return decision(stage, "approved", digests, version).model_copy(update={"kind": "promotion", "decision": None})
+    def promoted(stage: str, digests: dict[str, str] = DIGESTS, version: str = "1.0") -> PromotionEntry:
+        return PromotionEntry(
+            application="commerce",
+            version=version,
+            stage=stage,
+            actor="flow-run:1",
+            digests=digests,
+            from_stage="build",
+            approved_by="(from the build stage)",
+        )
 
     first, second = promoted("qa"), promoted("qa")
     assert previous_promotion([first, promoted("staging"), second], "1.0", "qa", DIGESTS) == second

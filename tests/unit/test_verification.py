@@ -337,11 +337,11 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
         "1.0",
         {"app": APP, "broker": BROKER},
     )
-    assert entry.detail["outcome"] == "verified" and entry.detail[audit.DEPLOY_KIND] == "author-live"
+    assert entry.outcome == "verified" and entry.passed and entry.deploy_kind == "author-live"
     assert [c.name for c in entry.checks] == ["steady: c/app", "smoke author: /health"]
-    assert audit.AuditEntry.model_validate_json(entry.model_dump_json()) == entry
+    assert audit.ENTRY.validate_json(entry.model_dump_json()) == entry
     failed = verification_entry(release, "qa", kind, verification(False), "ops", "run-2")
-    assert failed.detail["outcome"] == "verification-failed" and failed.comment.startswith("verification failed:")
+    assert failed.outcome == "verification-failed" and failed.comment.startswith("verification failed:")
     trail = [entry, failed]
     assert audit.latest_verification(trail, "1.0", "qa", "author-live") == failed
     assert audit.latest_verification(trail, "1.0", "qa", "lookup-service") is None
@@ -351,7 +351,8 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
     assert not audit.is_verified(None, entry.digests)
     # an entry written before verifications existed still reads
     old = '{"kind":"deploy","application":"commerce","version":"0.9","stage":"qa","actor":"ops","digests":{}}'
-    assert audit.AuditEntry.model_validate_json(old).checks == ()
+    read = audit.ENTRY.validate_json(old)
+    assert isinstance(read, audit.DeployEntry) and (read.version, read.deploy_kind, read.stacks) == ("0.9", "", {})
 
 
 def test_the_report_lists_each_check_and_links_the_live_endpoints() -> None:

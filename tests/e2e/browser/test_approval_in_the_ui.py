@@ -115,10 +115,10 @@ def release_run(
         run.stop()
 
 
-def approvals(sandbox: Sandbox, settings: Settings, release: Release) -> list[audit.AuditEntry]:
+def approvals(sandbox: Sandbox, settings: Settings, release: Release) -> list[audit.ApprovalEntry]:
     bucket = settings.stage(settings.build_stage).bucket
     trail = audit.entries(sandbox.account(settings.build_stage), bucket, release.application, release.version)
-    return [e for e in trail if e.kind == "approval"]
+    return [e for e in trail if isinstance(e, audit.ApprovalEntry)]
 
 
 def test_an_approval_in_the_ui_promotes_the_release_to_staging(
@@ -191,5 +191,6 @@ def test_a_rejection_in_the_ui_stops_the_release(
         sandbox.account("build"), settings.stage("build").bucket, release.application, release.version
     )
     rejected_at = max(i for i, e in enumerate(trail) if e.kind == "approval" and e.actor == "frank")
-    assert trail[rejected_at].decision == "rejected"
+    rejected = trail[rejected_at]
+    assert isinstance(rejected, audit.ApprovalEntry) and rejected.decision == "rejected"
     assert [e for e in trail[rejected_at:] if e.kind == "promotion" and e.stage == "staging"] == []
