@@ -277,11 +277,12 @@ def status_command(
     from blocks.stage_accounts import load_stage_account
     from cloudops import audit
     from cloudops.release_status import StageStatus, release_status, status_text
+    from cloudops.trail import Trail
 
     settings = load_settings(config or config_path())
     app_name = settings.require_application().name
     build = load_stage_account(settings, settings.build_stage)
-    trail = audit.entries(build.session(), settings.stage(settings.build_stage).bucket, app_name)
+    trail = Trail(audit.entries(build.session(), settings.stage(settings.build_stage).bucket, app_name))
     stages = [s for s in settings.promotion_order() if s != settings.build_stage]
     status = release_status(trail, stages, {s for s in stages if not settings.next_stages(s)})
     if as_json:

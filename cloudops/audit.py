@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -292,12 +291,6 @@ def entries(account: AccountSession, bucket: str, application: str, version: str
     return [e for e in found if version is None or e.version == version]
 
 
-def latest_approval(trail: Sequence[AuditEntry], version: str, stage: str) -> ApprovalEntry | None:
-    """The last approval decision recorded for ``version`` in ``stage``."""
-    decisions = [e for e in trail if isinstance(e, ApprovalEntry) and e.version == version and e.stage == stage]
-    return decisions[-1] if decisions else None
-
-
 # One factory per kind of entry: each says what that kind records, so no flow assembles an entry itself.
 
 
@@ -380,18 +373,6 @@ def deploy_entry(
         snapshots=tuple(s.identifier for s in snapshots),
         stacks=changed,
     )
-
-
-def latest_verification(
-    trail: Sequence[AuditEntry], version: str, stage: str, kind_name: str
-) -> VerificationEntry | None:
-    """The last verification recorded for ``version`` in ``stage``'s environment of kind ``kind_name``."""
-    found = [
-        e
-        for e in trail
-        if isinstance(e, VerificationEntry) and e.version == version and e.stage == stage and e.deploy_kind == kind_name
-    ]
-    return found[-1] if found else None
 
 
 def is_verified(entry: AuditEntry | None, digests: dict[str, str]) -> bool:

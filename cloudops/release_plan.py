@@ -3,11 +3,9 @@ given, and the summary of what happened in each stage. Pure functions over setti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pydantic import BaseModel, ConfigDict
 
-from cloudops.audit import ApprovalEntry, AuditEntry, PromotionEntry, latest_approval
+from cloudops.audit import ApprovalEntry, PromotionEntry
 from cloudops.deploy import APP_ENDPOINT, StackOutcome
 from cloudops.errors import CloudOpsError
 from cloudops.release import Release
@@ -66,31 +64,7 @@ def stages_to(settings: Settings, to_stage: str) -> list[str]:
     return list(reversed(path))
 
 
-def reusable_approval(
-    trail: Sequence[AuditEntry], version: str, stage: str, digests: dict[str, str]
-) -> ApprovalEntry | None:
-    """An approval already recorded for exactly these digests in ``stage``: a re-run of the release does not ask
-    again. A later rejection, or an approval of other digests, is not reusable."""
-    last = latest_approval(trail, version, stage)
-    if last is not None and last.decision == "approved" and last.digests == digests:
-        return last
-    return None
-
-
-def previous_promotion(
-    trail: Sequence[AuditEntry], version: str, stage: str, digests: dict[str, str]
-) -> PromotionEntry | None:
-    """The last promotion of exactly these digests into ``stage``: a re-run of the release does not promote again
-    while what it copied is still there."""
-    done = [
-        e
-        for e in trail
-        if isinstance(e, PromotionEntry) and e.version == version and e.stage == stage and e.digests == digests
-    ]
-    return done[-1] if done else None
-
-
-def promotion_still_there(before: AuditEntry | None, missing: list[str]) -> bool:
+def promotion_still_there(before: PromotionEntry | None, missing: list[str]) -> bool:
     """Whether a stage still holds an earlier promotion of the release: one is on record for these digests, and
     nothing of it (an image, a snapshot share) is missing there now."""
     return before is not None and not missing

@@ -29,11 +29,11 @@ from cloudops import approvals, audit, deploy, environment_kinds, reports
 from cloudops.approvals import APPROVED_EVENT, Answer
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
+from cloudops.gates.verified import require_verified
 from cloudops.identity import Identity, IdentityError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
 from cloudops.settings import Stage
-from cloudops.verification_gates import require_verified
 from flows.runtime.notify import notify_pending_approval
 from tasks.deploy import preview_deploy, read_endpoints, registry_host, stage_network, stage_options
 from tasks.identity import verify_identity

@@ -16,12 +16,18 @@ from prefect.runtime import flow_run
 from blocks.pipeline import Pipeline, StageTarget
 from cloudops import audit, deploy, environment_kinds, reports
 from cloudops.environment_kinds import KindName
-from cloudops.promotion import PromotionRefusedError, check_approved
+from cloudops.gates.promotion import PromotionRefusedError, check_approved
+from cloudops.gates.rollback import (
+    NothingToRollBackError,
+    RollbackRefusedError,
+    check_rollback_stage,
+    held_back_from_rollback,
+    rollback_target,
+)
+from cloudops.gates.verified import VerificationFailedError, failure_message
 from cloudops.release import Release
 from cloudops.release_checks import ReleaseNotPromotedError
-from cloudops.release_status import NothingToRollBackError, RollbackRefusedError, check_rollback_stage, rollback_target
 from cloudops.settings import load_settings
-from cloudops.verification_gates import VerificationFailedError, failure_message, held_back_from_rollback
 from flows.runtime.actor import run_actor
 from flows.runtime.notify import FAILURE_HOOKS
 from flows.runtime.stage_slot import holds_stage

@@ -6,7 +6,7 @@ from prefect import flow
 
 from cloudops import audit
 from cloudops.environment_kinds import KindName
-from cloudops.promotion import source_stage
+from cloudops.gates.promotion import source_stage
 from cloudops.settings import load_settings
 from flows.deploy_and_rollback import deploy_or_roll_back
 from flows.runtime.actor import run_actor

@@ -14,11 +14,12 @@ from blocks.pipeline import Pipeline
 from cloudops import audit, environment_kinds, release_plan
 from cloudops.environment_kinds import KindName
 from cloudops.errors import CloudOpsError
+from cloudops.gates.verified import VerificationFailedError
 from cloudops.promotion import release_digests
 from cloudops.release import Release
-from cloudops.release_plan import ReleaseOutcome, StageOutcome, previous_promotion, reusable_approval, stages_to
+from cloudops.release_plan import ReleaseOutcome, StageOutcome, stages_to
 from cloudops.settings import load_settings
-from cloudops.verification_gates import VerificationFailedError
+from cloudops.trail import Trail
 from flows.await_approval import SEVEN_DAYS, await_approval
 from flows.build_release import build_release
 from flows.deploy_and_rollback import deploy_or_roll_back
@@ -101,11 +102,11 @@ def release(
             create_summary(built, outcomes, to_stage, str(error))
             progress(f"{stage}: {error}")
             raise ReleaseStoppedError(f"release {built.id} stopped in {stage}: {error}") from None
-        trail = trail + recorded
+        trail = trail.added(*recorded)
         stopped = ""
         if stage != path[-1]:
             approval, reused = approval_of(pipeline, built, trail, stage, deploy_kind, started_by, timing, progress)
-            trail = trail if reused else [*trail, approval]
+            trail = trail if reused else trail.added(approval)
             outcome = release_plan.approved_outcome(outcome, approval, reused)
             stopped = release_plan.stop_reason(approval)
         outcomes.append(outcome)
@@ -120,7 +121,7 @@ def release(
 def promote_and_deploy(
     pipeline: Pipeline,
     built: Release,
-    trail: list[audit.AuditEntry],
+    trail: Trail,
     stage: str,
     kind: KindName,
     actor: str,
@@ -132,7 +133,7 @@ def promote_and_deploy(
     target = pipeline.stage(stage)
     recorded: list[audit.AuditEntry] = []
     with stage_slot(stage, target.config.when_busy):
-        before = previous_promotion(trail, built.version, stage, release_digests(built))
+        before = trail.promotion_of(built.version, stage, release_digests(built))
         missing = not_in_stage(target.account, stage, built) if before is not None else []
         reused = release_plan.promotion_still_there(before, missing)
         if before is not None and reused:
@@ -163,7 +164,7 @@ def promote_and_deploy(
 def approval_of(
     pipeline: Pipeline,
     built: Release,
-    trail: list[audit.AuditEntry],
+    trail: Trail,
     stage: str,
     kind: str,
     started_by: str,
@@ -172,7 +173,7 @@ def approval_of(
 ) -> tuple[audit.ApprovalEntry, bool]:
     """The stage's approval of ``built``: one on record for exactly its digests (True: reused), or a person's
     answer to the await-approval run's form (the run named after this one, so the UI finds it)."""
-    approval = reusable_approval(trail, built.version, stage, release_digests(built))
+    approval = trail.reusable_approval(built.version, stage, release_digests(built))
     if approval is not None:
         progress(f"{stage}: approved before by {approval.actor} ({approval.at:%Y-%m-%d %H:%M} UTC); not asked again")
         return approval, True

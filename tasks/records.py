@@ -9,6 +9,7 @@ from blocks.pipeline import StageTarget
 from cloudops import audit, release_records
 from cloudops.aws import s3
 from cloudops.release import Release
+from cloudops.trail import Trail
 from tasks.retry import AWS_RETRIES
 
 
@@ -28,9 +29,9 @@ def read_release(build: StageTarget, application: str, version: str) -> Release:
 
 
 @task(name="read-audit-trail", cache_policy=NO_CACHE, **AWS_RETRIES)
-def read_trail(build: StageTarget, application: str, version: str | None = None) -> list[audit.AuditEntry]:
+def read_trail(build: StageTarget, application: str, version: str | None = None) -> Trail:
     """The audit trail, oldest first (of one release when ``version`` is given)."""
-    return audit.entries(build.account.session(), build.bucket, application, version)
+    return Trail(audit.entries(build.account.session(), build.bucket, application, version))
 
 
 @task(name="record-audit-entry", cache_policy=NO_CACHE, **AWS_RETRIES)

@@ -11,9 +11,11 @@ from prefect.runtime import flow_run
 
 from blocks.pipeline import Pipeline
 from cloudops import audit, reports
+from cloudops.gates.promotion import check_approved, source_stage
 from cloudops.image_copy import CopyReport
-from cloudops.promotion import blobs_copied, check_approved, copy_detail, release_digests, source_stage
+from cloudops.promotion import blobs_copied, copy_detail, release_digests
 from cloudops.release import Release
+from cloudops.trail import Trail
 from tasks.promotion import copy_image_task, share_snapshots
 from tasks.records import record
 from tasks.shared_limits import registry_copies_limit
@@ -31,9 +33,7 @@ class PromotionReport:
         return blobs_copied(self.entry)
 
 
-def promote_release(
-    pipeline: Pipeline, release: Release, to_stage: str, trail: list[audit.AuditEntry]
-) -> PromotionReport:
+def promote_release(pipeline: Pipeline, release: Release, to_stage: str, trail: Trail) -> PromotionReport:
     """Promote ``release`` into ``to_stage`` from the stage before it (both opened in ``pipeline``), refused
     without that stage's approval of exactly its digests in ``trail`` (the release's)."""
     settings, build = pipeline.settings, pipeline.build

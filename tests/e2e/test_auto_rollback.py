@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from cloudops import audit
 from cloudops.aws import cloudformation
+from cloudops.gates.verified import VerificationFailedError
 from cloudops.release import Release
-from cloudops.verification_gates import VerificationFailedError
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource, git
 from tests.app_variants import app_variant

@@ -17,8 +17,8 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
+from cloudops.gates.verified import NotVerifiedError
 from cloudops.release import Release, save_release
-from cloudops.verification_gates import NotVerifiedError
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 from tests.approvals import answer_from_another_process, paused_run

@@ -22,8 +22,9 @@ from prefect.settings import PREFECT_API_URL
 
 from cloudops import audit
 from cloudops.aws import rds, s3
+from cloudops.gates.promotion import PromotionRefusedError
 from cloudops.image_copy import copy_image
-from cloudops.promotion import PromotionRefusedError, release_digests
+from cloudops.promotion import release_digests
 from cloudops.registry import RegistryClient
 from cloudops.release import Release, release_key
 from cloudops.stage_slots import limit_name

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from cloudops import audit
 from cloudops.aws import cloudformation
+from cloudops.gates.rollback import NothingToRollBackError, RollbackRefusedError
 from cloudops.release import save_release
-from cloudops.release_status import NothingToRollBackError, RollbackRefusedError
 from sandbox.sandbox import Sandbox
 from tests.app_variants import app_variant
 from tests.ops_helpers import BUILD_BUCKET, OpsApp, verified

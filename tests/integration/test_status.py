@@ -10,14 +10,10 @@ from typer.testing import CliRunner
 
 from cloudops import audit
 from cloudops.audit import AuditEntry
+from cloudops.gates.rollback import NothingToRollBackError, rollback_target
 from cloudops.release import Release
-from cloudops.release_status import (
-    NothingToRollBackError,
-    history,
-    release_status,
-    rollback_target,
-    status_text,
-)
+from cloudops.release_status import release_status, status_text
+from cloudops.trail import Trail
 from sandbox.sandbox import Sandbox
 from tests.ops_helpers import OpsApp
 
@@ -83,7 +79,7 @@ def test_each_stage_shows_its_release_its_approval_and_the_one_before() -> None:
         decided("1.0.1", "staging", 7, "rejected", "bob@example.com"),
         checked("1.0.1", "staging", 8, passed=True, digests={"app": digest(7)}),  # of other digests
     ]
-    qa, staging, prod = release_status(trail, STAGES, {"prod"})
+    qa, staging, prod = release_status(Trail(trail), STAGES, {"prod"})
 
     (row,) = qa.kinds
     assert (row.kind, row.current.version, row.current.at) == ("author-live", "1.0.2", T0 + timedelta(minutes=4))
@@ -106,7 +102,7 @@ def test_each_stage_shows_its_release_its_approval_and_the_one_before() -> None:
     assert "  previous  1.0.1 (deployed 2026-11-01 09:01 UTC)" in text
     assert "  previous  none (nothing to roll back to)" in text
     assert "  checks    verified at 2026-11-01 09:06 UTC: 10 checks passed" in text
-    failed = release_status([*trail, checked("1.0.2", "qa", 9, passed=False)], ["qa"], set())
+    failed = release_status(Trail([*trail, checked("1.0.2", "qa", 9, passed=False)]), ["qa"], set())
     assert "  checks    FAILED at 2026-11-01 09:09 UTC: smoke live: /products | 503" in status_text(failed)
     assert "prod: nothing deployed" in text
 
@@ -119,7 +115,7 @@ def test_approval_wording_for_approved_timed_out_and_the_last_stage() -> None:
         decided("1.0.1", "staging", 4, "timed-out", "(nobody)"),
         deployed("1.0.1", "prod", 5),
     ]
-    qa, staging, prod = release_status(trail, STAGES, {"prod"})
+    qa, staging, prod = release_status(Trail(trail), STAGES, {"prod"})
     assert qa.kinds[0].approval == "approved by ann@example.com (QA-1) at 2026-11-01 09:02 UTC"
     assert qa.kinds[0].approved_by == "ann@example.com"
     assert staging.kinds[0].approval.startswith("timed out")
@@ -134,27 +130,27 @@ def test_a_rollback_pops_back_so_a_second_one_goes_further_back() -> None:
         deployed("1.0.2", "qa", 4),  # the rollback's own deploy
         deployed("1.0.2", "qa", 5, rollback_from="1.0.3"),
     ]
-    deployed_now = history(trail, "qa", "author-live")
+    deployed_now = Trail(trail).history("qa", "author-live")
     assert [d.version for d in deployed_now] == ["1.0.1", "1.0.2"]
     assert deployed_now[-1].rolled_back_from == "1.0.3"
     assert deployed_now[-1].at == T0 + timedelta(minutes=4)  # when it was deployed again
-    current, target = rollback_target(trail, "qa", "author-live")
+    current, target = rollback_target(Trail(trail), "qa", "author-live")
     assert (current.version, target.version) == ("1.0.2", "1.0.1")
 
     trail += [deployed("1.0.1", "qa", 6), deployed("1.0.1", "qa", 7, rollback_from="1.0.2")]
     with pytest.raises(NothingToRollBackError, match=r"qa \(author-live\) runs release 1.0.1 and has no earlier"):
-        rollback_target(trail, "qa", "author-live")
-    (qa,) = release_status(trail, ["qa"], set())
+        rollback_target(Trail(trail), "qa", "author-live")
+    (qa,) = release_status(Trail(trail), ["qa"], set())
     assert "rolled back from 1.0.2" in status_text([qa])
 
     # deploying the rolled-back-from release again on purpose makes it current, with 1.0.1 before it
     trail.append(deployed("1.0.3", "qa", 8))
-    assert [d.version for d in history(trail, "qa", "author-live")] == ["1.0.1", "1.0.3"]
+    assert [d.version for d in Trail(trail).history("qa", "author-live")] == ["1.0.1", "1.0.3"]
 
 
 def test_nothing_deployed_is_a_clear_error_for_a_rollback() -> None:
     with pytest.raises(NothingToRollBackError, match="nothing of kind single-instance is deployed in qa"):
-        rollback_target([deployed("1.0.1", "qa", 1)], "qa", "single-instance")
+        rollback_target(Trail([deployed("1.0.1", "qa", 1)]), "qa", "single-instance")
 
 
 @pytest.fixture
@@ -206,12 +202,12 @@ def test_a_torn_down_environment_is_no_longer_deployed_nor_a_rollback_target() -
 
     gone = teardown_entry("commerce", "qa", "author-live", ["commerce-qa-author"], "ops@example.com", "run")
     trail = [deployed("1.1", "qa", 1), deployed("1.2", "qa", 2), gone.model_copy(update={"at": T0 + timedelta(3)})]
-    assert history(trail, "qa", "author-live") == []
-    (qa, _, _) = release_status(trail, STAGES, {"prod"})
+    assert Trail(trail).history("qa", "author-live") == []
+    (qa, _, _) = release_status(Trail(trail), STAGES, {"prod"})
     assert qa.kinds == []
-    assert "qa: nothing deployed" in status_text(release_status(trail, STAGES, {"prod"}))
+    assert "qa: nothing deployed" in status_text(release_status(Trail(trail), STAGES, {"prod"}))
     with pytest.raises(NothingToRollBackError, match="nothing of kind author-live is deployed in qa"):
-        rollback_target(trail, "qa", "author-live")
+        rollback_target(Trail(trail), "qa", "author-live")
     # deployed again afterwards: that release is current, and has nothing before it
     again = [*trail, deployed("1.3", "qa", 5000)]
-    assert [d.version for d in history(again, "qa", "author-live")] == ["1.3"]
+    assert [d.version for d in Trail(again).history("qa", "author-live")] == ["1.3"]

@@ -11,13 +11,12 @@ from cloudops.release import Release
 from cloudops.release_plan import (
     StageOutcome,
     failed_outcome,
-    previous_promotion,
-    reusable_approval,
     stages_to,
     summary_markdown,
 )
 from cloudops.settings import Settings
 from cloudops.snapshots import SnapshotRecord
+from cloudops.trail import Trail
 
 DIGESTS = {"app": "sha256:" + "a" * 64, "broker": "sha256:" + "b" * 64}
 
@@ -48,12 +47,12 @@ def test_a_release_to_the_build_stage_or_an_unknown_stage_is_refused(settings: S
 
 def test_only_the_last_decision_for_exactly_these_digests_is_reused() -> None:
     approved = decision("qa", "approved")
-    assert reusable_approval([approved], "1.0", "qa", DIGESTS) == approved
-    assert reusable_approval([approved], "1.0", "staging", DIGESTS) is None
-    assert reusable_approval([approved], "1.1", "qa", DIGESTS) is None
-    assert reusable_approval([approved, decision("qa", "rejected")], "1.0", "qa", DIGESTS) is None
+    assert Trail([approved]).reusable_approval("1.0", "qa", DIGESTS) == approved
+    assert Trail([approved]).reusable_approval("1.0", "staging", DIGESTS) is None
+    assert Trail([approved]).reusable_approval("1.1", "qa", DIGESTS) is None
+    assert Trail([approved, decision("qa", "rejected")]).reusable_approval("1.0", "qa", DIGESTS) is None
     other = decision("qa", "approved", {**DIGESTS, "app": "sha256:" + "c" * 64})
-    assert reusable_approval([other], "1.0", "qa", DIGESTS) is None
+    assert Trail([other]).reusable_approval("1.0", "qa", DIGESTS) is None
 
 
 def test_a_promotion_of_exactly_these_digests_into_the_stage_is_found() -> None:
@@ -69,11 +68,11 @@ def test_a_promotion_of_exactly_these_digests_into_the_stage_is_found() -> None:
         )
 
     first, second = promoted("qa"), promoted("qa")
-    assert previous_promotion([first, promoted("staging"), second], "1.0", "qa", DIGESTS) == second
-    assert previous_promotion([first], "1.0", "staging", DIGESTS) is None
-    assert previous_promotion([first], "1.1", "qa", DIGESTS) is None
-    assert previous_promotion([decision("qa", "approved")], "1.0", "qa", DIGESTS) is None  # an approval is no copy
-    assert previous_promotion([promoted("qa", {**DIGESTS, "app": "sha256:" + "c" * 64})], "1.0", "qa", DIGESTS) is None
+    assert Trail([first, promoted("staging"), second]).promotion_of("1.0", "qa", DIGESTS) == second
+    assert Trail([first]).promotion_of("1.0", "staging", DIGESTS) is None
+    assert Trail([first]).promotion_of("1.1", "qa", DIGESTS) is None
+    assert Trail([decision("qa", "approved")]).promotion_of("1.0", "qa", DIGESTS) is None  # an approval is no copy
+    assert Trail([promoted("qa", {**DIGESTS, "app": "sha256:" + "c" * 64})]).promotion_of("1.0", "qa", DIGESTS) is None
 
 
 def test_the_summary_shows_each_stage_and_why_it_stopped() -> None:

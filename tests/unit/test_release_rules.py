@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from cloudops import release_plan
-from cloudops.audit import approval_entry
+from cloudops.audit import approval_entry, promotion_entry
 from cloudops.deploy import StackOutcome
 from tests.release_records import sample_release
 
 
 def test_a_promotion_counts_as_still_there_only_when_on_record_and_nothing_is_missing() -> None:
-    before = approval_entry(sample_release(), "qa", {}, "approved", "carol")
+    before = promotion_entry(
+        sample_release(), "build", "qa", {}, approved_by="", snapshots=[], copied=({}, {}), flow_run_id=None
+    )
     assert release_plan.promotion_still_there(before, [])
     assert not release_plan.promotion_still_there(before, ["app@sha256:x"])
     assert not release_plan.promotion_still_there(None, [])

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloudops import audit
+from cloudops.trail import Trail
 
 WRITTEN = Path(__file__).resolve().parent / "trail_written_2026_12_07"
 
@@ -80,8 +81,9 @@ def test_an_entry_written_before_reads_the_same_as_the_entry_written_today() -> 
 
 
 def test_the_gates_decide_on_a_trail_written_before_as_on_one_written_today() -> None:
-    trail = [audit.ENTRY.validate_json(path.read_bytes()) for path in sorted(WRITTEN.glob("*.json"))]
+    trail = Trail(audit.ENTRY.validate_json(path.read_bytes()) for path in sorted(WRITTEN.glob("*.json")))
     version = trail[0].version
-    assert audit.latest_approval(trail, version, "qa") == trail[4]
-    assert audit.latest_verification(trail, version, "qa", "author-live") == trail[3]
+    assert trail.approval_of(version, "qa") == trail[4]
+    assert trail.verification_of(version, "qa", "author-live") == trail[3]
+    assert [d.version for d in trail.history("qa", "author-live")] == []  # torn down at the end
     assert not audit.is_verified(trail[3], trail[3].digests)  # its checks failed

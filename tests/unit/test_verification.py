@@ -13,8 +13,10 @@ import pytest
 from cloudops import audit, environment_kinds, reports, smoke_checks
 from cloudops.aws.elbv2 import TargetHealth
 from cloudops.errors import ConfigurationError
+from cloudops.gates.rollback import held_back_from_rollback
 from cloudops.settings import load_settings
 from cloudops.smoke_checks import SmokeCheck, TaskCheck, field_mismatches, lookup, substitute
+from cloudops.trail import Trail
 from cloudops.verification import (
     CheckResult,
     Verification,
@@ -25,7 +27,6 @@ from cloudops.verification import (
     verification_entry,
     worth_asking_again,
 )
-from cloudops.verification_gates import held_back_from_rollback
 from tests.release_records import APP, BROKER, sample_release
 
 AT = datetime(2026, 11, 27, 14, 28, 3, tzinfo=UTC)
@@ -343,8 +344,8 @@ def test_the_trail_keeps_a_verification_and_tells_whether_exactly_these_digests_
     failed = verification_entry(release, "qa", kind, verification(False), "ops", "run-2")
     assert failed.outcome == "verification-failed" and failed.comment.startswith("verification failed:")
     trail = [entry, failed]
-    assert audit.latest_verification(trail, "1.0", "qa", "author-live") == failed
-    assert audit.latest_verification(trail, "1.0", "qa", "lookup-service") is None
+    assert Trail(trail).verification_of("1.0", "qa", "author-live") == failed
+    assert Trail(trail).verification_of("1.0", "qa", "lookup-service") is None
     assert not audit.is_verified(failed, entry.digests)
     assert audit.is_verified(entry, {"app": APP, "broker": BROKER})
     assert not audit.is_verified(entry, {"app": BROKER, "broker": BROKER})

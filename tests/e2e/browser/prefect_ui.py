@@ -9,6 +9,7 @@ badge beside the run's name. Every wait is on something the page shows, with a g
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,6 +197,18 @@ def wait_for_state(page: Page, state: str, shots: Screenshots, timeout_ms: int =
 
 
 def wait_for_log(page: Page, text: str, shots: Screenshots) -> None:
-    """Wait until the run page's log shows a line containing ``text`` (logs reach the server in batches)."""
-    expect(page.locator(".log-row").filter(has_text=text).first).to_be_visible(timeout=STATE_TIMEOUT_MS)
+    """Wait until the run page's log shows a line containing ``text`` (logs reach the server in batches).
+
+    The page renders only the log lines near where it is scrolled to: a release run logs its deploys' tasks too,
+    so its later lines are further down, and the page is scrolled down the log until the line is there."""
+    row = page.locator(".log-row").filter(has_text=text).first
+    deadline = time.monotonic() + STATE_TIMEOUT_MS / 1000
+    while not row.is_visible() and time.monotonic() < deadline:
+        rows = page.locator(".log-row")
+        if rows.count():
+            rows.last.scroll_into_view_if_needed()
+        page.mouse.wheel(0, 800)
+        page.wait_for_timeout(300)
+    expect(row).to_be_visible(timeout=1_000)
+    row.scroll_into_view_if_needed()
     shots.take(page, "log")
