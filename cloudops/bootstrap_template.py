@@ -2,7 +2,8 @@
 
 The fixed part (bucket, KMS key, the version parameter) is ``cloudops/templates/bootstrap/account.yaml``; this adds
 what follows from the configuration: one ECR repository per image of a release, and the pipeline's roles of the
-account (:func:`cloudops.policies.roles_of_stage`), each with the policy of ``policies/`` filled in for the stage.
+account (:func:`cloudops.policies.roles_of_stage`), each with the policy of ``cloudops/templates/policies/``
+filled in for the stage.
 
 A role's policy goes into customer managed policies of at most :data:`MANAGED_POLICY_LIMIT` characters each (IAM's
 limit, white space not counted), attached to it: IAM caps a role's inline policies at 10,240 characters in all,

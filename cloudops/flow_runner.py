@@ -24,8 +24,6 @@ PYTHON_VERSION = (3, 11)  # Debian bookworm's python3, the base image's
 SITE_FOLDER = "/usr/local/lib/python3.11/dist-packages"  # where the flows run from, in the image
 # Everything of the project the wheel holds (pyproject's wheel packages) and what decides its environment
 PROJECT_PATHS = ("cloudops", "flows", "tasks", "blocks", "deployments", "cli", "sandbox", "pyproject.toml", "uv.lock")
-# Read by the code beside its packages (cloudops/policies.py reads policies/): copied next to them
-DATA_FOLDERS = ("policies",)
 DOCKERFILE = f"""ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 RUN apt-get update -q \\
@@ -47,7 +45,7 @@ def project_dir() -> Path:
 def tracked_files(project: Path) -> list[str]:
     """The project's files in git that go into the image, in a stable order."""
     listed = subprocess.run(
-        ["git", "-C", str(project), "ls-files", "-z", "--", *PROJECT_PATHS, *DATA_FOLDERS],
+        ["git", "-C", str(project), "ls-files", "-z", "--", *PROJECT_PATHS],
         capture_output=True,
         check=False,
     )
@@ -94,8 +92,6 @@ def make_context(project: Path, context: Path, log: Log) -> Path:
     _run([*install, "-r", str(context / "requirements.txt")], project)
     log("installing the project's wheel into the build context")
     _run([*install, "--no-deps", str(project)], project)
-    for folder in DATA_FOLDERS:
-        shutil.copytree(project / folder, site / folder, dirs_exist_ok=True)
     (context / "Dockerfile").write_text(DOCKERFILE)
     (context / ".dockerignore").write_text("requirements.txt\n")
     return context

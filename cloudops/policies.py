@@ -1,4 +1,5 @@
-"""The least-privilege IAM policy of each of the pipeline's roles, as shipped in ``policies/`` (JSON).
+"""The least-privilege IAM policy of each of the pipeline's roles, as shipped in ``cloudops/templates/policies/``
+(JSON, package data: in the wheel and the flow-runner image with the code).
 
 Each file is an IAM policy document whose ``${AccountId}``, ``${Region}``, ``${Bucket}`` and ``${BuildAccountId}``
 stand for the stage's account, region and bucket and the build account; :func:`policy_document` fills them in for
@@ -24,18 +25,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from string import Template
 from typing import Any
 
 from cloudops.settings import Settings
 
-POLICIES_DIR = Path(__file__).resolve().parents[1] / "policies"
+POLICIES = resources.files("cloudops") / "templates" / "policies"  # package data: in the wheel, beside the code
 
 
 @dataclass(frozen=True)
 class PipelineRole:
-    """One of the pipeline's roles: its name in an account and its policy's file in ``policies/``."""
+    """One of the pipeline's roles: its name in an account and its policy's file in ``cloudops/templates/policies/``."""
 
     kind: str
     name: str
@@ -44,8 +46,8 @@ class PipelineRole:
     service: str | None = None
 
     @property
-    def policy_file(self) -> Path:
-        return POLICIES_DIR / f"{self.kind}.json"
+    def policy_file(self) -> Traversable:
+        return POLICIES / f"{self.kind}.json"
 
 
 BUILD = PipelineRole("build", "cloudops-build", "package, build and push images, populate and snapshot, records")

@@ -7,7 +7,8 @@ What it sets up in the build account goes through the product's own bootstrap, a
 group, the EventBridge rule that sends the cluster's task state changes to the SQS queue prefect-aws's observer
 reads, which marks a run whose task stopped early Crashed; sandbox/ecs_runtime/task_events.py puts the events);
 then what an operator does on AWS: the Prefect login in Secrets Manager (the task gets it as a secret, never in
-its environment or overrides). The worker's own role (``cloudops-ecs-worker``, policies/ecs-worker.json) it
+its environment or overrides). The worker's own role (``cloudops-ecs-worker``,
+cloudops/templates/policies/ecs-worker.json) it
 reaches through the AWS profile ``build-ecs-worker`` of the sandbox's AWS config.
 
 The flow runs' tasks use the EC2 launch type with ``networkMode: host``: they reach what this machine reaches

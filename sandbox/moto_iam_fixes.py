@@ -1,5 +1,5 @@
 """moto's IAM authorization, on in the sandbox (moto started with ``INITIAL_NO_AUTH_ACTION_COUNT=0``), and what it
-needs to check the pipeline's least-privilege roles (policies/) as AWS would.
+needs to check the pipeline's least-privilege roles (cloudops/templates/policies/) as AWS would.
 
 With authorization on, moto checks every request's SigV4 signature against the caller's secret and the action
 against the caller's IAM policies (an assumed role's: the role's). Five fixes, read in moto 5.2.5's
