@@ -201,8 +201,7 @@ AuditEntry = Annotated[
     ReleaseEntry | ApprovalEntry | PromotionEntry | DeployEntry | VerificationEntry | RollbackEntry | TeardownEntry,
     Field(discriminator="kind"),
 ]
-# mypy reads the Annotated union as a UnionType, which pydantic takes (its documented way to parse a union)
-ENTRY: TypeAdapter[AuditEntry] = TypeAdapter(AuditEntry)  # type: ignore[arg-type]
+ENTRY = TypeAdapter[AuditEntry](AuditEntry)
 
 
 def _listed(text: str) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ from flows.runtime.notify import notify_pending_approval
 from tasks.deploy import preview_deploy, read_endpoints, registry_host, stage_network, stage_options
 from tasks.identity import verify_identity
 from tasks.records import read_release, read_trail, record
-from tasks.stages import open_pipeline, open_stage
+from tasks.stages import open_pipeline
 
 SEVEN_DAYS = 7 * 24 * 3600
 __all__ = ["APPROVED_EVENT", "SEVEN_DAYS", "Approval", "await_approval"]
@@ -212,7 +212,7 @@ def next_stage_preview(pipeline: Pipeline, release: Release, stage: str, kind: s
     if environment_kinds.kind(kind).chained:
         return "(the lookup service's stacks take their parameters from the prerequisites stack: not previewed)\n"
     try:
-        target = open_stage(pipeline.settings, stage)
+        target = open_pipeline(stage, settings=pipeline.settings).stage(stage)  # opened once in a run tree
         network = stage_network(target)
         plans = deploy.plans(kind, stage, target.bucket, release, registry_host(target), network, stage_options(target))
         return preview_deploy(target.account, plans, deploy.stack_tags(release.application, stage, release.version))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.app_source import ReleaseSource
 from tests.approvals import answer_from_another_process, paused_run
 from tests.background import Background
 from tests.ops_helpers import reject_earlier
+from tests.run_tree import task_runs_under
 
 pytestmark = pytest.mark.slow
 BUCKET = "cloudops-build-111111111111"
@@ -45,3 +47,19 @@ def test_a_rejection_stops_the_release_before_the_next_stage(
     assert [(e.kind, e.stage) for e in after if e.kind != "promotion"] == [("approval", "qa")]
     assert {e.stage for e in after if e.kind == "promotion"} <= {"qa"}
     assert isinstance(after[-1], audit.ApprovalEntry) and after[-1].decision == "rejected"
+    # the run's tree opened each stage on the way to prod once: its build's subflows and its approval reused them
+    opened = [t.name for t in task_runs_under(newest_release_run()) if t.name.startswith("open-stage-")]
+    assert sorted(opened) == ["open-stage-build", "open-stage-prod", "open-stage-qa", "open-stage-staging"]
+
+
+def newest_release_run() -> UUID:
+    """The id of the newest release flow run: this test's (the tests run one at a time)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (newest,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["release"])), sort=FlowRunSort.START_TIME_DESC, limit=1
+        )
+    return newest.id
