@@ -245,7 +245,7 @@ def main() -> None:
     sandbox.up(PARTS, report=lambda line: None)
     try:
         sandbox.initialise_accounts(report=lambda line: None)
-        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
+        from sandbox.command_line.sandbox_blocks import save_sandbox_blocks_in_its_server
 
         save_sandbox_blocks_in_its_server(sandbox)
         configs = [application(f"load{n}") for n in range(APPS + 1)]

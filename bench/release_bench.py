@@ -105,7 +105,7 @@ def main() -> None:
     try:
         sandbox.up(PARTS, report=lambda line: None)
         sandbox.initialise_accounts(report=lambda line: None)
-        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
+        from sandbox.command_line.sandbox_blocks import save_sandbox_blocks_in_its_server
 
         save_sandbox_blocks_in_its_server(sandbox)
         env = environment(sandbox)

@@ -68,8 +68,8 @@ def prepare(sandbox: Sandbox, database: PrefectDatabase, workers: int) -> None:
     sandbox.down()
     sandbox.configure(prefect_database=database, workers=workers)
     sandbox.up(report=lambda line: None)
-    from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
     from deployments.project import create_deployments
+    from sandbox.command_line.sandbox_blocks import save_sandbox_blocks_in_its_server
 
     save_sandbox_blocks_in_its_server(sandbox)
     saved = dict(os.environ)
@@ -155,7 +155,7 @@ def main() -> None:
             database, workers, deployment = CONFIGURATIONS[name]
             prepare(sandbox, database, workers)
             if deployment == "release-on-ecs":
-                from cli.sandbox_ecs_pool import set_up_ecs_pool
+                from sandbox.command_line.sandbox_ecs_pool import set_up_ecs_pool
 
                 set_up_ecs_pool(sandbox, REPO / "cloudops.toml", report=lambda line: print(f"  {line}"))
             print(f"{name}:")

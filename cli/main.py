@@ -13,9 +13,9 @@ from cli.friendly import friendly
 from cli.in_process import runs_flows, watch_runs
 from cli.logs_command import logs_command
 from cli.options import ConfigFile, RdsDatabases, use_rds_databases, who_runs_this
+from cli.plugins import add_commands
 from cli.prefect_server import needs_prefect_server
 from cli.release_command import release_command
-from cli.sandbox_command import sandbox_app
 from cloudops.environment_kinds import names_text
 from cloudops.errors import CloudOpsError
 from cloudops.settings import config_path, load_settings
@@ -27,10 +27,10 @@ app = typer.Typer(
 )
 blocks_app = typer.Typer(help="The per-account credential blocks.", no_args_is_help=True)
 accounts_app = typer.Typer(help="The stage accounts of cloudops.toml.", no_args_is_help=True)
-app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(deployments_app, name="deployments")
+add_commands(app)  # the sandbox's `cloudops sandbox ...`, when it is installed (cli/plugins.py)
 
 
 @blocks_app.command("register")

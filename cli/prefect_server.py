@@ -12,21 +12,11 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from cli.plugins import prefect_api_hint
 from cloudops.errors import CloudOpsError
-from sandbox.state import SandboxState, sandbox_dir
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def running_sandbox_api() -> str | None:
-    """The API address of the sandbox's Prefect server, when the sandbox folder has one that answers."""
-    from sandbox import prefect_server
-
-    state = SandboxState.load(sandbox_dir())
-    if state is None or not prefect_server.answers(state):
-        return None
-    return state.prefect_api_url
 
 
 def check_prefect_server() -> None:
@@ -35,7 +25,7 @@ def check_prefect_server() -> None:
 
     if PREFECT_API_URL.value():
         return
-    api = running_sandbox_api()
+    api = prefect_api_hint()  # the sandbox's server, when the sandbox is installed and up
     if api is not None:
         raise CloudOpsError(
             f"this shell has no Prefect server set (PREFECT_API_URL), while the sandbox's answers at {api}: "

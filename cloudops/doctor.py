@@ -6,7 +6,7 @@ run would. The ``permissions`` check also asks IAM's policy simulator (``iam:Sim
 action of the policies of the roles a run acts as, the CloudFormation execution role's included (which nothing else
 here acts as): a policy that is missing or changed, a permissions boundary or a service control policy that denies
 one of them shows there, before a run fails on it. NOTE: the sandbox's moto answers the simulator with its own
-evaluator (sandbox/moto_simulator_fixes.py), and has no service control policies.
+evaluator (sandbox/sandbox/moto_simulator_fixes.py), and has no service control policies.
 """
 
 from __future__ import annotations

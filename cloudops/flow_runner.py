@@ -23,7 +23,7 @@ REPOSITORY = "flow-runner"
 PYTHON_VERSION = (3, 11)  # Debian bookworm's python3, the base image's
 SITE_FOLDER = "/usr/local/lib/python3.11/dist-packages"  # where the flows run from, in the image
 # Everything of the project the wheel holds (pyproject's wheel packages) and what decides its environment
-PROJECT_PATHS = ("cloudops", "flows", "tasks", "blocks", "deployments", "cli", "sandbox", "pyproject.toml", "uv.lock")
+PROJECT_PATHS = ("cloudops", "flows", "tasks", "blocks", "deployments", "cli", "pyproject.toml", "uv.lock")
 DOCKERFILE = f"""ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 RUN apt-get update -q \\
@@ -83,7 +83,7 @@ def make_context(project: Path, context: Path, log: Log) -> Path:
     site = context / "site-packages"
     exported = _run(
         [uv, "export", "--frozen", "--no-dev", "--no-group", "sandbox", "--no-group", "ecs-worker"]
-        + ["--no-emit-project", "--no-hashes", "--quiet"],
+        + ["--no-emit-project", "--no-emit-workspace", "--no-hashes", "--quiet"],
         project,
     )
     (context / "requirements.txt").write_text(exported)

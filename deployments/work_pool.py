@@ -31,10 +31,12 @@ def work_pool_exists(env: Mapping[str, str], name: str) -> bool:
     command would take 1.8 s to start)."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    url = env.get("PREFECT_API_URL") or PREFECT_API_URL.value()
-    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+    server = {  # the server and login of ``env``, as the `prefect` command given ``env`` would use them
+        setting: env[setting.name] for setting in (PREFECT_API_URL, PREFECT_API_AUTH_STRING) if env.get(setting.name)
+    }
+    with temporary_settings(updates=server), get_client(sync_client=True) as client:
         try:
             client.read_work_pool(name)
         except ObjectNotFound:

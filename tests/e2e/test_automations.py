@@ -42,7 +42,7 @@ from tests.polling import eventually
 from tests.stage_holder import Holder
 
 REPO = Path(__file__).resolve().parents[2]
-# As the sandbox allows its workers (sandbox/processes.py stop): a healthy worker stops its runs and exits in a second.
+# As the sandbox allows its workers (sandbox.processes.stop): a healthy worker stops its runs and exits in a second.
 STOP_SECONDS = 20
 
 

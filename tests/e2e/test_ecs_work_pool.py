@@ -20,11 +20,11 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
-from cli.sandbox_ecs_pool import set_up_ecs_pool
 from cloudops import flow_run_cluster
 from cloudops.aws.logs import log_events
 from deployments.automations import RERUN_STATE_NAME
 from sandbox import ecs_pool
+from sandbox.command_line.sandbox_ecs_pool import set_up_ecs_pool
 from sandbox.sandbox import Sandbox
 from tests.app_source import ReleaseSource
 from tests.http_answers import get_json

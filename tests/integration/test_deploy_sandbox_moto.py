@@ -1,4 +1,4 @@
-"""The sandbox's moto server behaves as CloudFormation where the deploy relies on it (sandbox/moto_fixes.py).
+"""The sandbox's moto server behaves as CloudFormation where the deploy relies on it (sandbox/sandbox/moto_fixes.py).
 
 Without the fixes each assertion below fails against moto 5.2.5; if a moto upgrade breaks the fixes (they
 reach into its models), these tests say so before the deploy tests do.

@@ -1,6 +1,6 @@
 """Each account bootstrapped by its stack cloudops-bootstrap, as `cloudops accounts bootstrap` makes it on AWS: the
 session's sandbox made them so at its start, through the same function; run again, the command changes nothing;
-a changed trust, role policy or key policy is applied (the moto fixes of sandbox/moto_bootstrap_fixes.py); an
+a changed trust, role policy or key policy is applied (the moto fixes of sandbox/sandbox/moto_bootstrap_fixes.py); an
 older bootstrap is refused in one line naming the command."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Faults between the pipeline and the sandbox's servers, put there by a proxy of the project's own on 127.0.0.1
-(sandbox/fault_proxy.py): throttling, 500 and 503, a connection reset in the middle of an answer, a dropped
+(sandbox/sandbox/fault_proxy.py): throttling, 500 and 503, a connection reset in the middle of an answer, a dropped
 request, a slow answer. Each case runs the real operation through the proxy, checks the proxy did cause every
 fault it was given, then counts what was written: nothing lost, nothing twice.
 """

@@ -1,5 +1,5 @@
 """The pipeline's roles have exactly the policies of ``cloudops/templates/policies/``, and moto enforces them
-(sandbox/moto_iam_fixes.py).
+(sandbox/sandbox/moto_iam_fixes.py).
 
 Every call below is a real request to the sandbox's moto server, signed with the credentials of a role assumed
 in a stage account; moto checks the signature and the role's policy. Where moto cannot check a policy's

@@ -1,4 +1,4 @@
-"""The sandbox's moto tells what its ECS runtime runs (sandbox/moto_ecs_fixes.py).
+"""The sandbox's moto tells what its ECS runtime runs (sandbox/sandbox/moto_ecs_fixes.py).
 
 Each assertion fails against moto 5.2.5 without its fix: a stack's service loses its load balancers, stays
 on the replaced task definition, and its load balancer's DNS name is an AWS name nothing answers at. The

@@ -1,4 +1,4 @@
-"""The sandbox's moto tells its RDS runtime which snapshot an instance restores (sandbox/moto_rds_fixes.py).
+"""The sandbox's moto tells its RDS runtime which snapshot an instance restores (sandbox/sandbox/moto_rds_fixes.py).
 
 Each assertion fails against moto 5.2.5 without its fix: a stack's instance forgets its ``DBSnapshotIdentifier``
 and has no master user; a restore through the API keeps no trace of its snapshot; an instance of an account the

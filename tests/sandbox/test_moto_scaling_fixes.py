@@ -1,4 +1,4 @@
-"""The sandbox's moto takes a stack's Application Auto Scaling (sandbox/moto_scaling_fixes.py).
+"""The sandbox's moto takes a stack's Application Auto Scaling (sandbox/sandbox/moto_scaling_fixes.py).
 
 Each assertion fails against moto 5.2.5 without its fix: moto's CloudFormation skipped scalable targets and scaling
 policies, raised for a load balancer's ``LoadBalancerFullName`` and had no ``TargetGroupFullName``, and a service

@@ -1,4 +1,4 @@
-"""sandbox/moto_sts_fixes.py: the sandbox's moto answers a presigned sts:GetCallerIdentity with its signer's ARN."""
+"""sandbox.moto_sts_fixes: the sandbox's moto answers a presigned sts:GetCallerIdentity with its signer's ARN."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A flow's task runs reach the server as events (its task-run recorder writes them); the tracking task run of its
 next subflow is created through the API at the same moment. Prefect's own server on SQLite refuses one of the two
 writes (503, "database is locked") and the client waits 2 s before asking again: measured before most subflows
-of a release. The sandbox starts it through sandbox/prefect_server_fixes.py, where the second write waits
+of a release. The sandbox starts it through sandbox/sandbox/prefect_server_fixes.py, where the second write waits
 for the first instead.
 """
 

@@ -332,7 +332,7 @@ class Sandbox:
         # the runs in flight, asked of the server before their workers stop, marked Crashed once they have
         in_flight = runs_in_flight(state, [WORK_POOL, ECS_WORK_POOL]) if prefect_server.answers(state) else []
         # moto before the engine: its ECS runtime would replace the tasks the engine stops, and it saves its
-        # state on the way out (sandbox/moto_state.py)
+        # state on the way out (sandbox/sandbox/moto_state.py)
         workers = sorted((key for key in state.pids if key.startswith("worker")), reverse=True)
         for worker in workers:
             stop_worker(state.pids.pop(worker, None))

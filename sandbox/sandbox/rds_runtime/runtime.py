@@ -1,13 +1,13 @@
 """The sandbox's RDS runtime: in moto's own process, it runs every RDS instance of a stage account as a MariaDB
 server on the sandbox's Docker engine, as RDS would, and tells moto when each is available.
 
-For each instance: its container (sandbox/rds_runtime/servers.py) on the account's own network and on every
+For each instance: its container (sandbox/sandbox/rds_runtime/servers.py) on the account's own network and on every
 ECS cluster network of the account, reached by the instance's endpoint hostname; at its first start, the
 snapshot it was restored from copied in (restore.py); its master user kept at the password moto holds (the
 snapshot source's at first, the one ModifyDBInstance sets after). moto says ``creating`` (or
 ``resetting-master-credentials``) until the server answers with that password, then ``available``. A deleted
 instance's container and data go. The build account's instances are not run: the snapshot flow keeps their
-data on the sandbox's MariaDB itself (sandbox/rds_databases.py).
+data on the sandbox's MariaDB itself (sandbox/sandbox/rds_databases.py).
 
 It wakes when an instance or an ECS service changes, and every few seconds while an instance is not there yet.
 """

@@ -5,7 +5,7 @@ database name the application asks for; that name is kept as the database's comm
 identifier, not its ARN) is a copy of it in ``rdssnap_<hash of S>``, comment included; restoring ``S`` into
 instance ``Y`` copies it back into ``rds_<Y>``; deleting ``X`` drops ``rds_<X>``. Real RDS does the same
 copying itself, and :class:`RdsInstanceDatabases` does nothing. An instance of a stage account (a deployed
-environment's) is a MariaDB server of its own instead (sandbox/rds_runtime/): restored from ``rdssnap_<hash>``,
+environment's) is a MariaDB server of its own instead (sandbox/sandbox/rds_runtime/): restored from ``rdssnap_<hash>``,
 it holds the database under the name the comment keeps, as RDS restores a MySQL snapshot's databases.
 """
 

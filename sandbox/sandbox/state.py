@@ -23,7 +23,7 @@ DEFAULT_SANDBOX_DIR = Path(".sandbox")
 SANDBOX_ACCESS_KEY_ID = "AKIACLOUDOPSSANDBOX0"
 SANDBOX_SECRET_ACCESS_KEY = "cloudops-sandbox-secret-key"
 SANDBOX_ROLE_NAME = "cloudops-sandbox"  # each account's administrator: the sandbox sets the account up with it
-# The IAM user the base credentials belong to, in moto's default account (sandbox/moto_iam_fixes.py)
+# The IAM user the base credentials belong to, in moto's default account (sandbox/sandbox/moto_iam_fixes.py)
 SANDBOX_BASE_USER = "cloudops-sandbox"
 SANDBOX_MANAGEMENT_ACCOUNT = "123456789012"
 SANDBOX_BASE_USER_ARN = f"arn:aws:iam::{SANDBOX_MANAGEMENT_ACCOUNT}:user/{SANDBOX_BASE_USER}"

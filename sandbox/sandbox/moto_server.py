@@ -28,7 +28,7 @@ def state_file(state: SandboxState) -> Path:
 
 def start(state: SandboxState, accounts: list[str]) -> int:
     """moto for the accounts ``accounts``, with IAM authorization on (each account's roles, their policies)."""
-    # moto.server with the fixes in sandbox/moto_fixes.py, and the ECS runtime in the same process
+    # moto.server with the fixes in sandbox/sandbox/moto_fixes.py, and the ECS runtime in the same process
     command = [sys.executable, "-m", "sandbox.moto_fixes", "-H", "127.0.0.1", "-p", str(state.moto_port)]
     env = {
         **os.environ,
@@ -38,7 +38,7 @@ def start(state: SandboxState, accounts: list[str]) -> int:
         # A bucket answers only its own account, as on AWS without a bucket policy granting another (moto
         # otherwise serves any account's bucket to any credentials).
         "MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS": "false",
-        # Every request signed and allowed by its caller's policies, from the first (sandbox/moto_iam_fixes.py)
+        # Every request signed and allowed by its caller's policies, from the first (sandbox/sandbox/moto_iam_fixes.py)
         "INITIAL_NO_AUTH_ACTION_COUNT": "0",
         IAM_ACCOUNTS_ENV: ",".join(accounts),
     }

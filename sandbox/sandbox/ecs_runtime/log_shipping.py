@@ -10,7 +10,7 @@ followed (ECS refuses to start such a task: ``definitions.aws_logs``), and is tr
 
 The runtime restarting (a new moto process while the containers run) finds the containers again by their
 labels and re-attaches each from the last event its stream holds (``since``), dropping the lines shipped
-already: moto keeps its groups and streams across a restart (sandbox/moto_state.py). NOTE: a moto killed
+already: moto keeps its groups and streams across a restart (sandbox/sandbox/moto_state.py). NOTE: a moto killed
 outright loses the events since its last clean stop; a container's stream then gets its whole log again.
 """
 

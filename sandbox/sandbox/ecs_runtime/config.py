@@ -30,7 +30,7 @@ class MariaDbLogin(BaseModel):
 
 
 class RdsRuntimeConfig(BaseModel):
-    """What the RDS runtime (sandbox/rds_runtime/) needs: where instances keep their data, the sandbox's MariaDB
+    """What the RDS runtime (sandbox/sandbox/rds_runtime/) needs: where instances keep their data, the sandbox's MariaDB
     (which holds the snapshots' data), and the accounts whose instances it runs as servers of their own."""
 
     data_dir: Path

@@ -5,7 +5,7 @@ which the sandbox's ECS runtime runs on its Docker engine from the flow-runner i
 What it sets up in the build account goes through the product's own bootstrap, as `cloudops accounts bootstrap
 --ecs-pool` sets it up on AWS (cloudops/flow_run_cluster.py: the cluster, the tasks' execution role, their log
 group, the EventBridge rule that sends the cluster's task state changes to the SQS queue prefect-aws's observer
-reads, which marks a run whose task stopped early Crashed; sandbox/ecs_runtime/task_events.py puts the events);
+reads, which marks a run whose task stopped early Crashed; sandbox/sandbox/ecs_runtime/task_events.py puts the events);
 then what an operator does on AWS: the Prefect login in Secrets Manager (the task gets it as a secret, never in
 its environment or overrides). The worker's own role (``cloudops-ecs-worker``,
 cloudops/templates/policies/ecs-worker.json) it

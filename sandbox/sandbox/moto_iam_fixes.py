@@ -22,7 +22,7 @@ against the caller's IAM policies (an assumed role's: the role's). Five fixes, r
 4. **Presigned requests** (an approver's identity proof, cloudops/identity.py) carry their credential in the query
    string, and moto's authorization reads it from the ``Authorization`` header only (a ``KeyError``: HTTP 500).
    ``sts:GetCallerIdentity`` is allowed to every caller, on AWS as in moto, so such a request is let through to
-   it; NOTE: its signature is not checked (sandbox/moto_sts_fixes.py).
+   it; NOTE: its signature is not checked (sandbox/sandbox/moto_sts_fixes.py).
 5. **SecureStrings under a customer managed key.** On AWS, SSM encrypts and decrypts a SecureString whose key is
    not SSM's default key (``alias/aws/ssm``) with the caller's own KMS rights: a caller needs ``kms:Encrypt`` on
    the key to write one and ``kms:Decrypt`` to read it decrypted, with ``kms:ViaService`` set to SSM's endpoint.

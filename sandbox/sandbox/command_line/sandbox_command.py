@@ -84,12 +84,12 @@ def sandbox_up(
                 "afresh with `cloudops sandbox down --purge`, then `cloudops sandbox up`)"
             ) from None
     if "prefect" in chosen and "moto" in chosen:
-        from cli.sandbox_blocks import save_sandbox_blocks_in_its_server
+        from sandbox.command_line.sandbox_blocks import save_sandbox_blocks_in_its_server
 
         saved = save_sandbox_blocks_in_its_server(sandbox)
         typer.echo(f"  blocks saved in Prefect: {', '.join(f'{s}={b}' for s, b in saved.items())}")
     if ecs_pool:
-        from cli.sandbox_ecs_pool import set_up_ecs_pool
+        from sandbox.command_line.sandbox_ecs_pool import set_up_ecs_pool
 
         set_up_ecs_pool(sandbox, config or config_path(), report=lambda line: typer.echo(f"  {line}"))
     typer.echo(f"sandbox up in {time.monotonic() - started:.1f} s ({sandbox.root})")

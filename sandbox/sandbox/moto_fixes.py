@@ -23,7 +23,7 @@ What stays as moto has it (the tests carry a ``NOTE``): a service whose task def
 the old revision (CloudFormation modifies it), and a failed resource does not roll the stack back.
 
 The fixes the sandbox's runtimes need, in the same process, are beside these: ``moto_ecs_fixes`` (the ECS runtime,
-sandbox/ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, sandbox/rds_runtime/, which runs each stage
+ecs_runtime/) and ``moto_rds_fixes`` (the RDS runtime, rds_runtime/, which runs each stage
 account's RDS instances as MariaDB servers); ``moto_bootstrap_fixes``, for the bootstrap stack's bucket, roles
 and managed policies; ``moto_scaling_fixes``, for a stack's Application Auto Scaling; ``moto_sts_fixes``, for
 presigned STS requests (identity proofs); ``moto_iam_fixes``, for IAM authorization (on in the sandbox: every

@@ -1,7 +1,7 @@
 """An RDS instance's server made what RDS makes of a restore: the snapshot's database under its own name, and the
 instance's master user with its current password (the SQL side; no moto, no Docker).
 
-A snapshot's data is the sandbox's MariaDB database ``rdssnap_<hash of its identifier>`` (sandbox/rds_databases.py),
+A snapshot's data is the sandbox's MariaDB database ``rdssnap_<hash of its identifier>`` (sandbox.rds_databases),
 whose comment keeps the name the snapshot flow populated it under (``<application>_<environment>``): on RDS a
 MySQL snapshot restores every database of the instance under its own name, so the server gets it under that name.
 """

@@ -1,5 +1,5 @@
 """`cloudops sandbox up --ecs-pool`: the flow-runner image built by the pipeline's own flow, then the ECS work
-pool and its worker (sandbox/ecs_pool.py)."""
+pool and its worker (sandbox/sandbox/ecs_pool.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""moto's RDS made to tell the sandbox's RDS runtime (sandbox/rds_runtime.py) what to run (moto runs no database).
+"""moto's RDS made to tell the sandbox's RDS runtime (rds_runtime/) what to run (moto runs no database).
 
 Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_rds_fixes.py:
 
