@@ -3,11 +3,12 @@
 #   bash scripts/test.sh [PYTEST ARGS]           the checks, then every tier
 #   bash scripts/test.sh TIER [PYTEST ARGS]      one tier of tests, no checks: unit (no server, no Docker, under a
 #                                                minute), integration (each part by its own fixture), e2e (releases,
-#                                                killed runs, the ECS pool, the browser), sandbox (the sandbox's own)
+#                                                killed runs, the ECS pool, the browser), sandbox (the sandbox's own,
+#                                                in its package: sandbox/sandbox_tests/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=""
-case "${1:-}" in unit | integration | e2e | sandbox) tier="$1"; shift ;; esac
+case "${1:-}" in unit | integration | e2e) tier="tests/$1"; shift ;; sandbox) tier="sandbox/sandbox_tests"; shift ;; esac
 bash scripts/setup.sh
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
@@ -17,8 +18,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 # at a time holds every run's state changes behind the others'.
 export CLOUDOPS_TEST_PREFECT_DATABASE="${CLOUDOPS_TEST_PREFECT_DATABASE:-postgresql}"
 if [ -n "$tier" ]; then
-  echo "== pytest tests/$tier"
-  exec uv run --frozen pytest "tests/$tier" "$@"
+  echo "== pytest $tier"
+  exec uv run --frozen pytest "$tier" "$@"
 fi
 echo "== ruff"
 uv run --frozen ruff check .

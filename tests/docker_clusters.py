@@ -1,6 +1,6 @@
 """Tasks on a cluster network of their own, for the tests of the ECS runtime's Docker side: an image made of this
 machine's own binaries (tests/host_image.py) in QA's registry, and the tasks' specs (the fixtures that make them
-are in tests/sandbox/conftest.py)."""
+are in sandbox/sandbox_tests/fixtures.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ prefect_test_harness) with the sandbox's PostgreSQL part as its database instead
 
 Which database the session's server uses is ``CLOUDOPS_TEST_PREFECT_DATABASE`` (``postgresql``, the default, or
 ``sqlite``: Prefect's harness as it comes); the sandbox's servers in the tests have their own
-(tests/sandbox/test_postgres.py).
+(sandbox/sandbox_tests/test_postgres.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import pytest
 
 MARKER = "reliability"
 TESTS = Path(__file__).resolve().parent
-DOCUMENT = TESTS.parent / "docs" / "RELIABILITY.md"
+ROOT = TESTS.parent
+DOCUMENT = ROOT / "docs" / "RELIABILITY.md"
 TABLES = {
     "fault": ("Faults", "Something broken on purpose, against the real parts", "The fault"),
     "input": ("Bad input", "A mistake a person makes, refused before any run starts or anything changes", "The input"),
@@ -74,7 +75,8 @@ class ReliabilityTable:
             found = rows_of(item)
             if found:
                 self.rows[item.nodeid] = found
-        whole_suite = all(Path(arg).resolve() == TESTS for arg in config.args)
+        every_path = {(ROOT / path).resolve() for path in config.getini("testpaths")}
+        whole_suite = {Path(arg).resolve() for arg in config.args} == every_path
         self.all_marked_collected = whole_suite and not (config.option.keyword or config.option.markexpr)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

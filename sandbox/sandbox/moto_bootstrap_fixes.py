@@ -20,7 +20,8 @@ Read in moto 5.2.5's source, four resource types drop what the stack relies on:
    policy (a stage added to cloudops.toml) stayed as first created. The fix keeps the text, and an update puts
    the new policy on the key, as CloudFormation does.
 
-Pinned by tests/sandbox/test_bootstrap.py (5: and tests/sandbox/test_doctor.py, which reads the build key's policy).
+Pinned by sandbox/sandbox_tests/test_bootstrap.py (5: and sandbox/sandbox_tests/test_doctor.py, which reads the
+build key's policy).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """moto's ECS and ELBv2 made to tell what the sandbox's ECS runtime really runs (moto runs nothing itself).
 
-Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_ecs_fixes.py:
+Read in moto 5.2.5's source; each fix is pinned by sandbox/sandbox_tests/test_moto_ecs_fixes.py:
 
 1. A service created by CloudFormation keeps its ``LoadBalancers`` and ``ServiceConnectConfiguration``
    (``Service.create_from_cloudformation_json`` passes neither on), so the runtime knows which target group

@@ -18,7 +18,7 @@ against the caller's IAM policies (an assumed role's: the role's). Five fixes, r
    matches: a least-privilege policy would deny every ECS, RDS or CloudFormation call. Where moto knows no
    resource, the fix lets a statement's ``Resource`` match: actions are enforced for every service, resources
    for those moto knows. NOTE: that a policy's ARNs keep a role to its own account is shown with moto's own
-   evaluator on the resources' ARNs (tests/sandbox/test_least_privilege.py).
+   evaluator on the resources' ARNs (sandbox/sandbox_tests/test_least_privilege.py).
 4. **Presigned requests** (an approver's identity proof, cloudops/identity.py) carry their credential in the query
    string, and moto's authorization reads it from the ``Authorization`` header only (a ``KeyError``: HTTP 500).
    ``sts:GetCallerIdentity`` is allowed to every caller, on AWS as in moto, so such a request is let through to

@@ -3,7 +3,7 @@
 Read in moto 5.2.5's source: ``LogsResponse.filter_log_events`` never reads the parameter, so a filter by
 stream prefix (``app/`` of an ECS service's streams) answers every stream of the group. The fix narrows the
 streams to those whose names start with the prefix (none: no events), as CloudWatch Logs does; the rest of
-the call is moto's. Pinned by tests/sandbox/test_task_logs.py.
+the call is moto's. Pinned by sandbox/sandbox_tests/test_task_logs.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """moto's RDS made to tell the sandbox's RDS runtime (rds_runtime/) what to run (moto runs no database).
 
-Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_rds_fixes.py:
+Read in moto 5.2.5's source; each fix is pinned by sandbox/sandbox_tests/test_moto_rds_fixes.py:
 
 1. An instance remembers the snapshot it was restored from (``sandbox_snapshot``, as given: an identifier or an
    ARN): ``DBInstance.create_from_cloudformation_json`` drops ``DBSnapshotIdentifier`` (it creates an empty

@@ -1,6 +1,6 @@
 """moto's Application Auto Scaling made to take a stack's scalable targets and scaling policies, as AWS's does.
 
-Read in moto 5.2.5's source; each fix is pinned by tests/sandbox/test_moto_scaling_fixes.py:
+Read in moto 5.2.5's source; each fix is pinned by sandbox/sandbox_tests/test_moto_scaling_fixes.py:
 
 1. ``AWS::ApplicationAutoScaling::ScalableTarget`` and ``::ScalingPolicy`` in a stack register the target and put
    the policy in moto's Application Auto Scaling (moto's CloudFormation has no model for either and skipped them),

@@ -6,7 +6,7 @@ policies is evaluated with moto's statement evaluator: an explicit ``Deny`` wins
 ``Allow`` (``allowed``), else ``implicitDeny``; a permissions boundary must allow it too. An ``Allow`` whose
 condition is not met does not apply, as on AWS (moto's evaluator counts it as a denial). NOTE: AWS's simulator
 also applies the organization's service control policies; the sandbox's accounts have none. Pinned by
-tests/sandbox/test_doctor.py (the doctor's ``permissions`` check asks it).
+sandbox/sandbox_tests/test_doctor.py (the doctor's ``permissions`` check asks it).
 """
 
 from __future__ import annotations

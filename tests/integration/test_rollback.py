@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def ops_app(app: OpsApp) -> OpsApp:
-    """The application fixture (tests/conftest.py) under another name: these tests import the CLI's ``app``."""
+    """The application fixture (tests/fixtures.py) under another name: these tests import the CLI's ``app``."""
     return app
 
 

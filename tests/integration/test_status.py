@@ -155,7 +155,7 @@ def test_nothing_deployed_is_a_clear_error_for_a_rollback() -> None:
 
 @pytest.fixture
 def ops_app(app: OpsApp) -> OpsApp:
-    """The application fixture (tests/conftest.py) under another name: these tests import the CLI's ``app``."""
+    """The application fixture (tests/fixtures.py) under another name: these tests import the CLI's ``app``."""
     return app
 
 

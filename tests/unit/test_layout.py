@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
+SANDBOX_TESTS = TESTS.parent / "sandbox" / "sandbox_tests"  # the sandbox's own, in its workspace member
 
 
 def is_test_module(dotted: str) -> bool:
@@ -38,11 +39,12 @@ def imported_test_modules(source: str, package: str) -> list[str]:
 
 def test_no_module_of_the_suite_imports_a_test_module_or_a_conftest() -> None:
     offenders = {}
-    for path in sorted(TESTS.rglob("*.py")):
-        package = ".".join(path.relative_to(TESTS.parent).parent.parts)
-        imported = imported_test_modules(path.read_text(), package)
-        if imported:
-            offenders[str(path.relative_to(TESTS.parent))] = imported
+    for folder, top in ((TESTS, TESTS.parent), (SANDBOX_TESTS, SANDBOX_TESTS.parent)):
+        for path in sorted(folder.rglob("*.py")):
+            package = ".".join(path.relative_to(top).parent.parts)
+            imported = imported_test_modules(path.read_text(), package)
+            if imported:
+                offenders[str(path.relative_to(TESTS.parent))] = imported
     assert offenders == {}, "move what these share into a helper module under tests/ (or a fixture)"
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: a real Prefect server with its UI, the blocks in it, screenshots.
 
-The Prefect test harness serves the API only, so these tests use `ui_server` (tests/conftest.py; its type in
+The Prefect test harness serves the API only, so these tests use `ui_server` (tests/fixtures.py; its type in
 tests/ui_servers.py): `prefect server start` as the sandbox starts it, on a free port, once per session.
 """
 

@@ -3,7 +3,7 @@
 Each stage's account is reached through its own assumed role (STS in moto), and moto keeps each account's
 resources apart; for S3, where moto would otherwise serve any account's bucket to any credentials, the sandbox
 starts moto with cross-account access off (sandbox/sandbox/moto_server.py), as AWS answers without a bucket policy.
-Registries: tests/sandbox/test_registries.py (each registry takes only its own account's password).
+Registries: sandbox/sandbox_tests/test_registries.py (each registry takes only its own account's password).
 """
 
 from __future__ import annotations

@@ -41,13 +41,14 @@ def processes_of_run(run_id: str) -> list[int]:
 
 
 def a_run_in_flight(client: httpx.Client) -> dict[str, str]:
-    """A deployment of tests/sandbox/waiting_flow.py on the sandbox's pool, and a run of it that its worker started."""
+    """A deployment of sandbox/sandbox_tests/waiting_flow.py on the sandbox's pool, and a run of it that its worker
+    started."""
     flow = client.post("/flows/", json={"name": "waits"}).raise_for_status().json()
     deployment = {
         "name": "waits",
         "flow_id": flow["id"],
         "work_pool_name": "cloudops-local",
-        "entrypoint": "tests/sandbox/waiting_flow.py:waits",
+        "entrypoint": "sandbox/sandbox_tests/waiting_flow.py:waits",
         "pull_steps": [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}],
     }
     deployment_id = client.post("/deployments/", json=deployment).raise_for_status().json()["id"]
