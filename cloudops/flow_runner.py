@@ -14,10 +14,10 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cloudops.errors import ImageBuildError
+from cloudops.errors import ConfigurationError, ImageBuildError
 
 REPOSITORY = "flow-runner"
 PYTHON_VERSION = (3, 11)  # Debian bookworm's python3, the base image's
@@ -42,10 +42,24 @@ def project_dir() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def tracked_files(project: Path) -> list[str]:
-    """The project's files in git that go into the image, in a stable order."""
+def check_plugins(project: Path, plugins: Sequence[str]) -> None:
+    """Refuse a plugin that is no folder of ``project`` with a pyproject.toml, in one line naming it."""
+    for plugin in plugins:
+        if (
+            Path(plugin).is_absolute()
+            or ".." in Path(plugin).parts
+            or not (project / plugin / "pyproject.toml").is_file()
+        ):
+            raise ConfigurationError(
+                f"plugin {plugin!r} is no folder of {project} with a pyproject.toml; name a uv workspace member's "
+                "folder, relative to the project (e.g. sandbox)"
+            )
+
+
+def tracked_files(project: Path, plugins: Sequence[str] = ()) -> list[str]:
+    """The project's files in git that go into the image (and those of ``plugins``), in a stable order."""
     listed = subprocess.run(
-        ["git", "-C", str(project), "ls-files", "-z", "--", *PROJECT_PATHS],
+        ["git", "-C", str(project), "ls-files", "-z", "--", *PROJECT_PATHS, *plugins],
         capture_output=True,
         check=False,
     )
@@ -54,11 +68,12 @@ def tracked_files(project: Path) -> list[str]:
     return sorted(name for name in listed.stdout.decode().split("\0") if name and (project / name).is_file())
 
 
-def image_inputs(project: Path, base_digest: str) -> str:
-    """What decides the image: its Dockerfile, the base image and the content of each project file (uv.lock too)."""
+def image_inputs(project: Path, base_digest: str, plugins: Sequence[str] = ()) -> str:
+    """What decides the image: its Dockerfile, the base image and the content of each project file (uv.lock too),
+    and of each plugin's folder."""
     digest = hashlib.sha256(DOCKERFILE.encode())
     digest.update(base_digest.encode())
-    for name in tracked_files(project):
+    for name in tracked_files(project, plugins):
         digest.update(b"\0" + name.encode() + b"\0" + (project / name).read_bytes())
     return digest.hexdigest()
 
@@ -72,8 +87,12 @@ def uv_command() -> str:
     return found
 
 
-def make_context(project: Path, context: Path, log: Log) -> Path:
-    """The build context in ``context``: the Dockerfile and the project's locked environment; ``context``."""
+def make_context(project: Path, context: Path, log: Log, plugins: Sequence[str] = ()) -> Path:
+    """The build context in ``context``: the Dockerfile and the project's locked environment; ``context``.
+
+    ``plugins``: folders of the project (uv workspace members) whose packages the flows load at run time through
+    entry points, such as a block type of their own; each is installed beside the project without its
+    dependencies, which the flows do not import."""
     if sys.version_info[:2] != PYTHON_VERSION:
         raise ImageBuildError(
             f"the flow-runner image runs Debian bookworm's Python 3.11; build it from a Python 3.11 environment, "
@@ -92,6 +111,9 @@ def make_context(project: Path, context: Path, log: Log) -> Path:
     _run([*install, "-r", str(context / "requirements.txt")], project)
     log("installing the project's wheel into the build context")
     _run([*install, "--no-deps", str(project)], project)
+    for plugin in plugins:
+        log(f"installing the plugin {plugin} (its package only) into the build context")
+        _run([*install, "--no-deps", str(project / plugin)], project)
     (context / "Dockerfile").write_text(DOCKERFILE)
     (context / ".dockerignore").write_text("requirements.txt\n")
     return context

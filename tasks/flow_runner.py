@@ -16,12 +16,12 @@ from tasks.retry import AWS_RETRIES
 
 
 @task(name="flow-runner-image", cache_policy=NO_CACHE, **AWS_RETRIES)
-def flow_runner_image(account: AwsAccount, base: images.BuiltImage) -> images.BuiltImage:
-    """Build the flow-runner image unless the build registry has one from the same inputs; push it, tag it with
-    the project's version."""
+def flow_runner_image(account: AwsAccount, base: images.BuiltImage, plugins: list[str]) -> images.BuiltImage:
+    """Build the flow-runner image (with ``plugins``: cloudops.flow_runner.make_context) unless the build registry
+    has one from the same inputs; push it, tag it with the project's version."""
     logger = get_run_logger()
     project = flow_runner.project_dir()
-    inputs = flow_runner.image_inputs(project, base.digest)
+    inputs = flow_runner.image_inputs(project, base.digest, plugins)
     name = flow_runner.REPOSITORY
     with RegistryClient(account.registry_login()) as registry:
         digest = images.find_built(registry, name, inputs)
@@ -29,7 +29,7 @@ def flow_runner_image(account: AwsAccount, base: images.BuiltImage) -> images.Bu
         if digest is None:
             engine = docker.from_env(timeout=900)  # DOCKER_HOST names the engine, as for the release images
             with tempfile.TemporaryDirectory(prefix="cloudops-flow-runner-") as scratch:
-                context = flow_runner.make_context(project, Path(scratch), logger.info)
+                context = flow_runner.make_context(project, Path(scratch), logger.info, plugins)
                 image_id = images.build(
                     engine,
                     context,

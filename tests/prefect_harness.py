@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote_plus, unquote_plus, urlsplit
 
@@ -103,10 +104,25 @@ def postgres_server(settings: Settings) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def dump(url: str) -> bytes:
-    """Every row of the PostgreSQL database at ``url``, as text (pg_dump: values as stored, uncompressed)."""
+def dump(url: str, since: datetime | None = None) -> bytes:
+    """The rows of the PostgreSQL database at ``url`` as text (values as stored): every row, or with ``since`` the
+    rows written or updated since then (every table of Prefect's has ``updated``; one without is dumped whole)."""
     parts = urlsplit(url)
-    command = [postgres.binary("pg_dump"), "--data-only", "--host", parts.hostname or "", "--port", str(parts.port)]
-    command += ["--username", parts.username or "", parts.path.lstrip("/")]
+    connect = ["--host", parts.hostname or "", "--port", str(parts.port), "--username", parts.username or ""]
     env = {**os.environ, "PGPASSWORD": unquote_plus(parts.password or "")}
-    return subprocess.run(command, capture_output=True, check=True, env=env).stdout
+    database = parts.path.lstrip("/")
+    if since is None:
+        command = [postgres.binary("pg_dump"), "--data-only", *connect, database]
+        return subprocess.run(command, capture_output=True, check=True, env=env).stdout
+    psql = [postgres.binary("psql"), "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", *connect, database]
+    listing = "SELECT table_name, bool_or(column_name = 'updated') FROM information_schema.columns "
+    listing += "WHERE table_schema = 'public' GROUP BY table_name ORDER BY table_name"
+    tables = subprocess.run([*psql, "-c", listing], capture_output=True, check=True, env=env, text=True).stdout
+    script = []
+    for line in tables.splitlines():
+        name, has_updated = line.split("|")
+        where = f" WHERE updated >= '{since.isoformat()}'" if has_updated == "t" else ""
+        script.append(f'COPY (SELECT * FROM public."{name}"{where}) TO STDOUT;')
+    return subprocess.run(
+        [*psql, "-f", "-"], input="\n".join(script).encode(), capture_output=True, check=True, env=env
+    ).stdout

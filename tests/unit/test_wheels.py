@@ -3,10 +3,13 @@ workspace member sandbox/) holds the sandbox and registers its command, its serv
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +42,13 @@ def test_the_product_wheel_holds_no_sandbox_and_the_sandbox_wheel_registers_itse
     assert "[cloudops.commands]\nsandbox = sandbox.command_line.sandbox_command:sandbox_app" in registered
     assert "[prefect.collections]\ncloudops-sandbox = sandbox.prefect_collection" in registered
     assert "[cloudops.prefect_api_hints]" in registered
+
+
+def test_a_flow_runner_plugin_must_be_a_project_folder_with_a_pyproject() -> None:
+    from cloudops.errors import ConfigurationError
+    from cloudops.flow_runner import check_plugins
+
+    check_plugins(ROOT, ["sandbox"])
+    for wrong in ("nope", "../main", "/work/main/sandbox", "cloudops"):
+        with pytest.raises(ConfigurationError, match=rf"plugin {re.escape(repr(wrong))} is no folder of .* pyproject"):
+            check_plugins(ROOT, [wrong])

@@ -15,6 +15,8 @@ from deployments.ecs_work_pool import ECS_WORK_POOL
 from sandbox import ecs_pool
 from sandbox.sandbox import Sandbox
 
+SANDBOX_PROJECT = "sandbox"  # this workspace member's folder in the project
+
 
 @contextlib.contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
@@ -32,12 +34,14 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def build_flow_runner_in(sandbox: Sandbox, server: ecs_pool.PrefectServer, config_file: Path) -> BuiltImage:
-    """The build-flow-runner flow, run in this process against the server, the engine and the build account."""
+    """The build-flow-runner flow, run in this process against the server, the engine and the build account; with
+    the sandbox's package as a plugin: the pool's runs load its RDS data block, as the sandbox's configuration
+    names it (on AWS, rds_databases is empty and the product's image needs no plugin)."""
     from flows.build_flow_runner import build_flow_runner
 
     env = {"DOCKER_HOST": sandbox.state.docker_host, "CLOUDOPS_CONFIG_FILE": str(config_file.resolve())}
     with environment(env), on_server(server):
-        return build_flow_runner()
+        return build_flow_runner(plugins=[SANDBOX_PROJECT])
 
 
 @contextlib.contextmanager
