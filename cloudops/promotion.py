@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from cloudops.audit import PromotionEntry
 from cloudops.image_copy import CopyReport
 from cloudops.release import Release
 
@@ -17,8 +16,3 @@ def copy_detail(reports: dict[str, CopyReport]) -> tuple[dict[str, int], dict[st
     mounted (a rerun after a crash copies only what the first run did not)."""
     ordered = sorted(reports.items())
     return {n: len(r.copied) for n, r in ordered}, {n: len(r.present) + len(r.mounted) for n, r in ordered}
-
-
-def blobs_copied(entry: PromotionEntry) -> int:
-    """How many blobs the promotion of ``entry`` copied, over all its images."""
-    return entry.blobs_copied_total

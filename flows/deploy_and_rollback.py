@@ -151,8 +151,9 @@ def rollback(stage: str, kind: KindName = "author-live", started_by: str = "", r
     logger.info("rolling back %s (%s) from %s to %s", stage, kind, current.version, target.version)
     failed: VerificationFailedError | None = None
     actor = run_actor(started_by)
-    # verified as any deploy is, but never rolled back in turn: that could go on forever
-    report = deploy_release(pipeline, release, pipeline.stage(stage), kind, DeployOptions(actor))
+    # verified as any deploy is, but never rolled back in turn: that could go on forever; its images and snapshots
+    # were checked in the stage just above
+    report = deploy_release(pipeline, release, pipeline.stage(stage), kind, DeployOptions(actor, in_stage_checked=True))
     if not report.passed:  # it runs all the same: the trail says it was rolled back, and failed
         held_back = held_back_from_rollback(stage, False, pipeline.stage(stage).config.auto_rollback)
         failed = VerificationFailedError(failure_message(release.id, stage, kind, report.summary, held_back or ""))

@@ -142,7 +142,7 @@ def promote_and_deploy(
         else:
             promoted = promote_release(pipeline, built, stage, trail)
             recorded.append(promoted.entry)
-            copied = promoted.blobs_copied
+            copied = promoted.entry.blobs_copied_total
             progress(f"{stage}: promoted ({copied} blob(s) copied)")
         # the release's templates were validated before its build; the promotion just checked or copied what it needs
         options = DeployOptions(actor, templates_checked=True, in_stage_checked=True)

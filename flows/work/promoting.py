@@ -13,7 +13,7 @@ from blocks.pipeline import Pipeline
 from cloudops import audit, reports
 from cloudops.gates.promotion import check_approved, source_stage
 from cloudops.image_copy import CopyReport
-from cloudops.promotion import blobs_copied, copy_detail, release_digests
+from cloudops.promotion import copy_detail, release_digests
 from cloudops.release import Release
 from cloudops.trail import Trail
 from tasks.promotion import copy_image_task, share_snapshots
@@ -27,10 +27,6 @@ class PromotionReport:
 
     copies: dict[str, CopyReport]
     entry: audit.PromotionEntry
-
-    @property
-    def blobs_copied(self) -> int:
-        return blobs_copied(self.entry)
 
 
 def promote_release(pipeline: Pipeline, release: Release, to_stage: str, trail: Trail) -> PromotionReport:
